@@ -1,0 +1,162 @@
+"""Application factory."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask, jsonify, send_from_directory
+from sqlalchemy import text
+
+from config import Config, load_config
+
+# Feature packages whose routes.py exposes ``blp`` (a flask-smorest Blueprint).
+FEATURES = (
+    "accounts",
+    "orgs",
+    "residents",
+)
+# Feature packages whose cli.py exposes ``commands`` (click commands / groups).
+CLI_MODULES = (
+    "app.demo.cli",
+    "app.wechat.cli",
+)
+
+
+def create_app(config: Config | str | None = None) -> Flask:
+    if not isinstance(config, Config):
+        config = load_config(config)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", config.REDIS_URL or "memory://")
+    app.config["OPENAPI_SWAGGER_UI_PATH"] = "docs"
+    app.config["OPENAPI_SWAGGER_UI_URL"] = "/api/docs/assets/"
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from app.extensions import api, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    jwt.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "security": [{"bearerAuth": []}]})
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    _register_jwt_callbacks()
+    _import_models()
+    for feature in FEATURES:
+        module = importlib.import_module(f"app.{feature}.routes")
+        api.register_blueprint(module.blp)
+    for name in CLI_MODULES:
+        for command in importlib.import_module(name).commands:
+            app.cli.add_command(command)
+    _register_platform_routes(app)
+    _register_security_headers(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _import_models() -> None:
+    """Import every models module so metadata (and Alembic) sees all tables."""
+    import pkgutil
+
+    import app as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        try:
+            importlib.import_module(f"app.{info.name}.models")
+        except ModuleNotFoundError as err:
+            if err.name != f"app.{info.name}.models":
+                raise
+    importlib.import_module("app.common.idempotency")
+
+
+def _register_jwt_callbacks() -> None:
+    from app.accounts.services import session_is_revoked
+    from app.errors import error_response
+    from app.extensions import jwt
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header, payload):
+        return session_is_revoked(payload.get("sid"))
+
+    @jwt.unauthorized_loader
+    def _missing(reason):
+        return error_response(401, "unauthorized", "missing access token")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason):
+        return error_response(401, "token_invalid", "the token is invalid")
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return error_response(401, "token_expired", "the token has expired, refresh it")
+
+    @jwt.revoked_token_loader
+    def _revoked_answer(_header, _payload):
+        return error_response(401, "token_revoked", "the token was revoked, log in again")
+
+    @jwt.needs_fresh_token_loader
+    def _fresh(_header, _payload):
+        return error_response(401, "fresh_token_required", "log in again")
+
+    @jwt.token_verification_failed_loader
+    def _failed(_header, _payload):
+        return error_response(401, "token_invalid", "the token is invalid")
+
+
+def _register_platform_routes(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    from app.extensions import db
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:
+            db.session.rollback()
+            return jsonify(code=503, error="database_unavailable",
+                           message="the database does not answer"), 503
+        return jsonify(status="ready")
+
+    # Swagger UI assets ship with the swagger-ui-bundle package: no CDN at run time.
+    @app.get("/api/docs/assets/<path:filename>")
+    def swagger_assets(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def _register_security_headers(app: Flask) -> None:
+    origins = set(app.config.get("CORS_ORIGINS") or [])
+
+    @app.after_request
+    def _headers(response):
+        from flask import request
+
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/v1"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        origin = request.headers.get("Origin")
+        if origin and origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Idempotency-Key"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE"
+        return response

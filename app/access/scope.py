@@ -1,0 +1,80 @@
+"""Deny by default: every id a caller sends is looked up through these scopes.
+
+Staff see the residents of their institution's subtree; a district admin sees all;
+a resident sees their own archive (and, once granted, family members'). Anything
+outside scope is indistinguishable from something that does not exist: 404.
+"""
+from __future__ import annotations
+
+from sqlalchemy import false, select, true
+
+from app.access.actors import Actor
+from app.errors import NotFound
+from app.extensions import db
+
+
+def institution_ids_clause(actor: Actor, column):
+    """A WHERE clause limiting ``column`` (an institution id) to the actor's subtree."""
+    from app.orgs.models import Institution
+
+    if actor.is_district_admin:
+        return true()
+    if not actor.is_staff:
+        return false()
+    subtree = select(Institution.id).where(Institution.path.startswith(actor.institution_path))
+    return column.in_(subtree)
+
+
+def can_see_institution(actor: Actor, institution) -> bool:
+    if institution is None or not actor.is_staff:
+        return False
+    return actor.is_district_admin or institution.path.startswith(actor.institution_path)
+
+
+def get_institution(actor: Actor, institution_id: int):
+    from app.orgs.models import Institution
+
+    institution = db.session.get(Institution, institution_id)
+    if not can_see_institution(actor, institution):
+        raise NotFound("institution not found")
+    return institution
+
+
+def resident_ids_for_account(actor: Actor) -> list[int]:
+    """Residents a WeChat account may view: itself, plus active family grants."""
+    ids = [actor.resident_id] if actor.resident_id else []
+    from app.access import family_hooks
+
+    for hook in family_hooks.GRANTED:
+        ids.extend(hook(actor))
+    return ids
+
+
+def resident_clause(actor: Actor):
+    """A WHERE clause over ``Resident`` for what the actor may see."""
+    from app.residents.models import Resident
+
+    if actor.is_staff:
+        return institution_ids_clause(actor, Resident.institution_id)
+    ids = resident_ids_for_account(actor)
+    return Resident.id.in_(ids) if ids else false()
+
+
+def get_resident(actor: Actor, resident_id: int):
+    """The resident if the actor may see them, else 404 (never 403 with data)."""
+    from app.residents.models import Resident
+
+    resident = db.session.scalar(
+        select(Resident).where(Resident.id == resident_id, resident_clause(actor)))
+    if resident is None:
+        raise NotFound("resident not found")
+    return resident
+
+
+def get_team(actor: Actor, team_id: int):
+    from app.orgs.models import Team
+
+    team = db.session.get(Team, team_id)
+    if team is None or not can_see_institution(actor, team.institution):
+        raise NotFound("team not found")
+    return team

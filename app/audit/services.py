@@ -1,0 +1,58 @@
+"""Write and read the access log. Every archive read or change goes through ``record``."""
+from __future__ import annotations
+
+from flask import has_request_context, request
+from sqlalchemy import insert, select
+
+from app.audit.models import AccessLog
+from app.extensions import db
+
+PURPOSES = ("self_access", "family_access", "care", "follow_up", "contract_review", "statistics",
+            "export", "registration", "administration")
+
+
+def _client_ip() -> str | None:
+    if not has_request_context():
+        return None
+    return request.headers.get("X-Real-IP") or request.remote_addr
+
+
+def record(actor, resident_id: int, *, action: str, section: str, purpose: str | None = None) -> None:
+    """Add one access-log row in the caller's transaction."""
+    kind, display, institution_id, purpose = describe(actor, resident_id, purpose)
+    db.session.add(AccessLog(
+        actor_kind=kind, actor_id=actor.id if actor else None, actor_display=display,
+        institution_id=institution_id, subject_resident_id=resident_id, action=action,
+        section=section, purpose=purpose, client_ip=_client_ip()))
+
+
+def record_many(actor, resident_ids, *, action: str, section: str, purpose: str) -> None:
+    """One bulk insert for a list read or an export touching many archives."""
+    ids = list(resident_ids)
+    if not ids:
+        return
+    kind, display, institution_id, purpose = describe(actor, None, purpose)
+    from app.common.time import now
+
+    at, ip = now(), _client_ip()
+    db.session.execute(insert(AccessLog), [
+        {"at": at, "actor_kind": kind, "actor_id": actor.id if actor else None,
+         "actor_display": display, "institution_id": institution_id, "subject_resident_id": rid,
+         "action": action, "section": section, "purpose": purpose, "client_ip": ip}
+        for rid in ids])
+
+
+def describe(actor, resident_id, purpose):
+    if actor is None:
+        return "system", "system", None, purpose or "administration"
+    if actor.is_staff:
+        return "staff", actor.display, actor.institution_id, purpose or "care"
+    if resident_id is not None and actor.resident_id == resident_id:
+        return "resident", "本人", None, purpose or "self_access"
+    return "family", actor.display, None, purpose or "family_access"
+
+
+def log_for(resident_id: int):
+    """The resident's log, newest first (a select for pagination)."""
+    return (select(AccessLog).where(AccessLog.subject_resident_id == resident_id)
+            .order_by(AccessLog.at.desc(), AccessLog.id.desc()))

@@ -1,0 +1,127 @@
+"""Resident ID numbers (GB 11643) and phone numbers: check, protect, mask.
+
+ID numbers are sensitive personal information (PIPL art. 28). They are stored
+encrypted (Fernet: AES-128-CBC + HMAC) and found through a keyed hash (HMAC-SHA256),
+so the database alone reveals nothing and an equality lookup needs no decryption.
+Both keys are derived from ``ID_NUMBER_KEY``; during a rotation the old keys in
+``ID_NUMBER_OLD_KEYS`` can still decrypt (see docs/operations.md).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+
+class IdNumberError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    value: str
+    birth_on: date
+    sex: str  # "male" | "female"
+
+
+def check_char(first17: str) -> str:
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+
+
+def parse_id_number(raw: str) -> IdNumber:
+    """Validate an 18-character ID number and read its birth date and sex."""
+    value = (raw or "").strip().upper()
+    if not _ID_RE.match(value):
+        raise IdNumberError("must be 17 digits followed by a digit or X")
+    if check_char(value[:17]) != value[17]:
+        raise IdNumberError("checksum does not match (GB 11643 MOD 11-2)")
+    try:
+        birth_on = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise IdNumberError("birth date part is not a real date") from None
+    if birth_on.year < 1880:
+        raise IdNumberError("birth date part is not plausible")
+    sex = "male" if int(value[16]) % 2 == 1 else "female"
+    return IdNumber(value=value, birth_on=birth_on, sex=sex)
+
+
+def make_id_number(area: str, birth_on: date, sequence: int) -> str:
+    """Build a valid number (demo data and tests)."""
+    first17 = f"{area}{birth_on:%Y%m%d}{sequence:03d}"
+    return first17 + check_char(first17)
+
+
+def is_valid_phone(raw: str) -> bool:
+    return bool(_PHONE_RE.match(raw or ""))
+
+
+def mask_id_number(value: str | None) -> str | None:
+    if not value:
+        return value
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_phone(value: str | None) -> str | None:
+    if not value or len(value) < 7:
+        return value
+    return value[:3] + "****" + value[-4:]
+
+
+def mask_name(value: str | None) -> str | None:
+    """张三丰 -> 张*丰, 张三 -> 张*: for lists shown to people outside the care team."""
+    if not value:
+        return value
+    if len(value) <= 2:
+        return value[0] + "*"
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"family-doctor/id-number",
+                info=purpose).derive(secret.encode())
+
+
+class IdNumberVault:
+    """Encrypts, decrypts and hashes ID numbers with keys from configuration."""
+
+    def __init__(self, key: str, old_keys: list[str] | None = None):
+        keys = [key, *(old_keys or [])]
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(k, b"encrypt"))) for k in keys])
+        self._hash_key = _derive(key, b"lookup-hash")
+
+    def encrypt(self, value: str) -> str:
+        return self._fernet.encrypt(value.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise IdNumberError("cannot decrypt: ID_NUMBER_KEY does not match the data") from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt under the current key (used by the key-rotation command)."""
+        return self._fernet.rotate(token.encode()).decode()
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self._hash_key, value.upper().encode(), hashlib.sha256).hexdigest()
+
+
+def vault() -> IdNumberVault:
+    ext = current_app.extensions
+    if "id_vault" not in ext:
+        cfg = current_app.config
+        ext["id_vault"] = IdNumberVault(cfg["ID_NUMBER_KEY"], cfg.get("ID_NUMBER_OLD_KEYS"))
+    return ext["id_vault"]

@@ -1,0 +1,136 @@
+"""Creating, finding and changing archives (建档), with the access log written alongside."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.access.scope import get_institution, get_team, resident_clause
+from app.audit import services as audit
+from app.common.ids import IdNumberError, parse_id_number, vault
+from app.common.time import today
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.residents.models import Condition, Household, Resident
+from app.residents.populations import population_clause
+
+RESIDENT_LEVELS = (3, 4)  # residents belong to centres/health centres and their clinics
+
+
+def _check_links(actor, data: dict) -> None:
+    """Household and team must exist inside the caller's scope (else a 422 naming the field)."""
+    if data.get("household_id") is not None:
+        household = db.session.get(Household, data["household_id"])
+        try:
+            if household is None:
+                raise NotFound()
+            get_institution(actor, household.institution_id)
+        except NotFound:
+            raise Invalid("household_id", "no such household in your institutions") from None
+    if data.get("team_id") is not None:
+        try:
+            team = get_team(actor, data["team_id"])
+        except NotFound:
+            raise Invalid("team_id", "no such team in your institutions") from None
+        if not team.active:
+            raise Invalid("team_id", "this team is no longer active")
+
+
+def create_resident(actor, data: dict) -> Resident:
+    try:
+        parsed = parse_id_number(data.pop("id_number"))
+    except IdNumberError as err:
+        raise Invalid("id_number", str(err)) from None
+    try:
+        institution = get_institution(actor, data["institution_id"])
+    except NotFound:
+        raise Invalid("institution_id", "no such institution in your scope") from None
+    if institution.level not in RESIDENT_LEVELS:
+        raise Invalid("institution_id", "residents are registered at a health centre or its clinics")
+    _check_links(actor, data)
+    lookup = vault().lookup_hash(parsed.value)
+    if db.session.scalar(select(Resident.id).where(Resident.id_number_hash == lookup)) is not None:
+        raise Conflict("an archive with this ID number already exists", error="duplicate_id_number")
+    conditions = data.pop("conditions", [])
+    resident = Resident(
+        archive_no=uuid.uuid4().hex, id_number_enc=vault().encrypt(parsed.value),
+        id_number_hash=lookup, sex=parsed.sex, birth_on=parsed.birth_on, **data)
+    db.session.add(resident)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent request registered the same number
+        db.session.rollback()
+        raise Conflict("an archive with this ID number already exists", error="duplicate_id_number") from None
+    resident.archive_no = f"{institution.code}{resident.id:08d}"
+    for item in conditions:
+        db.session.add(Condition(resident_id=resident.id, disease=item["disease"],
+                                 diagnosed_on=item["diagnosed_on"], recorded_by_id=actor.id))
+    audit.record(actor, resident.id, action="create", section="basic_info", purpose="registration")
+    db.session.flush()
+    db.session.refresh(resident)
+    return resident
+
+
+def update_resident(actor, resident: Resident, data: dict) -> Resident:
+    _check_links(actor, data)
+    if "status" in data and data["status"] != resident.status:
+        data.setdefault("status_changed_on", today())
+    for field, value in data.items():
+        setattr(resident, field, value)
+    audit.record(actor, resident.id, action="update", section="basic_info")
+    db.session.flush()
+    return resident
+
+
+def search_residents(actor, args: dict):
+    """A scoped select of residents for the staff list."""
+    stmt = select(Resident).where(resident_clause(actor))
+    if q := args.get("q"):
+        q = q.strip()
+        try:
+            by_number = vault().lookup_hash(parse_id_number(q).value)
+        except IdNumberError:
+            by_number = None
+        if by_number:
+            stmt = stmt.where(Resident.id_number_hash == by_number)
+        else:
+            stmt = stmt.where(or_(Resident.name.startswith(q), Resident.archive_no == q))
+    if population := args.get("population"):
+        stmt = stmt.where(population_clause(population, today()))
+    if (team_id := args.get("team_id")) is not None:
+        get_team(actor, team_id)
+        stmt = stmt.where(Resident.team_id == team_id)
+    if (institution_id := args.get("institution_id")) is not None:
+        institution = get_institution(actor, institution_id)
+        from app.orgs.models import Institution
+
+        stmt = stmt.where(Resident.institution_id.in_(
+            select(Institution.id).where(Institution.path.startswith(institution.path))))
+    if status := args.get("status"):
+        stmt = stmt.where(Resident.status == status)
+    return stmt.order_by(Resident.id)
+
+
+def me_summary(actor) -> dict:
+    """What the phone's home screen needs about the logged-in resident."""
+    from app.accounts.models import WechatAccount
+    from app.residents.presenters import present_resident
+
+    account = db.session.get(WechatAccount, actor.id)
+    body = {"account": {"id": account.id, "bound": account.resident_id is not None,
+                        "resident_id": account.resident_id},
+            "resident": None, "family": [], "populations": [], "contract": None}
+    if account.resident_id is None:
+        return body
+    resident = db.session.get(Resident, account.resident_id)
+    body["resident"] = present_resident(resident, owner=True)
+    body["populations"] = body["resident"]["populations"]
+    for contribute in ME_SECTIONS:
+        contribute(actor, resident, body)
+    audit.record(actor, resident.id, action="read", section="basic_info", purpose="self_access")
+    return body
+
+
+# Features add sections to GET /me (family, contract…) without residents importing them.
+ME_SECTIONS: list = []

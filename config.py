@@ -1,0 +1,174 @@
+"""Configuration read from the environment, parsed strictly.
+
+Every setting an operator may change is an environment variable listed in the
+README. Parsing fails loudly at start-up rather than at the first request: a
+typo in ``LOGIN_RATE_LIMIT`` or a non-numeric ``MAX_CONTENT_LENGTH`` must stop
+the process, not be ignored.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+_DEV_SECRET = "dev-only-secret-change-me"
+_DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+_DEV_ID_KEY = "dev-only-id-number-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _hour_range(name: str, default: str) -> tuple[int, int]:
+    raw = _env(name, default)
+    try:
+        start, end = (int(part) for part in raw.split("-"))
+    except ValueError:
+        raise ConfigError(f"{name} must look like '21-8', got {raw!r}") from None
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise ConfigError(f"{name} hours must be 0..23, got {raw!r}")
+    return start, end
+
+
+def _database_url(default_file: str) -> str:
+    url = _env("DATABASE_URL")
+    if url is None:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / default_file}"
+    # Operators paste URLs from other tools; accept the common spellings.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    ENV_NAME = "development"
+    TESTING = False
+    SECRET_KEY = _DEV_SECRET
+    JWT_SECRET_KEY = _DEV_JWT_SECRET
+    ID_NUMBER_KEY = _DEV_ID_KEY
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = _env("SECRET_KEY", self.SECRET_KEY)
+        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.JWT_SECRET_KEY)
+        self.ID_NUMBER_KEY = _env("ID_NUMBER_KEY", self.ID_NUMBER_KEY)
+        # Older keys still able to decrypt during a key rotation (comma separated).
+        self.ID_NUMBER_OLD_KEYS = [k for k in (_env("ID_NUMBER_OLD_KEYS", "") or "").split(",") if k]
+        self.SQLALCHEMY_DATABASE_URI = _database_url(self.default_db_file)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = _env("REDIS_URL")
+        self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")
+
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+        self.JWT_ACCESS_TOKEN_EXPIRES = _int("JWT_ACCESS_MINUTES", 15) * 60
+        self.JWT_REFRESH_TOKEN_EXPIRES = _int("JWT_REFRESH_DAYS", 30) * 86400
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        self.BIND_RATE_LIMIT = _env("BIND_RATE_LIMIT", "10 per hour")
+        self.CORS_ORIGINS = [o for o in (_env("CORS_ORIGINS", "") or "").split(",") if o]
+
+        self.WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
+        self.WECHAT_APPID = _env("WECHAT_APPID", "wx-demo-appid")
+        self.WECHAT_SECRET = _env("WECHAT_SECRET", "wx-demo-secret")
+        self.WECHAT_TIMEOUT_SECONDS = float(_int("WECHAT_TIMEOUT_MS", 5000)) / 1000
+        self.WECHAT_MINIPROGRAM_STATE = _env("WECHAT_MINIPROGRAM_STATE", "formal")
+
+        self.QUIET_HOURS = _hour_range("QUIET_HOURS", "21-8")
+        self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "Family-doctor service API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.JSON_AS_ASCII = False
+        self.JWT_TOKEN_LOCATION = ["headers"]
+        self.PROPAGATE_EXCEPTIONS = False
+
+    default_db_file = "family_doctor.sqlite3"
+
+    def validate(self) -> None:
+        """Hook for subclasses that must refuse unsafe settings."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    default_db_file = "test.sqlite3"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.LOGIN_RATE_LIMIT = _env("TEST_LOGIN_RATE_LIMIT", "5 per minute")
+        self.RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def validate(self) -> None:
+        defaults = {
+            "SECRET_KEY": _DEV_SECRET,
+            "JWT_SECRET_KEY": _DEV_JWT_SECRET,
+            "ID_NUMBER_KEY": _DEV_ID_KEY,
+        }
+        weak = [name for name, value in defaults.items() if getattr(self, name) == value]
+        if weak:
+            raise ConfigError(
+                "refusing to start in production with default secrets: " + ", ".join(weak)
+            )
+        if len(self.JWT_SECRET_KEY) < 32:
+            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    name = name or _env("APP_ENV", "development")
+    try:
+        config = CONFIGS[name]()
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None
+    config.validate()
+    return config
