@@ -142,7 +142,13 @@ def _register_platform_routes(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
-    origins = set(app.config.get("CORS_ORIGINS") or [])
+    from flask_cors import CORS
+
+    # CORS only for the configured origins (the mini-program itself does not need it).
+    if app.config.get("CORS_ORIGINS"):
+        CORS(app, origins=app.config["CORS_ORIGINS"], resources={r"/api/*": {}},
+             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+             methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
     @app.after_request
     def _headers(response):
@@ -153,10 +159,4 @@ def _register_security_headers(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         if request.path.startswith("/api/v1"):
             response.headers.setdefault("Cache-Control", "no-store")
-        origin = request.headers.get("Origin")
-        if origin and origin in origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Idempotency-Key"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE"
         return response

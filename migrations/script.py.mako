@@ -8,6 +8,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import app.common.types
+from sqlalchemy import Text  # JSONB(astext_type=Text()) in generated code
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.
