@@ -105,6 +105,8 @@ class Config:
         self.WECHAT_MINIPROGRAM_STATE = _env("WECHAT_MINIPROGRAM_STATE", "formal")
 
         self.QUIET_HOURS = _hour_range("QUIET_HOURS", "21-8")
+        self.WECHAT_TEMPLATES = _env("WECHAT_TEMPLATES", "{}")
+        self.SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 30)
         self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 

@@ -14,11 +14,14 @@ FEATURES = (
     "accounts",
     "orgs",
     "residents",
+    "notify",
 )
 # Feature packages whose cli.py exposes ``commands`` (click commands / groups).
 CLI_MODULES = (
     "app.demo.cli",
     "app.wechat.cli",
+    "app.notify.cli",
+    "app.scheduler.cli",
 )
 
 
@@ -38,6 +41,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     from app.extensions import api, db, jwt, limiter, migrate
 
     db.init_app(app)
+    _tune_sqlite(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     limiter.init_app(app)
@@ -59,6 +63,24 @@ def create_app(config: Config | str | None = None) -> Flask:
     _register_platform_routes(app)
     _register_security_headers(app)
     return app
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout let the API, scheduler and dispatcher share the SQLite file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        @event.listens_for(db.engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
 
 
 def _migrations_dir():

@@ -5,6 +5,7 @@ test always goes through HTTP.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -139,7 +140,7 @@ class ApiClient:
     def resident_token(self, who: str) -> str:
         """Log in through the WeChat sandbox as openid ``who`` and bind to that resident."""
         if who not in self._tokens:
-            r = self.client.post("/api/v1/auth/wechat/login", json={"code": f"{who}:login"})
+            r = self.client.post("/api/v1/auth/wechat/login", json={"code": f"{who}:{uuid.uuid4().hex}"})
             assert r.status_code == 200, r.json
             token = r.json["access_token"]
             r = self.client.post("/api/v1/auth/wechat/bind", headers={"Authorization": f"Bearer {token}"},

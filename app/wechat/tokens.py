@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.common.time import now
@@ -49,17 +51,20 @@ def _db_token(force_refresh: bool, stale: str | None) -> str:
             return row.access_token
     # Own connection and transaction: the caller's unit of work is left untouched.
     with Session(db.engine) as session, session.begin():
-        if db.engine.dialect.name == "postgresql":
-            session.execute(select(WechatToken).where(WechatToken.appid == appid).with_for_update())
-        row = session.get(WechatToken, appid, populate_existing=True)
-        if row is None:
-            row = WechatToken(appid=appid)
-            session.add(row)
-        elif _fresh(row.access_token, row.expires_at, stale) and not force_refresh:
-            return row.access_token
+        _ensure_row(session, appid)
+        row = session.scalar(select(WechatToken).where(WechatToken.appid == appid)
+                             .with_for_update().execution_options(populate_existing=True))
+        if not force_refresh and _fresh(row.access_token, row.expires_at, stale):
+            return row.access_token  # another process refreshed while we waited for the lock
         token, expires_at = _fetch(force=force_refresh or stale is not None)
         row.access_token, row.expires_at, row.refreshed_at = token, expires_at, now()
         return token
+
+
+def _ensure_row(session: Session, appid: str) -> None:
+    """Create the row once so there is always something to lock."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(WechatToken).values(appid=appid).on_conflict_do_nothing(index_elements=["appid"]))
 
 
 def _redis_token(force_refresh: bool, stale: str | None) -> str:

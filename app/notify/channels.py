@@ -1,0 +1,75 @@
+"""Delivery channels. The inbox always works; WeChat may say no, later, or never."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from app.accounts.models import WechatAccount
+from app.extensions import db
+from app.notify import templates
+from app.notify.models import InboxMessage, Outbox, SubscriptionCredit
+
+
+def write_inbox(row: Outbox) -> InboxMessage:
+    template = templates.get(row.kind)
+    payload = row.payload or {}
+    message = InboxMessage(recipient_kind=row.recipient_kind, recipient_id=row.recipient_id, kind=row.kind,
+                           title=str(payload.get("title") or template.title)[:100],
+                           body=str(payload.get("body") or ""), data=payload)
+    db.session.add(message)
+    db.session.flush()
+    row.inbox_message_id = message.id
+    return message
+
+
+@dataclass
+class WechatOutcome:
+    result: str  # sent | retry | final_error | skipped
+    wechat_status: str
+    error_code: str | None = None
+    error: str | None = None
+
+
+def account_for(row: Outbox) -> WechatAccount | None:
+    if row.recipient_kind != "resident":
+        return None
+    return db.session.scalar(select(WechatAccount).where(WechatAccount.resident_id == row.recipient_id))
+
+
+def take_credit(account_id: int, template_id: str) -> bool:
+    """Use one one-time subscription credit; atomic, so two dispatchers cannot share one."""
+    result = db.session.execute(
+        update(SubscriptionCredit)
+        .where(SubscriptionCredit.account_id == account_id, SubscriptionCredit.template_id == template_id,
+               SubscriptionCredit.credits > 0)
+        .values(credits=SubscriptionCredit.credits - 1))
+    return result.rowcount == 1
+
+
+def send_wechat(row: Outbox, account: WechatAccount) -> WechatOutcome:
+    """One subscribe-message send; refreshes the shared token once on 40001/42001/40014."""
+    from flask import current_app
+
+    from app.wechat.client import WeChatError, wechat_client
+    from app.wechat.tokens import access_token
+
+    template = templates.get(row.kind)
+    data = templates.wechat_data(template, row.payload or {})
+    client = wechat_client()
+    token = None
+    for refreshed in (False, True):
+        try:
+            token = access_token(stale_token=token) if refreshed else access_token()
+            client.send_subscribe_message(token, account.openid, template.template_id,
+                                          (row.payload or {}).get("page") or template.page, data,
+                                          miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"])
+            return WechatOutcome("sent", "sent")
+        except WeChatError as err:
+            if err.token_invalid and not refreshed:
+                continue
+            code = str(err.errcode)
+            if err.transient:
+                return WechatOutcome("retry", "retrying", code, err.errmsg[:300])
+            return WechatOutcome("final_error", f"refused:{code}", code, err.errmsg[:300])
+    return WechatOutcome("final_error", "token_invalid", "40001", "token still invalid after refresh")

@@ -1,0 +1,176 @@
+"""The dispatcher: claim due outbox rows, deliver them, record every attempt.
+
+Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING
+on PostgreSQL, so any number of dispatchers share the work without overlap;
+SQLite serialises writers, so the same statement (without the lock clause) makes
+a single claimer. A claimed row carries a lease: if its dispatcher dies, the
+lease runs out and another one picks the row up.
+
+Each row is committed on its own after delivery. The one window left is a crash
+between WeChat accepting a message and that commit; WeChat has no idempotency
+key, so that message could go out twice — the smallest window the API allows.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time as _time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from app.common.time import at_local, local_now, now
+from app.extensions import db
+from app.notify import channels, templates
+from app.notify.models import DeliveryAttempt, Outbox
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BASE_BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 3600
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0
+    counts: dict = field(default_factory=dict)
+
+    def __iadd__(self, other: "DispatchResult"):
+        for name in ("claimed", "sent", "retried", "failed", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+def claim(limit: int, lease_seconds: int) -> list[int]:
+    at = now()
+    due = or_(and_(Outbox.status == "pending", Outbox.next_attempt_at <= at),
+              and_(Outbox.status == "sending", Outbox.lease_until < at))
+    pick = select(Outbox.id).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = db.session.scalars(
+        update(Outbox).where(Outbox.id.in_(pick.scalar_subquery()))
+        .values(status="sending", lease_until=at + timedelta(seconds=lease_seconds))
+        .returning(Outbox.id)).all()
+    db.session.commit()
+    return sorted(ids)
+
+
+def in_quiet_hours() -> bool:
+    start, end = current_app.config["QUIET_HOURS"]
+    hour = local_now().hour
+    return (start <= hour or hour < end) if start > end else (start <= hour < end)
+
+
+def quiet_hours_end():
+    _start, end = current_app.config["QUIET_HOURS"]
+    local = local_now()
+    day = local.date() if local.hour < end else local.date() + timedelta(days=1)
+    return at_local(day, end)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential with full jitter, so retries after an outage do not arrive in one wave."""
+    ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _attempt(row: Outbox, channel: str, result: str, code=None, error=None) -> None:
+    db.session.add(DeliveryAttempt(outbox_id=row.id, channel=channel, result=result,
+                                   error_code=code, error=error))
+
+
+def deliver(row: Outbox, result: DispatchResult) -> None:
+    """Deliver one claimed row; the caller commits."""
+    template = templates.get(row.kind)
+    if row.inbox_message_id is None:
+        channels.write_inbox(row)
+        _attempt(row, "inbox", "sent")
+    account = channels.account_for(row) if template.audience == "resident" else None
+    if account is None:
+        _finish(row, "sent", "no_account" if template.audience == "resident" else "inbox_only")
+        result.sent += 1
+        return
+    if in_quiet_hours():
+        row.status, row.lease_until = "pending", None
+        row.next_attempt_at = quiet_hours_end()
+        row.wechat_status = "quiet_hours"
+        result.deferred += 1
+        return
+    if row.wechat_status != "credit_held":
+        if not channels.take_credit(account.id, template.template_id):
+            _attempt(row, "wechat", "skipped", error="no subscription credit")
+            _finish(row, "sent", "no_credit")
+            result.sent += 1
+            return
+        row.wechat_status = "credit_held"
+    row.attempts += 1
+    # Keep no transaction open across the network call; the lease still guards the row.
+    db.session.commit()
+    outcome = channels.send_wechat(row, account)
+    _attempt(row, "wechat", outcome.result, outcome.error_code, outcome.error)
+    if outcome.result == "sent":
+        _finish(row, "sent", "sent")
+        result.sent += 1
+    elif outcome.result == "retry" and row.attempts < MAX_ATTEMPTS:
+        row.status, row.lease_until = "pending", None
+        row.next_attempt_at = now() + backoff(row.attempts)
+        row.last_error = f"{outcome.error_code}: {outcome.error}"[:300]
+        result.retried += 1
+    else:
+        _finish(row, "failed", outcome.wechat_status if outcome.result == "final_error" else "gave_up")
+        row.last_error = f"{outcome.error_code}: {outcome.error}"[:300]
+        result.failed += 1
+
+
+def _finish(row: Outbox, status: str, wechat_status: str) -> None:
+    row.status, row.wechat_status, row.lease_until = status, wechat_status, None
+    if status == "sent":
+        row.sent_at = now()
+
+
+def dispatch_batch(limit: int = 100, lease_seconds: int = 120) -> DispatchResult:
+    result = DispatchResult()
+    ids = claim(limit, lease_seconds)
+    result.claimed = len(ids)
+    for outbox_id in ids:
+        row = db.session.get(Outbox, outbox_id, populate_existing=True)
+        if row is None or row.status != "sending":
+            continue
+        try:
+            deliver(row, result)
+            db.session.commit()
+        except Exception:  # one bad row must not stop the batch; its lease brings it back
+            db.session.rollback()
+            log.exception("delivering outbox row %s failed", outbox_id)
+    return result
+
+
+def drain(limit: int = 100, max_batches: int = 1000) -> DispatchResult:
+    """Dispatch until nothing is due (the scheduler's job and tests)."""
+    total = DispatchResult()
+    for _ in range(max_batches):
+        batch = dispatch_batch(limit)
+        total += batch
+        if batch.claimed == 0:
+            break
+    return total
+
+
+def run_forever(limit: int = 100, idle_seconds: float = 2.0, stop=lambda: False) -> None:
+    """A dispatcher worker process: ``flask notify dispatch``."""
+    while not stop():
+        batch = dispatch_batch(limit)
+        if batch.claimed:
+            log.info("dispatched: claimed=%d sent=%d retried=%d failed=%d deferred=%d",
+                     batch.claimed, batch.sent, batch.retried, batch.failed, batch.deferred)
+        else:
+            db.session.remove()
+            _time.sleep(idle_seconds)

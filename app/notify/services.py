@@ -1,0 +1,140 @@
+"""The transactional outbox: features call ``enqueue`` inside their own transaction.
+
+A unique ``dedup_key`` makes enqueueing idempotent: jobs can be re-run, requests
+retried, and each reminder still exists once. Delivery happens later in the
+dispatcher (``notify.dispatcher``), never in the caller's request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.common.time import now
+from app.extensions import db
+from app.notify import templates
+from app.notify.models import InboxMessage, Outbox
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # "resident" | "staff"
+    id: int
+
+
+def resident(resident_id: int) -> Recipient:
+    return Recipient("resident", resident_id)
+
+
+def staff(staff_id: int) -> Recipient:
+    return Recipient("staff", staff_id)
+
+
+def _insert():
+    return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(Outbox)
+
+
+def _row(recipient: Recipient, kind: str, dedup_key: str, payload: dict, not_before: datetime | None) -> dict:
+    templates.get(kind)  # unknown kinds fail here, in the caller's transaction
+    at = not_before or now()
+    return {"dedup_key": dedup_key, "kind": kind, "recipient_kind": recipient.kind,
+            "recipient_id": recipient.id, "payload": payload, "status": "pending",
+            "not_before": at, "next_attempt_at": at, "attempts": 0, "created_at": now()}
+
+
+def enqueue(recipient: Recipient, kind: str, dedup_key: str, payload: dict,
+            not_before: datetime | None = None) -> bool:
+    """Add one reminder; returns False when ``dedup_key`` was already enqueued."""
+    stmt = (_insert().values(**_row(recipient, kind, dedup_key, payload, not_before))
+            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Outbox.id))
+    return db.session.execute(stmt).first() is not None
+
+
+def enqueue_many(items: list[tuple[Recipient, str, str, dict, datetime | None]]) -> int:
+    """Bulk form for jobs: one INSERT … ON CONFLICT DO NOTHING per chunk; returns rows added."""
+    added = 0
+    for start in range(0, len(items), 5000):
+        chunk = [_row(*item) for item in items[start:start + 5000]]
+        if chunk:
+            added += len(db.session.execute(
+                _insert().values(chunk).on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(Outbox.id)).all())
+    return added
+
+
+def withdraw(dedup_prefix: str) -> int:
+    """Cancel reminders not yet delivered (e.g. an appointment was cancelled)."""
+    result = db.session.execute(
+        update(Outbox).where(Outbox.dedup_key.startswith(dedup_prefix), Outbox.status == "pending",
+                             Outbox.inbox_message_id.is_(None))
+        .values(status="skipped", last_error="withdrawn"))
+    return result.rowcount
+
+
+def inbox_for(recipient: Recipient, unread_only: bool = False):
+    stmt = select(InboxMessage).where(InboxMessage.recipient_kind == recipient.kind,
+                                      InboxMessage.recipient_id == recipient.id)
+    if unread_only:
+        stmt = stmt.where(InboxMessage.read_at.is_(None))
+    return stmt.order_by(InboxMessage.created_at.desc(), InboxMessage.id.desc())
+
+
+def unread_count(recipient: Recipient) -> int:
+    return db.session.scalar(select(func.count()).select_from(
+        inbox_for(recipient, unread_only=True).order_by(None).subquery()))
+
+
+def recipient_of(actor) -> Recipient:
+    """Whose inbox the caller reads: a staff member's own, or the bound resident's."""
+    if actor.is_staff:
+        return staff(actor.id)
+    if actor.resident_id is None:
+        from app.errors import Conflict
+
+        raise Conflict("bind your archive first", error="account_not_bound")
+    return resident(actor.resident_id)
+
+
+def mark_read(recipient: Recipient, message_id: int) -> InboxMessage:
+    from app.errors import NotFound
+
+    message = db.session.get(InboxMessage, message_id)
+    if message is None or (message.recipient_kind, message.recipient_id) != (recipient.kind, recipient.id):
+        raise NotFound("message not found")
+    if message.read_at is None:
+        message.read_at = now()
+    return message
+
+
+def subscriptions_for(account_id: int) -> list[dict]:
+    """Templates the app should ask the user to accept, with the credits left for each."""
+    from app.notify.models import SubscriptionCredit
+
+    credits = dict(db.session.execute(
+        select(SubscriptionCredit.template_id, SubscriptionCredit.credits)
+        .where(SubscriptionCredit.account_id == account_id)).all())
+    return [{"kind": t.kind, "template_id": t.template_id, "title": t.title, "credits": credits.get(t.template_id, 0)}
+            for t in templates.all_templates() if t.audience == "resident"]
+
+
+def add_credits(account_id: int, accepted: list[str]) -> list[dict]:
+    """Each template the user accepted in wx.requestSubscribeMessage allows one more message."""
+    from app.errors import Invalid
+    from app.notify.models import SubscriptionCredit
+
+    known = {t.template_id for t in templates.all_templates() if t.audience == "resident"}
+    for template_id in accepted:
+        if template_id not in known:
+            raise Invalid("accepted", f"unknown template {template_id}")
+    for template_id in accepted:
+        credit = db.session.scalar(select(SubscriptionCredit).where(
+            SubscriptionCredit.account_id == account_id, SubscriptionCredit.template_id == template_id))
+        if credit is None:
+            db.session.add(SubscriptionCredit(account_id=account_id, template_id=template_id, credits=1))
+        else:
+            credit.credits = SubscriptionCredit.credits + 1
+    db.session.flush()
+    return subscriptions_for(account_id)
