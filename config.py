@@ -7,6 +7,7 @@ the process, not be ignored.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def _hour_range(name: str, default: str) -> tuple[int, int]:
     return start, end
 
 
+def _json_object(name: str) -> dict:
+    raw = _env(name, "{}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{name} must map message kinds to template ids")
+    return value
+
+
 def _database_url(default_file: str) -> str:
     url = _env("DATABASE_URL")
     if url is None:
@@ -105,7 +117,7 @@ class Config:
         self.WECHAT_MINIPROGRAM_STATE = _env("WECHAT_MINIPROGRAM_STATE", "formal")
 
         self.QUIET_HOURS = _hour_range("QUIET_HOURS", "21-8")
-        self.WECHAT_TEMPLATES = _env("WECHAT_TEMPLATES", "{}")
+        self.WECHAT_TEMPLATES = _json_object("WECHAT_TEMPLATES")
         self.SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 30)
         self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")

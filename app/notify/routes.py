@@ -1,14 +1,16 @@
 from flask_smorest import Blueprint
 
-from app.access.actors import current_actor, login_required, resident_required
+from app.access.actors import current_actor, login_required, resident_required, staff_required
+from app.access.scope import get_resident
+from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
 from app.extensions import db
-from app.notify import schemas, services
+from app.notify import notifications, schemas, services  # noqa: F401  (registers kinds)
 
-blp = Blueprint("notify", __name__, url_prefix="/api/v1/me", description="Reminders: subscriptions and the in-app inbox")
+blp = Blueprint("notify", __name__, url_prefix="/api/v1", description="Reminders: subscriptions and the in-app inbox")
 
 
-@blp.route("/subscriptions", methods=["GET"])
+@blp.route("/me/subscriptions", methods=["GET"])
 @resident_required
 @blp.response(200, schemas.SubscriptionOut(many=True))
 def list_subscriptions():
@@ -16,7 +18,7 @@ def list_subscriptions():
     return services.subscriptions_for(current_actor().id)
 
 
-@blp.route("/subscriptions", methods=["POST"])
+@blp.route("/me/subscriptions", methods=["POST"])
 @resident_required
 @blp.arguments(schemas.SubscriptionsIn)
 @blp.response(200, schemas.SubscriptionOut(many=True))
@@ -27,7 +29,7 @@ def accept_subscriptions(body):
     return result
 
 
-@blp.route("/messages", methods=["GET"])
+@blp.route("/me/messages", methods=["GET"])
 @login_required
 @blp.arguments(schemas.MessageArgs, location="query")
 @blp.response(200, schemas.MessagePage)
@@ -38,7 +40,7 @@ def list_messages(args):
     return {**page_body(rows, args["page"], args["per_page"], total), "unread": services.unread_count(recipient)}
 
 
-@blp.route("/messages/<int:message_id>/read", methods=["POST"])
+@blp.route("/me/messages/<int:message_id>/read", methods=["POST"])
 @login_required
 @blp.response(200, schemas.MessageOut)
 def read_message(message_id):
@@ -46,3 +48,16 @@ def read_message(message_id):
     message = services.mark_read(services.recipient_of(current_actor()), message_id)
     db.session.commit()
     return message
+
+
+@blp.route("/residents/<int:rid>/reminders", methods=["POST"])
+@staff_required()
+@idempotent
+@blp.arguments(schemas.HealthReminderIn)
+@blp.response(201, schemas.HealthReminderOut)
+def send_reminder(body, rid):
+    """Send a resident a health reminder (inbox always; WeChat when they allowed it)."""
+    actor = current_actor()
+    row = services.send_health_reminder(actor, get_resident(actor, rid), **body)
+    db.session.commit()
+    return row

@@ -36,3 +36,16 @@ class MessagePage(Out):
     per_page = ma.fields.Integer()
     total = ma.fields.Integer()
     unread = ma.fields.Integer()
+
+
+class HealthReminderIn(Strict):
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    not_before = ma.fields.AwareDateTime(load_default=None)
+
+
+class HealthReminderOut(Out):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    status = ma.fields.String()
+    not_before = ma.fields.DateTime()

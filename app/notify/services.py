@@ -138,3 +138,17 @@ def add_credits(account_id: int, accepted: list[str]) -> list[dict]:
             credit.credits = SubscriptionCredit.credits + 1
     db.session.flush()
     return subscriptions_for(account_id)
+
+
+def send_health_reminder(actor, resident_row, title: str, body: str, not_before: datetime | None) -> Outbox:
+    """A care-team member's own reminder to a resident (健康提醒), through the same pipeline."""
+    import uuid
+
+    from app.common.time import local_now
+    from app.notify.notifications import HEALTH_REMINDER
+
+    key = f"{HEALTH_REMINDER.kind}:{uuid.uuid4().hex}"
+    when = (not_before or now()).astimezone(local_now().tzinfo)
+    enqueue(resident(resident_row.id), HEALTH_REMINDER.kind, key,
+            {"title": title, "body": body, "team": actor.display, "when": f"{when:%Y-%m-%d %H:%M}"}, not_before)
+    return db.session.scalar(select(Outbox).where(Outbox.dedup_key == key))

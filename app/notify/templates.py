@@ -7,7 +7,6 @@ mini-program: ``WECHAT_TEMPLATES`` (JSON ``{"kind": "template-id"}``) overrides 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -51,8 +50,7 @@ def all_templates() -> list[Template]:
 
 
 def _overrides() -> dict:
-    raw = current_app.config.get("WECHAT_TEMPLATES") or "{}"
-    return json.loads(raw) if isinstance(raw, str) else dict(raw)
+    return current_app.config.get("WECHAT_TEMPLATES") or {}
 
 
 def cut(key: str, value) -> str:
