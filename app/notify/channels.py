@@ -18,8 +18,7 @@ def write_inbox(row: Outbox) -> InboxMessage:
                            title=str(payload.get("title") or template.title)[:100],
                            body=str(payload.get("body") or ""), data=payload)
     db.session.add(message)
-    db.session.flush()
-    row.inbox_message_id = message.id
+    row.inbox_message = message  # the id is filled in by the batch's single flush
     return message
 
 
@@ -31,10 +30,27 @@ class WechatOutcome:
     error: str | None = None
 
 
-def account_for(row: Outbox) -> WechatAccount | None:
-    if row.recipient_kind != "resident":
-        return None
-    return db.session.scalar(select(WechatAccount).where(WechatAccount.resident_id == row.recipient_id))
+def accounts_for(rows: list[Outbox]) -> dict[int, WechatAccount]:
+    """Bound WeChat accounts of the batch's resident recipients, in one query."""
+    resident_ids = {r.recipient_id for r in rows if r.recipient_kind == "resident"}
+    if not resident_ids:
+        return {}
+    found = db.session.scalars(select(WechatAccount).where(WechatAccount.resident_id.in_(resident_ids)))
+    return {a.resident_id: a for a in found}
+
+
+class TokenCache:
+    """The shared access token, read once per batch instead of once per message."""
+
+    def __init__(self):
+        self.token: str | None = None
+
+    def get(self, stale: str | None = None) -> str:
+        from app.wechat.tokens import access_token
+
+        if stale is not None or self.token is None:
+            self.token = access_token(stale_token=stale)
+        return self.token
 
 
 def take_credit(account_id: int, template_id: str) -> bool:
@@ -47,12 +63,11 @@ def take_credit(account_id: int, template_id: str) -> bool:
     return result.rowcount == 1
 
 
-def send_wechat(row: Outbox, account: WechatAccount) -> WechatOutcome:
+def send_wechat(row: Outbox, account: WechatAccount, tokens: TokenCache) -> WechatOutcome:
     """One subscribe-message send; refreshes the shared token once on 40001/42001/40014."""
     from flask import current_app
 
     from app.wechat.client import WeChatError, wechat_client
-    from app.wechat.tokens import access_token
 
     template = templates.get(row.kind)
     data = templates.wechat_data(template, row.payload or {})
@@ -60,7 +75,7 @@ def send_wechat(row: Outbox, account: WechatAccount) -> WechatOutcome:
     token = None
     for refreshed in (False, True):
         try:
-            token = access_token(stale_token=token) if refreshed else access_token()
+            token = tokens.get(stale=token if refreshed else None)
             client.send_subscribe_message(token, account.openid, template.template_id,
                                           (row.payload or {}).get("page") or template.page, data,
                                           miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"])

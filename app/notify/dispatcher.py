@@ -87,34 +87,47 @@ def _attempt(row: Outbox, channel: str, result: str, code=None, error=None) -> N
                                    error_code=code, error=error))
 
 
-def deliver(row: Outbox, result: DispatchResult) -> None:
-    """Deliver one claimed row; the caller commits."""
-    template = templates.get(row.kind)
-    if row.inbox_message_id is None:
-        channels.write_inbox(row)
-        _attempt(row, "inbox", "sent")
-    account = channels.account_for(row) if template.audience == "resident" else None
-    if account is None:
-        _finish(row, "sent", "no_account" if template.audience == "resident" else "inbox_only")
-        result.sent += 1
-        return
-    if in_quiet_hours():
-        row.status, row.lease_until = "pending", None
-        row.next_attempt_at = quiet_hours_end()
-        row.wechat_status = "quiet_hours"
-        result.deferred += 1
-        return
-    if row.wechat_status != "credit_held":
-        if not channels.take_credit(account.id, template.template_id):
+def prepare(rows: list[Outbox], result: DispatchResult) -> list[tuple[Outbox, object]]:
+    """Everything before the network, for the whole batch in one transaction.
+
+    Writes the inbox (at once, even in quiet hours), settles rows that need no
+    WeChat call, and takes a subscription credit for each row that will be sent.
+    Returns the (row, account) pairs to send.
+    """
+    accounts = channels.accounts_for(rows)
+    quiet = in_quiet_hours()
+    for row in rows:
+        if row.inbox_message_id is None:
+            channels.write_inbox(row)
+            _attempt(row, "inbox", "sent")
+    db.session.flush()
+    to_send = []
+    for row in rows:
+        template = templates.get(row.kind)
+        account = accounts.get(row.recipient_id) if template.audience == "resident" else None
+        if account is None:
+            _finish(row, "sent", "no_account" if template.audience == "resident" else "inbox_only")
+            result.sent += 1
+        elif quiet:
+            row.status, row.lease_until = "pending", None
+            row.next_attempt_at = quiet_hours_end()
+            row.wechat_status = "quiet_hours"
+            result.deferred += 1
+        elif row.wechat_status != "credit_held" and not channels.take_credit(account.id, template.template_id):
             _attempt(row, "wechat", "skipped", error="no subscription credit")
             _finish(row, "sent", "no_credit")
             result.sent += 1
-            return
-        row.wechat_status = "credit_held"
-    row.attempts += 1
-    # Keep no transaction open across the network call; the lease still guards the row.
-    db.session.commit()
-    outcome = channels.send_wechat(row, account)
+        else:
+            row.wechat_status = "credit_held"
+            row.attempts += 1
+            to_send.append((row, account))
+    return to_send
+
+
+def send(row: Outbox, account, tokens: channels.TokenCache, result: DispatchResult) -> None:
+    """One WeChat send and its outcome; the caller commits (one row at a time, so a crash
+    can repeat at most the message in flight)."""
+    outcome = channels.send_wechat(row, account, tokens)
     _attempt(row, "wechat", outcome.result, outcome.error_code, outcome.error)
     if outcome.result == "sent":
         _finish(row, "sent", "sent")
@@ -140,16 +153,21 @@ def dispatch_batch(limit: int = 100, lease_seconds: int = 120) -> DispatchResult
     result = DispatchResult()
     ids = claim(limit, lease_seconds)
     result.claimed = len(ids)
-    for outbox_id in ids:
-        row = db.session.get(Outbox, outbox_id, populate_existing=True)
-        if row is None or row.status != "sending":
-            continue
+    if not ids:
+        return result
+    rows = db.session.scalars(select(Outbox).where(Outbox.id.in_(ids), Outbox.status == "sending")
+                              .order_by(Outbox.id).execution_options(populate_existing=True)).all()
+    to_send = prepare(rows, result)
+    # No transaction stays open across network calls; the leases guard the rows meanwhile.
+    db.session.commit()
+    tokens = channels.TokenCache()
+    for row, account in to_send:
         try:
-            deliver(row, result)
+            send(row, account, tokens, result)
             db.session.commit()
         except Exception:  # one bad row must not stop the batch; its lease brings it back
             db.session.rollback()
-            log.exception("delivering outbox row %s failed", outbox_id)
+            log.exception("delivering outbox row %s failed", row.id)
     return result
 
 
