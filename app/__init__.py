@@ -22,6 +22,7 @@ CLI_MODULES = (
     "app.wechat.cli",
     "app.notify.cli",
     "app.scheduler.cli",
+    "app.residents.cli",
 )
 
 

@@ -122,15 +122,14 @@ def bind_archive(account_id: int, name: str, id_number: str, phone: str | None =
                  phone_code: str | None = None):
     """Bind a WeChat account to the archive matching name + ID number."""
     from app.common.ids import parse_id_number
-    from app.residents.models import Resident
+    from app.residents.services import find_by_id_number
 
     try:
         parsed = parse_id_number(id_number)
     except IdNumberError as err:
         raise Invalid("id_number", str(err)) from None
     account = db.session.get(WechatAccount, account_id)
-    resident = db.session.scalar(
-        select(Resident).where(Resident.id_number_hash == vault().lookup_hash(parsed.value)))
+    resident = find_by_id_number(parsed.value)
     # Name and number must both match; a wrong name reads as "no such archive".
     if resident is None or resident.name != name.strip() or resident.status == "deceased":
         raise NotFound("no archive with that name and ID number", error="archive_not_found")

@@ -101,6 +101,7 @@ class IdNumberVault:
         keys = [key, *(old_keys or [])]
         self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(k, b"encrypt"))) for k in keys])
         self._hash_key = _derive(key, b"lookup-hash")
+        self._old_hash_keys = [_derive(k, b"lookup-hash") for k in old_keys or []]
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
@@ -116,7 +117,17 @@ class IdNumberVault:
         return self._fernet.rotate(token.encode()).decode()
 
     def lookup_hash(self, value: str) -> str:
+        """The hash stored with the row (always under the current key)."""
         return hmac.new(self._hash_key, value.upper().encode(), hashlib.sha256).hexdigest()
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """Every hash the row may still carry during a key rotation (current key first)."""
+        return [self.lookup_hash(value)] + [
+            hmac.new(key, value.upper().encode(), hashlib.sha256).hexdigest() for key in self._old_hash_keys]
+
+    @property
+    def rotating(self) -> bool:
+        return bool(self._old_hash_keys)
 
 
 def vault() -> IdNumberVault:

@@ -18,6 +18,15 @@ from app.residents.populations import population_clause
 RESIDENT_LEVELS = (3, 4)  # residents belong to centres/health centres and their clinics
 
 
+def id_number_clause(number: str):
+    """WHERE clause finding a resident by (already validated) ID number, rotation-aware."""
+    return Resident.id_number_hash.in_(vault().lookup_hashes(number))
+
+
+def find_by_id_number(number: str) -> Resident | None:
+    return db.session.scalar(select(Resident).where(id_number_clause(number)))
+
+
 def _check_links(actor, data: dict) -> None:
     """Household and team must exist inside the caller's scope (else a 422 naming the field)."""
     if data.get("household_id") is not None:
@@ -50,7 +59,7 @@ def create_resident(actor, data: dict) -> Resident:
         raise Invalid("institution_id", "residents are registered at a health centre or its clinics")
     _check_links(actor, data)
     lookup = vault().lookup_hash(parsed.value)
-    if db.session.scalar(select(Resident.id).where(Resident.id_number_hash == lookup)) is not None:
+    if find_by_id_number(parsed.value) is not None:
         raise Conflict("an archive with this ID number already exists", error="duplicate_id_number")
     conditions = data.pop("conditions", [])
     resident = Resident(
@@ -89,11 +98,11 @@ def search_residents(actor, args: dict):
     if q := args.get("q"):
         q = q.strip()
         try:
-            by_number = vault().lookup_hash(parse_id_number(q).value)
+            by_number = parse_id_number(q).value
         except IdNumberError:
             by_number = None
         if by_number:
-            stmt = stmt.where(Resident.id_number_hash == by_number)
+            stmt = stmt.where(id_number_clause(by_number))
         else:
             stmt = stmt.where(or_(Resident.name.startswith(q), Resident.archive_no == q))
     if population := args.get("population"):
@@ -134,3 +143,29 @@ def me_summary(actor) -> dict:
 
 # Features add sections to GET /me (family, contract…) without residents importing them.
 ME_SECTIONS: list = []
+
+
+def rotate_id_number_key(batch: int = 5000) -> int:
+    """Re-encrypt every ID number under the current key and re-key its lookup hash.
+
+    Runs online: until a row is rotated, lookups still find it through the old keys'
+    hashes (``lookup_hashes``). One UPDATE per batch (executemany), not per row.
+    """
+    from sqlalchemy import bindparam, update
+
+    box, done, last_id = vault(), 0, 0
+    while True:
+        rows = db.session.execute(select(Resident.id, Resident.id_number_enc).where(Resident.id > last_id)
+                                  .order_by(Resident.id).limit(batch)).all()
+        if not rows:
+            return done
+        params = []
+        for rid, token in rows:
+            number = box.decrypt(token)
+            params.append({"rid": rid, "enc": box.encrypt(number), "hash": box.lookup_hash(number)})
+        table = Resident.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("rid"))
+                           .values(id_number_enc=bindparam("enc"), id_number_hash=bindparam("hash")), params)
+        db.session.commit()
+        done += len(rows)
+        last_id = rows[-1][0]
