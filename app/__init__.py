@@ -151,7 +151,8 @@ def _register_platform_routes(app: Flask) -> None:
     @app.get("/readyz")
     def readyz():
         try:
-            db.session.execute(text("SELECT 1"))
+            # A real table, not SELECT 1: an empty or wrong database is not ready either.
+            db.session.execute(text("SELECT 1 FROM institutions WHERE 1 = 0"))
         except Exception:
             db.session.rollback()
             return jsonify(code=503, error="database_unavailable",
