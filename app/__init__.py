@@ -15,6 +15,8 @@ FEATURES = (
     "orgs",
     "residents",
     "notify",
+    "archive",
+    "family",
 )
 # Feature packages whose cli.py exposes ``commands`` (click commands / groups).
 CLI_MODULES = (
@@ -23,6 +25,7 @@ CLI_MODULES = (
     "app.notify.cli",
     "app.scheduler.cli",
     "app.residents.cli",
+    "app.indicators.cli",
 )
 
 

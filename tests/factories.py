@@ -87,6 +87,7 @@ class World:
 def build_world() -> World:
     """District → centre A (with clinic A1) and centre B; a team in each; a few residents."""
     w = World()
+    _SEQ[0] = 100  # the database is wiped between tests, so numbers can start over
     district = institution("HC00", "环翠区卫生健康局", "district_bureau", population=0)
     a = institution("HC01", "鲸园社区卫生服务中心", "community_health_center", district)
     a1 = institution("HC01-01", "鲸园第一社区卫生服务站", "community_health_station", a)

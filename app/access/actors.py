@@ -61,10 +61,16 @@ def _load_actor(identity: str) -> Actor | None:
         return Actor("staff", staff.id, staff.name, frozenset(staff.roles or []), staff.institution_id,
                      row.path, sorted(team_ids))
     if kind == "wechat":
-        account = db.session.get(WechatAccount, int(raw_id))
-        if account is None:
+        from app.residents.models import Resident
+
+        row = db.session.execute(
+            select(WechatAccount.id, WechatAccount.resident_id, Resident.name)
+            .outerjoin(Resident, Resident.id == WechatAccount.resident_id)
+            .where(WechatAccount.id == int(raw_id))).first()
+        if row is None:
             return None
-        return Actor("resident", account.id, "resident", resident_id=account.resident_id)
+        # The display name is what the access log shows a relative's reads as.
+        return Actor("resident", row.id, row.name or "居民", resident_id=row.resident_id)
     return None
 
 

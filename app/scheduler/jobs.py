@@ -26,6 +26,8 @@ class JobSpec:
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("notify-dispatch", "app.notify.jobs:dispatch_due", "interval", {"seconds": 30},
             "deliver due reminders (WeChat + inbox)"),
+    JobSpec("family-grants-daily", "app.family.jobs:family_grants_daily", "cron", {"hour": 1, "minute": 10},
+            "guardian access ends at 14 (becomes a request); unanswered requests expire"),
 )
 
 

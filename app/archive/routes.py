@@ -1,0 +1,112 @@
+from flask import Response, json
+from flask_smorest import Blueprint
+
+from app.access.actors import current_actor, login_required, staff_required
+from app.access.scope import get_institution, get_resident
+from app.archive import fhir, integrations, metrics, schemas, services  # noqa: F401  (integrations registers hooks)
+from app.common.idempotency import idempotent
+from app.common.time import today
+from app.extensions import db
+
+blp = Blueprint("archive", __name__, url_prefix="/api/v1",
+                description="The health archive: health checks, service records, diagnoses, access log, FHIR")
+
+CLINICAL = ("doctor", "team_leader")
+
+
+@blp.route("/residents/<int:rid>/archive", methods=["GET"])
+@login_required
+@blp.arguments(schemas.ArchiveArgs, location="query")
+@blp.response(200, schemas.ArchiveOut)
+def get_archive(args, rid):
+    """The archive screen in one call (the resident, a granted family member, or staff in scope).
+
+    Lists are paginated (`health_checks_page`, `service_records_page`, `per_page`); each read is
+    written to the access log with its purpose."""
+    actor = current_actor()
+    body = services.archive_view(actor, get_resident(actor, rid), args)
+    db.session.commit()
+    return body
+
+
+@blp.route("/residents/<int:rid>/archive/access-log", methods=["GET"])
+@login_required
+@blp.arguments(schemas.AccessLogArgs, location="query")
+@blp.response(200, schemas.AccessLogPage)
+def get_access_log(args, rid):
+    """Who read or changed this archive, when and why (newest first). Reading it is not logged."""
+    resident = get_resident(current_actor(), rid)
+    return services.access_log_page(resident.id, args["page"], args["per_page"])
+
+
+@blp.route("/residents/<int:rid>/archive/fhir", methods=["GET"])
+@login_required
+@blp.arguments(schemas.FhirArgs, location="query")
+@blp.response(200, content_type="application/fhir+json")
+def get_archive_fhir(args, rid):
+    """The archive as a FHIR R4 Bundle (Patient, Condition, Observation, Encounter, EpisodeOfCare).
+
+    The ID number is masked unless the caller is the resident. Logged as an export."""
+    actor = current_actor()
+    bundle = fhir.export_bundle(actor, get_resident(actor, rid), args.get("purpose"))
+    db.session.commit()
+    return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
+
+
+@blp.route("/residents/<int:rid>/health-checks", methods=["POST"])
+@staff_required(*CLINICAL)
+@idempotent
+@blp.arguments(schemas.HealthCheckIn)
+@blp.response(201, schemas.HealthCheckOut)
+def create_health_check(body, rid):
+    """Record a health check (健康体检表). BMI is computed; the 65+ items only for the elderly."""
+    actor = current_actor()
+    check = services.create_health_check(actor, get_resident(actor, rid), body)
+    db.session.commit()
+    return services.present_health_check(check, actor_institution_name(actor), actor.display)
+
+
+@blp.route("/residents/<int:rid>/service-records", methods=["POST"])
+@staff_required(*CLINICAL)
+@idempotent
+@blp.arguments(schemas.ServiceRecordIn)
+@blp.response(201, schemas.ServiceRecordOut)
+def create_service_record(body, rid):
+    """Record a consultation, referral, home visit or TCM service."""
+    actor = current_actor()
+    record = services.create_service_record(actor, get_resident(actor, rid), body)
+    db.session.commit()
+    return services.present_service_record(record, actor_institution_name(actor), actor.display)
+
+
+@blp.route("/residents/<int:rid>/conditions", methods=["POST"])
+@staff_required(*CLINICAL)
+@idempotent
+@blp.arguments(schemas.ConditionCreateIn)
+@blp.response(201, schemas.ConditionRecordOut)
+def create_condition(body, rid):
+    """Register a chronic condition (慢病登记). An active registration of the same disease → 409."""
+    actor = current_actor()
+    condition = services.add_condition(actor, get_resident(actor, rid), body["disease"], body["diagnosed_on"])
+    db.session.commit()
+    return services.present_condition(condition)
+
+
+@blp.route("/archive/metrics", methods=["GET"])
+@staff_required("institution_admin", "team_leader")
+@blp.arguments(schemas.MetricsArgs, location="query")
+@blp.response(200, schemas.MetricOut(many=True))
+def get_metrics(args):
+    """Archive indicators (建档率, 规范化档案覆盖率, 动态使用率) per institution subtree.
+
+    Rows for the institution (default: the caller's) and for each of its direct children;
+    definitions in `app/archive/metrics.py`."""
+    actor = current_actor()
+    institution = get_institution(actor, args.get("institution_id") or actor.institution_id)
+    return metrics.indicators_for_children(institution, args.get("on") or today())
+
+
+def actor_institution_name(actor):
+    from app.orgs.models import Institution
+
+    return db.session.scalar(db.select(Institution.name).where(Institution.id == actor.institution_id))

@@ -1,0 +1,1 @@
+"""Family access (proxy) to a relative's archive."""
