@@ -1,0 +1,1 @@
+"""Chronic-disease follow-up (慢病随访): visits, plans, worklist, reminders, indicators."""

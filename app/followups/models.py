@@ -1,0 +1,141 @@
+"""Chronic-disease follow-up (慢病随访): the visit record and the plans that say who is due.
+
+- :class:`FollowupVisit` is one 随访服务记录表 (DOMAIN.md §4). One row serves both
+  variants: ``hypertension`` / ``t2dm`` say which parts of the form were filled in, so a
+  patient with both diseases is seen once and the visit counts for both. Each covered
+  disease gets its own classification (BP decides hypertension, fasting glucose decides
+  T2DM); ``classification`` is the worst of them.
+- :class:`FollowupPlan` is the obligation: per managed patient and disease, exactly one
+  *open* plan with a window ``[opens_on, due_on]`` (a partial unique index guarantees "at
+  most one"; the daily job guarantees "at least one"). A face-to-face visit closes it
+  (``done``) and opens the next; moving away, death or the end of the diagnosis close it
+  (``closed``). "Overdue" (``due_on < today``) is never stored.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, SmallInteger, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.time import now
+from app.common.types import BigId, JSONType, UTCDateTime
+from app.extensions import db
+
+MANAGED_DISEASES = ("hypertension", "t2dm")
+METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
+FACE_TO_FACE = ("clinic", "home")
+# 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)
+CLASSIFICATIONS = ("controlled", "adverse_reaction", "uncontrolled", "complication")
+PLAN_STATUSES = ("open", "done", "closed")
+# Why the plan's window is what it is; priority: 2 urgent referral, 1 referral pending, 0 otherwise.
+PLAN_REASONS = ("first", "routine", "recheck", "referral", "urgent")
+CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed")
+
+_OPEN = text("status = 'open'")
+
+
+class FollowupVisit(db.Model):
+    """One follow-up visit (随访服务记录表), hypertension and/or T2DM parts."""
+
+    __tablename__ = "followup_visits"
+    __table_args__ = (
+        Index("ix_followup_visits_resident_on", "resident_id", "visit_on"),
+        Index("ix_followup_visits_visit_on", "visit_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    visit_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(10))
+    hypertension: Mapped[bool] = mapped_column(Boolean, default=False)
+    t2dm: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # classification per disease (null when that part was not filled in) and overall
+    hypertension_classification: Mapped[str | None] = mapped_column(String(20))
+    t2dm_classification: Mapped[str | None] = mapped_column(String(20))
+    classification: Mapped[str] = mapped_column(String(20))
+    computed_classification: Mapped[str | None] = mapped_column(String(20))
+    classification_source: Mapped[str] = mapped_column(String(10), default="computed")  # computed | doctor
+    classification_reason: Mapped[str | None] = mapped_column(String(300))
+
+    symptoms: Mapped[list] = mapped_column(JSONType, default=list)
+    symptoms_other: Mapped[str | None] = mapped_column(String(200))
+    # signs
+    sbp: Mapped[int | None] = mapped_column(SmallInteger)
+    dbp: Mapped[int | None] = mapped_column(SmallInteger)
+    heart_rate: Mapped[int | None] = mapped_column(SmallInteger)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    target_weight_kg: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    bmi: Mapped[float | None] = mapped_column(Float)
+    target_bmi: Mapped[float | None] = mapped_column(Float)
+    dorsalis_pedis: Mapped[str | None] = mapped_column(String(10))  # T2DM: normal | weakened | absent
+    # lifestyle now and target: {"now": {...}, "target": {...}}
+    lifestyle: Mapped[dict] = mapped_column(JSONType, default=dict)
+    psychological_adjustment: Mapped[str | None] = mapped_column(String(10))  # good | fair | poor
+    compliance: Mapped[str | None] = mapped_column(String(10))
+    # tests
+    fasting_glucose: Mapped[float | None] = mapped_column(Float)  # mmol/L
+    hba1c: Mapped[float | None] = mapped_column(Float)  # %
+    hba1c_on: Mapped[date | None] = mapped_column(Date)
+    # medication
+    adherence: Mapped[str | None] = mapped_column(String(15))  # regular | intermittent | none
+    adverse_reaction: Mapped[bool] = mapped_column(Boolean, default=False)
+    adverse_reaction_text: Mapped[str | None] = mapped_column(String(200))
+    hypoglycaemia: Mapped[str | None] = mapped_column(String(12))  # none | occasional | frequent
+    complications: Mapped[list] = mapped_column(JSONType, default=list)  # new or worse 并发症
+    medications: Mapped[list] = mapped_column(JSONType, default=list)  # [{name, frequency, dose}]
+    insulin: Mapped[dict | None] = mapped_column(JSONType)  # {type, dose}
+    referral: Mapped[dict | None] = mapped_column(JSONType)  # {reason, institution, department}
+    next_visit_on: Mapped[date | None] = mapped_column(Date)  # the doctor's 下次随访日期, as entered
+    note: Mapped[str | None] = mapped_column(Text)
+
+    # what the rules concluded
+    alerts: Mapped[list] = mapped_column(JSONType, default=list)  # emergency values, e.g. ["sbp>=180"]
+    referral_suggested: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent_referral: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_due_on: Mapped[date | None] = mapped_column(Date)
+
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    @property
+    def diseases(self) -> list[str]:
+        return [d for d in MANAGED_DISEASES if getattr(self, d)]
+
+    @property
+    def face_to_face(self) -> bool:
+        return self.method in FACE_TO_FACE
+
+
+class FollowupPlan(db.Model):
+    """The next follow-up a managed patient is due for, per disease."""
+
+    __tablename__ = "followup_plans"
+    __table_args__ = (
+        # "One open plan per patient and disease", enforced by the database.
+        Index("uq_followup_plans_open", "resident_id", "disease", unique=True,
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        # The reminder job's scan of open windows.
+        Index("ix_followup_plans_open_window", "opens_on", "due_on", sqlite_where=_OPEN, postgresql_where=_OPEN),
+        Index("ix_followup_plans_resident", "resident_id", "disease", "opens_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    disease: Mapped[str] = mapped_column(String(20))
+    opens_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    reason: Mapped[str] = mapped_column(String(10), default="routine")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # The latest visit for this disease when the plan was made or last tightened (the worklist's
+    # "last BP / glucose").
+    last_visit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("followup_visits.id"))
+    closed_by_visit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("followup_visits.id"))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    close_reason: Mapped[str | None] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
