@@ -17,6 +17,11 @@ FEATURES = (
     "notify",
     "archive",
     "family",
+    "contracts",
+    "surveys",
+    "appointments",
+    "followups",
+    "indicators",
 )
 # Feature packages whose cli.py exposes ``commands`` (click commands / groups).
 CLI_MODULES = (

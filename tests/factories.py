@@ -168,3 +168,15 @@ class ApiClient:
 
     def delete(self, who, path, **kw):
         return self.client.delete(path, headers={**self.as_(who), **kw.pop("headers", {})}, **kw)
+
+
+# The demo's population steps; a feature's seed test runs these plus its own step only.
+BASE_DEMO_STEPS = ("organisation", "accounts", "teams", "residents", "conditions", "pregnancies")
+
+
+def keep_demo_steps(monkeypatch, *feature_steps: str) -> None:
+    """Trim the demo seed to the base population and the named feature steps (in the seed's order)."""
+    from app.demo import seed
+
+    wanted = BASE_DEMO_STEPS + feature_steps
+    monkeypatch.setattr(seed, "STEPS", [step for step in seed.STEPS if step[0] in wanted])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import importlib
 import logging
 import random
 from collections import Counter
@@ -732,13 +733,32 @@ def build_pregnancies(ctx: SeedContext) -> None:
 
 # --- the step list ----------------------------------------------------------
 
+def feature_step(target: str) -> Step:
+    """A step living in a feature package ("package.module:function"), imported when it runs.
+
+    Late import keeps this module free of feature imports (features import the seed's
+    constants, not the other way round), the same way the scheduler's job list does.
+    """
+    def run(ctx: SeedContext) -> None:
+        module, _, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(ctx)
+
+    run.__name__ = run.__qualname__ = target
+    return run
+
+
 STEPS: list[tuple[str, Step]] = [
     ("organisation", build_organisation),
     ("accounts", build_admin_accounts),
     ("teams", build_teams),
     ("residents", build_residents),
     ("conditions", build_conditions),
+    ("followups", feature_step("app.followups.demo:seed_followups")),
     ("pregnancies", build_pregnancies),
+    ("contracts", feature_step("app.contracts.demo:seed_contracts")),
+    ("appointments", feature_step("app.appointments.demo:seed_appointments")),
+    ("surveys", feature_step("app.surveys.demo:seed_surveys")),
+    ("targets", feature_step("app.indicators.demo:seed_targets")),
 ]
 
 
