@@ -27,7 +27,7 @@ import logging
 import re
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, false, func, literal, or_, select, true, update
+from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -286,16 +286,18 @@ def invite(survey: Survey, day: date | None = None, at: datetime | None = None) 
         target_clause(survey, day), ~already)
     statement = (_insert(SurveyInvitation)
                  .from_select(["survey_id", "resident_id", "invited_at"], chosen)
-                 .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"])
-                 .returning(SurveyInvitation.resident_id))
-    new_ids = sorted(db.session.scalars(statement).all())
-    if not new_ids:
+                 .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"]))
+    invited = db.session.execute(statement).rowcount
+    if not invited:
         return 0, 0
-    payload, not_before = _invitation_payload(survey), invitation_time(survey, at)
-    enqueued = notify.enqueue_many([(notify.resident(rid), SURVEY_INVITATION, f"survey:{survey.id}:{rid}",
-                                     payload, not_before) for rid in new_ids])
-    log.info("survey %s: %d residents invited, %d invitations enqueued", survey.id, len(new_ids), enqueued)
-    return len(new_ids), enqueued
+    # The rows just written carry this run's ``invited_at``; their reminders go in one statement.
+    just_invited = select(SurveyInvitation.resident_id,
+                          literal(f"survey:{survey.id}:") + cast(SurveyInvitation.resident_id, String)).where(
+        SurveyInvitation.survey_id == survey.id, SurveyInvitation.invited_at == at)
+    enqueued = notify.enqueue_select(SURVEY_INVITATION, "resident", just_invited, _invitation_payload(survey),
+                                     invitation_time(survey, at))
+    log.info("survey %s: %d residents invited, %d invitations enqueued", survey.id, invited, enqueued)
+    return invited, enqueued
 
 
 def publish(actor: Actor, survey: Survey) -> Survey:
