@@ -72,6 +72,17 @@ def _json_object(name: str) -> dict:
     return value
 
 
+def _int_object(name: str) -> dict[str, int]:
+    raw = _env(name, "{}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(value, dict) or not all(type(v) is int and v >= 0 for v in value.values()):
+        raise ConfigError(f"{name} must map names to whole numbers of days/hours, got {raw!r}")
+    return value
+
+
 def _database_url(default_file: str) -> str:
     url = _env("DATABASE_URL")
     if url is None:
@@ -108,6 +119,7 @@ class Config:
         self.JWT_REFRESH_TOKEN_EXPIRES = _int("JWT_REFRESH_DAYS", 30) * 86400
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.BIND_RATE_LIMIT = _env("BIND_RATE_LIMIT", "10 per hour")
+        self.SURVEY_ANSWER_RATE_LIMIT = _env("SURVEY_ANSWER_RATE_LIMIT", "30 per hour")
         self.CORS_ORIGINS = [o for o in (_env("CORS_ORIGINS", "") or "").split(",") if o]
 
         self.WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
@@ -120,6 +132,14 @@ class Config:
         self.WECHAT_TEMPLATES = _json_object("WECHAT_TEMPLATES")
         self.SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 30)
         self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
+
+        # Appointments: booking and cancelling cut-offs, reminder times.
+        self.BOOKING_CLOSES_MINUTES_BEFORE = _int("BOOKING_CLOSES_MINUTES_BEFORE", 60)
+        self.RESIDENT_CANCEL_CUTOFF_MINUTES = _int("RESIDENT_CANCEL_CUTOFF_MINUTES", 120)
+        self.DAY_BEFORE_REMINDER_HOUR = _int("DAY_BEFORE_REMINDER_HOUR", 18)
+        self.SOON_REMINDER_MINUTES_BEFORE = _int("SOON_REMINDER_MINUTES_BEFORE", 120)
+        # Follow-up windows, any subset of app.followups.rules.DEFAULT_WINDOW.
+        self.FOLLOWUP_WINDOW = _int_object("FOLLOWUP_WINDOW")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
         # flask-smorest / OpenAPI
