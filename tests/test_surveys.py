@@ -435,3 +435,16 @@ def test_answering_for_a_parent(api, world, app):
             if x.section == "survey_response"] == [("family", "张丽", "create", "family_access")]
     results = api.get("a-admin", f"/api/v1/surveys/{survey['id']}/results").json
     assert (results["responses"], results["proxy_responses"], results["positive"]) == (1, 1, 1)
+
+
+def test_answering_is_rate_limited_per_account(api, world, app, monkeypatch):
+    """A scripted client cannot flood a survey: past the limit every attempt is 429 and writes nothing."""
+    monkeypatch.setitem(app.config, "SURVEY_ANSWER_RATE_LIMIT", "3 per hour")
+    survey = published(api, "a-admin", world.a)
+    bad = [{"question_id": 999999, "text": "?"}]
+    assert [answer(api, "alice", survey, bad).status_code for _ in range(3)] == [422, 422, 422]
+    limited = answer(api, "alice", survey, sheet(survey, q1=1, q2=[1], q3=4))
+    assert limited.status_code == 429 and limited.json["error"] == "rate_limited"
+    assert responses(app, survey["id"]) == []
+    # another account is not held back by alice's attempts
+    assert answer(api, "child", survey, sheet(survey, q1=1, q2=[1], q3=4)).status_code == 201

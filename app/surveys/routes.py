@@ -1,10 +1,11 @@
-from flask import Response
+from flask import Response, current_app, request
+from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, resident_required, staff_required
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body
-from app.extensions import db
+from app.extensions import db, limiter
 from app.surveys import export, notifications, results, schemas, services  # noqa: F401  (registers kinds)
 
 blp = Blueprint("surveys", __name__, url_prefix="/api/v1",
@@ -102,8 +103,18 @@ def my_surveys(args):
     return page_body(items, args["page"], args["per_page"], total)
 
 
+def _answer_limit():
+    return current_app.config["SURVEY_ANSWER_RATE_LIMIT"]
+
+
+def _account_key():
+    # Per WeChat account: a scripted client must not flood the counts or probe survey ids.
+    return f"survey-answer|{get_jwt().get('sub', request.remote_addr)}"
+
+
 @blp.route("/surveys/<int:survey_id>/responses", methods=["POST"])
 @resident_required
+@limiter.limit(_answer_limit, key_func=_account_key)
 @idempotent
 @blp.arguments(schemas.SurveyResponseIn)
 @blp.response(201, schemas.SurveyResponseOut)
