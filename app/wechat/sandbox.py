@@ -12,7 +12,6 @@ WeChat) let tests read what was "sent", inject faults and expire the token.
 from __future__ import annotations
 
 import base64
-import math
 import re
 import secrets
 import threading
@@ -148,7 +147,7 @@ class SandboxState:
                 self.token = secrets.token_urlsafe(48)
                 self.token_expires_at = now + self.token_ttl
                 self.tokens_issued += 1
-            return self.token, max(0, math.ceil(self.token_expires_at - now))
+            return self.token, max(0, int(self.token_expires_at - now))  # whole seconds left, as WeChat reports
 
     def check_token(self, token: str | None) -> int:
         if not token:
