@@ -125,19 +125,35 @@ def test_a_past_year_is_evaluated_as_of_its_last_day(api, world, population):
     assert got[(world.a, "hypertension_bp_control")][:2] == (1, 9)  # h4
 
 
-def test_service_function_takes_target_counts(app, world, population):
+def test_targets_come_from_the_indicators_targets_table(api, app, world, population):
+    """The task counts (应管人数) and rates are the indicators feature's targets: the table, else the defaults."""
+    for body in ({"indicator": "hypertension_managed", "target_count": 10},
+                 {"indicator": "t2dm_managed", "target_count": 3},
+                 {"indicator": "hypertension_standardised_management", "target_rate": 0.5}):
+        r = api.put("admin", "/api/v1/indicators/targets", json={"institution_id": world.a, "year": 2026, **body})
+        assert r.status_code == 200, r.json
+    with frozen(morning(TODAY)):
+        r = api.get("a-admin", f"/api/v1/followups/indicators?year=2026&institution_id={world.a}")
+        team = api.get("a-doc2", f"/api/v1/followups/indicators?year=2026&team_id={world.team_a2}").json
+    assert r.status_code == 200, r.json
+    got = {row["indicator"]: (row["numerator"], row["denominator"], row["rate"], row["target"], row["met"])
+           for row in r.json}
+    assert got["hypertension_managed"] == (8, 10, 0.8, 1.0, False)
+    assert got["t2dm_managed"] == (3, 3, 1.0, 1.0, True)
+    assert got["hypertension_standardised_management"] == (4, 8, 0.5, 0.5, True)  # the table's rate
+    assert got["hypertension_bp_control"][3:] == (0.45, True)  # the default
+    # a team has no task count; its rates' targets are its institution's
+    got_team = {row["indicator"]: (row["numerator"], row["denominator"], row["target"]) for row in team}
+    assert got_team["hypertension_managed"] == (1, None, 1.0)
+    assert got_team["hypertension_standardised_management"] == (0, 1, 0.5)
+    # the service function: several subtrees, in the order given
     with frozen(morning(TODAY)), app.app_context():
-        rows = indicator_rows(2026, institution_ids=[world.a, world.b],
-                              targets={world.a: {"hypertension": 10, "t2dm": 3}})
-        teams = indicator_rows(2026, team_ids=[world.team_a2], targets={world.team_a2: {"hypertension": 2}})
+        rows = indicator_rows(2026, institution_ids=[world.b, world.a])
         db.session.rollback()
-    got = table(rows, "institution_id")
-    assert got[(world.a, "hypertension_managed")] == (8, 10, 0.8)
-    assert got[(world.a, "t2dm_managed")] == (3, 3, 1.0)
-    assert got[(world.b, "t2dm_managed")] == (1, None, None)
-    met = {(r["institution_id"], r["indicator"]): r["met"] for r in rows}
-    assert met[(world.a, "hypertension_managed")] is False and met[(world.a, "t2dm_managed")] is True
+    assert [r["institution_id"] for r in rows] == [world.b] * 6 + [world.a] * 6
     assert [r["indicator"] for r in rows[:6]] == [
         "hypertension_managed", "hypertension_standardised_management", "hypertension_bp_control",
         "t2dm_managed", "t2dm_standardised_management", "t2dm_glucose_control"]
-    assert table(teams, "team_id")[(world.team_a2, "hypertension_managed")] == (1, 2, 0.5)
+    got = table(rows, "institution_id")
+    assert got[(world.a, "hypertension_managed")] == (8, 10, 0.8)
+    assert got[(world.b, "t2dm_managed")] == (1, None, None)

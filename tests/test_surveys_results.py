@@ -194,10 +194,9 @@ def test_xlsx_holds_the_same_numbers(api, world, app, answered):
     assert (a_summary["Invited"], a_summary["Responses"], a_summary["Positive respondents"]) == (5, 4, 3)
 
 
-def test_survey_rates_for_the_indicators(api, world, app, answered):
-    from app.orgs.models import Institution
-    from app.surveys.results import survey_rates
-
+def test_survey_indicators_each_resident_once(api, world, app, answered):
+    """满意度 / 知晓率 are the indicators feature's (GET /indicators): each respondent once, the latest
+    response decides, by the survey's own rule."""
     awareness = published(api, "admin", world.district, kind="awareness", title="知晓率调查")
     r = answer(api, "bob", awareness, sheet(awareness, q1=1, q2=[1], q3=5))
     assert r.status_code == 201
@@ -205,23 +204,21 @@ def test_survey_rates_for_the_indicators(api, world, app, answered):
     later = published(api, "a-admin", world.a, title="第二次满意度调查")
     with frozen(MORNING + timedelta(hours=2)):
         assert answer(api, "alice", later, sheet(later, q1=3, q2=[3], q3=1)).status_code == 201
-    with app.app_context():
-        from app.extensions import db
 
-        district = survey_rates(None, 2026)
-        centre = survey_rates(db.session.get(Institution, world.a), 2026)
-        team_b = survey_rates(None, 2026, team_id=world.team_b)
-        other_year = survey_rates(None, 2025)
-        day_before = survey_rates(None, 2026, on=date(2026, 11, 24))
-
-    def short(rows):
-        return [(x["indicator"], x["numerator"], x["denominator"], x["rate"], x["met"], x["surveys"]) for x in rows]
+    def short(who, **query):
+        r = api.get(who, "/api/v1/indicators", query_string={"indicator": "satisfaction,awareness", **query})
+        assert r.status_code == 200, r.json
+        return [(x["indicator"], x["numerator"], x["denominator"], x["rate"], x["met"])
+                for x in r.json["rows"] if x["scope"] in ("total", "team")]
 
     # each resident once, by their latest response: alice is now unsatisfied
-    assert short(district) == [("satisfaction", 2, 6, 0.3333, False, 2), ("awareness", 1, 1, 1.0, True, 1)]
-    assert short(centre) == [("satisfaction", 2, 4, 0.5, False, 2), ("awareness", 0, 0, None, None, 0)]
-    assert short(team_b) == [("satisfaction", 0, 2, 0.0, False, 1), ("awareness", 1, 1, 1.0, True, 1)]
-    # as of the day before: nothing answered yet
-    assert short(day_before) == [("satisfaction", 0, 0, None, None, 0), ("awareness", 0, 0, None, None, 0)]
-    assert short(other_year) == [("satisfaction", 0, 0, None, None, 0), ("awareness", 0, 0, None, None, 0)]
-    assert {x["target"] for x in district} == {0.9} and [x["label"] for x in district] == ["满意度", "知晓率"]
+    assert short("admin", year=2026) == [("satisfaction", 2, 6, 0.3333, False), ("awareness", 1, 1, 1.0, True)]
+    assert short("a-admin", year=2026) == [("satisfaction", 2, 4, 0.5, False), ("awareness", 0, 0, None, None)]
+    assert short("admin", year=2026, team_id=world.team_b) == \
+        [("satisfaction", 0, 2, 0.0, False), ("awareness", 1, 1, 1.0, True)]
+    # as of the day before: nothing answered yet; nor in another year
+    nothing = [("satisfaction", 0, 0, None, None), ("awareness", 0, 0, None, None)]
+    assert short("admin", year=2026, as_of="2026-11-24") == nothing
+    assert short("admin", year=2025) == nothing
+    rows = api.get("admin", "/api/v1/indicators", query_string={"indicator": "satisfaction,awareness"}).json["rows"]
+    assert [(x["label"], x["target"]) for x in rows if x["scope"] == "total"] == [("满意度", 0.9), ("知晓率", 0.9)]

@@ -1,33 +1,33 @@
-"""Archive indicators (DOMAIN.md §7), set-based, per institution subtree.
+"""Archive indicators for ``GET /archive/metrics`` — a view of the indicators feature — and the
+archive facts that feature's definitions are built on.
 
-- ``ehr`` 电子健康档案建档率: archives ÷ service population.
-- ``std_ehr_coverage`` 规范化电子健康档案覆盖率: standardised archives ÷ service population.
-- ``ehr_dynamic_use`` 健康档案动态使用率: archives with a service record in the last 12 months ÷ archives.
+The indicators are defined once, in ``app.indicators.definitions`` (docs/indicators.md):
 
-An *archive* is a resident with status ``active`` (moved-away and deceased archives are closed).
+- ``ehr`` 电子健康档案建档率: archives open on D ÷ service population;
+- ``std_ehr_coverage`` 规范化电子健康档案覆盖率: standardised open archives ÷ service population;
+- ``ehr_dynamic_use`` 健康档案动态使用率: open archives with a service in D minus one year … D ÷ open
+  archives.
 
-A *standardised* archive (the stated rule, :func:`standardised_clause`): the basic sheet is
-complete — phone, address, ethnicity, marital status, education, occupation and blood type
-filled in and at least one payment method recorded — and at least one health check
-(健康体检表) is on file.
+An archive is *open* on D when its status is ``active``, or it was moved away / deceased after D.
+This module keeps the archive feature's own facts those definitions read:
 
-*Activity* (a service record) is a health check, another medical service record, or anything a
-feature registers in :data:`ACTIVITY_SOURCES` (follow-up visits, contract deliveries…), dated
-on or after the same calendar day a year earlier and not after the evaluation day.
-
-*Service population* of a subtree: the declared ``service_population`` of the top-most
-institutions in the subtree that declare one (a centre's figure covers its stations; a district
-bureau that declares the district total covers everything), so nothing is counted twice.
-
-One query counts every requested subtree at once (institutions ⋈ subtree ⋈ residents, grouped);
-one more reads the institutions' paths and populations.
+- a *standardised* archive (:func:`standardised_clause`): the basic sheet is complete — phone,
+  address, ethnicity, marital status, education, occupation and blood type filled in and at least
+  one payment method recorded — and at least one health check (健康体检表) is on file;
+- *activity* (:func:`active_residents_select`): a health check, another medical service record, or
+  anything a feature registers in :data:`ACTIVITY_SOURCES` (follow-up visits, contract
+  deliveries…), dated in the window (:func:`dynamic_window`: the same calendar day a year earlier …
+  the evaluation day);
+- the *service population* of a subtree (:func:`subtree_population`): the declared
+  ``service_population`` of the top-most institutions in the subtree that declare one (a centre's
+  figure covers its stations; a district bureau that declares the district total covers
+  everything), so nothing is counted twice.
 """
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, case, func, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, func, select, union_all
 
 from app.archive.models import HealthCheck, ServiceRecord
 from app.common.time import years_before
@@ -41,7 +41,6 @@ ACTIVITY_SOURCES: list = []
 
 STANDARD_TEXT_FIELDS = ("phone", "address", "ethnicity", "marital_status", "education", "occupation",
                         "blood_type")
-INDICATORS = ("ehr", "std_ehr_coverage", "ehr_dynamic_use")
 
 
 def _json_array_length(column):
@@ -74,49 +73,6 @@ def dynamic_window(on: date) -> tuple[date, date]:
     return years_before(on, 1), on
 
 
-def indicator_rows(institution_ids: list[int], on: date) -> list[dict]:
-    """Rows ``{institution_id, institution, indicator, numerator, denominator, rate}`` for the
-    subtree of each institution in ``institution_ids`` (the caller checks scope)."""
-    ids = list(dict.fromkeys(institution_ids))
-    if not ids:
-        return []
-    root, sub = aliased(Institution), aliased(Institution)
-    since, until = dynamic_window(on)
-    active = active_residents_select(since, until).subquery()
-    counts_stmt = (
-        select(root.id,
-               func.count(Resident.id),
-               func.coalesce(func.sum(case((standardised_clause(), 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Resident.id.in_(select(active.c.resident_id)), 1), else_=0)), 0))
-        .select_from(root)
-        .join(sub, sub.path.startswith(root.path))
-        .join(Resident, and_(Resident.institution_id == sub.id, Resident.status == "active"))
-        .where(root.id.in_(ids))
-        .group_by(root.id))
-    counts = {row[0]: row[1:] for row in db.session.execute(counts_stmt)}
-    institutions = db.session.execute(
-        select(Institution.id, Institution.name, Institution.path, Institution.service_population)
-        .where(or_(*[Institution.path.startswith(p) for p in _paths(ids)]))).all()
-    rows = []
-    for institution_id in ids:
-        me = next((i for i in institutions if i.id == institution_id), None)
-        if me is None:
-            continue
-        archives, standardised, dynamic = (int(x) for x in counts.get(institution_id, (0, 0, 0)))
-        population = subtree_population(me.path, institutions)
-        for indicator, numerator, denominator in (("ehr", archives, population),
-                                                  ("std_ehr_coverage", standardised, population),
-                                                  ("ehr_dynamic_use", dynamic, archives)):
-            rows.append({"institution_id": institution_id, "institution": me.name, "indicator": indicator,
-                         "numerator": numerator, "denominator": denominator,
-                         "rate": round(numerator / denominator, 4) if denominator else None})
-    return rows
-
-
-def _paths(ids: list[int]) -> list[str]:
-    return list(db.session.scalars(select(Institution.path).where(Institution.id.in_(ids))))
-
-
 def subtree_population(path: str, institutions) -> int:
     """Sum of the top-most declared service populations inside the subtree at ``path``."""
     declared = [i for i in institutions if i.path.startswith(path) and (i.service_population or 0) > 0]
@@ -124,8 +80,36 @@ def subtree_population(path: str, institutions) -> int:
     return sum(i.service_population for i in top)
 
 
+def indicator_rows(institution_ids: list[int], on: date) -> list[dict]:
+    """Rows ``{institution_id, institution, indicator, numerator, denominator, rate}`` for the
+    subtree of each institution in ``institution_ids`` (the caller checks scope)."""
+    from app.indicators import service
+
+    rows = []
+    for institution_id in dict.fromkeys(institution_ids):
+        institution = db.session.get(Institution, institution_id)
+        if institution is not None:
+            rows += [r for r in _rows(institution, on) if r["scope"] == service.TOTAL]
+    return [_present(r) for r in rows]
+
+
 def indicators_for_children(institution, on: date) -> list[dict]:
-    """The institution's own subtree first, then each direct child's."""
-    children = db.session.scalars(select(Institution.id).where(Institution.parent_id == institution.id)
-                                  .order_by(Institution.code)).all()
-    return indicator_rows([institution.id, *children], on)
+    """The institution's own subtree first, then each direct child's (one count)."""
+    from app.indicators import service
+
+    return [_present(r) for r in _rows(institution, on) if r["scope"] in (service.TOTAL, service.CHILD)]
+
+
+def _rows(institution, on: date) -> list[dict]:
+    """The indicators feature's rows of the archive indicators (late imports: it reads this module)."""
+    from app.indicators import service
+    from app.indicators.definitions import DEFINITIONS, evaluation
+
+    definitions = [d for d in DEFINITIONS if d.group == "archive"]
+    return service.institution_rows(institution, evaluation(on.year, on), definitions)
+
+
+def _present(row: dict) -> dict:
+    return {"institution_id": row["institution_id"], "institution": row["institution_name"],
+            "indicator": row["indicator"], "numerator": row["numerator"], "denominator": row["denominator"],
+            "rate": row["rate"]}

@@ -25,20 +25,17 @@ ids or times and sorted by the text itself, so the order cannot be matched to wh
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from sqlalchemy import and_, case, func, select
 
 from app.access.actors import Actor
 from app.access.scope import get_institution, get_team
 from app.audit import services as audit
 from app.common.pagination import paginate
-from app.common.time import local_midnight_utc, today
+from app.common.time import today
 from app.extensions import db
 from app.orgs.models import Institution, Team
 from app.residents.models import Resident
 from app.surveys.models import (
-    SURVEY_KINDS,
     Survey,
     SurveyAnswer,
     SurveyAnswerOption,
@@ -48,7 +45,6 @@ from app.surveys.models import (
 from app.surveys.services import INDICATOR_OF, positive_respondent, rule_text
 
 TEXT_PREVIEW = 50  # newest free-text answers inline per question; the rest page through
-INDICATOR_TARGET = 0.90  # DOMAIN.md §7: 知晓率 / 满意度 ≥ 90 %
 
 
 def rate(numerator: int, denominator: int) -> float | None:
@@ -240,49 +236,3 @@ def all_text_answers(actor: Actor, survey: Survey, scope: Scope, purpose: str = 
     rows = db.session.execute(_text_stmt(survey, scope, ids, identities)).all()
     _log_identities(actor, rows, identities, purpose)
     return [_present_text(r, identities) for r in rows]
-
-
-# --- for the indicators endpoint ------------------------------------------------------
-
-def survey_rates(institution: Institution | None, year: int, *, team_id: int | None = None,
-                 on: date | None = None) -> list[dict]:
-    """满意度 / 知晓率 for an institution's subtree (None or the district root: everyone) in ``year``.
-
-    Rows ``{indicator: "satisfaction"|"awareness", label, numerator, denominator, rate, target, met,
-    surveys}``. Denominator: residents who responded to a published survey of that kind opened in
-    ``year`` (up to ``on``, default 31 Dec), each resident once; numerator: those whose latest such
-    response is positive by that survey's own rule and threshold. The same definition as
-    ``app.indicators`` (satisfaction / awareness). ``surveys``: how many surveys those responses
-    came from. Respondents are placed by their archive's institution / team. No authorisation
-    here: the caller scopes.
-    """
-    last = min(on, date(year, 12, 31)) if on is not None else date(year, 12, 31)
-    resp = SurveyResponse
-    positive = case((positive_respondent(resp.scored_count, resp.positive_count,
-                                         Survey.positive_threshold_permille), 1), else_=0)
-    ranked = (select(resp.resident_id, resp.survey_id, Survey.kind, positive.label("positive"),
-                     func.row_number().over(partition_by=(resp.resident_id, Survey.kind),
-                                            order_by=(resp.submitted_at.desc(), resp.id.desc())).label("rn"))
-              .join(Survey, Survey.id == resp.survey_id)
-              .where(Survey.status == "published", Survey.opens_on >= date(year, 1, 1), Survey.opens_on <= last,
-                     resp.submitted_at < local_midnight_utc(last + timedelta(days=1)))
-              .subquery("ranked"))
-    filters = Scope(institution, None).filters()
-    if team_id is not None:
-        filters.append(Resident.team_id == team_id)
-    in_scope = (select(ranked).join(Resident, Resident.id == ranked.c.resident_id).where(*filters)
-                .subquery("in_scope"))
-    found = {kind: (int(n), int(p or 0)) for kind, n, p in db.session.execute(
-        select(in_scope.c.kind, func.count(), func.sum(in_scope.c.positive))
-        .where(in_scope.c.rn == 1).group_by(in_scope.c.kind)).all()}
-    surveys = dict(db.session.execute(select(in_scope.c.kind, func.count(func.distinct(in_scope.c.survey_id)))
-                                      .group_by(in_scope.c.kind)).all())
-    rows = []
-    for kind in SURVEY_KINDS:
-        denominator, numerator = found.get(kind, (0, 0))
-        value = rate(numerator, denominator)
-        rows.append({"indicator": kind, "label": INDICATOR_OF[kind], "numerator": numerator,
-                     "denominator": denominator, "rate": value, "target": INDICATOR_TARGET,
-                     "met": None if value is None else value >= INDICATOR_TARGET - 1e-9,
-                     "surveys": int(surveys.get(kind, 0))})
-    return rows
