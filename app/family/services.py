@@ -285,9 +285,12 @@ def revoke(actor, grant_id: int) -> None:
 def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGrant, Resident]:
     """Staff in scope of the archive confirm a pending request in person (recorded who and when)."""
     grant = db.session.get(FamilyGrant, grant_id)
-    if grant is None:
-        raise NotFound("no such grant")
-    subject = get_resident(actor, grant.resident_id)  # 404 outside the staff member's scope
+    try:
+        if grant is None:
+            raise NotFound()
+        subject = get_resident(actor, grant.resident_id)
+    except NotFound:  # outside the staff member's scope reads exactly like no such grant
+        raise NotFound("no such grant") from None
     status = effective_status(grant, subject.birth_on)
     if status == "expired":
         raise Conflict("this request has expired; it can be asked again", error="request_expired")

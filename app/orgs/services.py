@@ -119,10 +119,14 @@ def create_staff(actor, data: dict) -> Staff:
 
 
 def get_staff(actor, staff_id: int) -> Staff:
+    """A staff account in the actor's subtree; outside it reads exactly like a missing one (404)."""
     staff = db.session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound("staff not found")
-    get_institution(actor, staff.institution_id)  # 404 outside the subtree
+    try:
+        if staff is None:
+            raise NotFound()
+        get_institution(actor, staff.institution_id)
+    except NotFound:
+        raise NotFound("staff not found") from None
     return staff
 
 
