@@ -97,6 +97,9 @@ def test_other_teams_patients_are_absent_and_other_teams_lists_404(api, world, t
         r = api.get("b-doc", f"/api/v1/followups/worklist?team_id={world.team_a}")
         assert r.status_code == 404 and "己急" not in r.get_data(as_text=True)
         assert api.get("a-doc", f"/api/v1/followups/worklist?team_id={world.team_b}").status_code == 404
+        # a doctor of another team of the same centre does not work team A's list either
+        r = api.get("a-doc2", f"/api/v1/followups/worklist?team_id={world.team_a}")
+        assert r.status_code == 404 and "己急" not in r.get_data(as_text=True)
         assert api.get("a-doc", "/api/v1/followups/worklist?team_id=99999").status_code == 404
         assert api.get("grandpa", "/api/v1/followups/worklist").status_code == 403
         # an admin who is in no team must say which team
@@ -104,6 +107,7 @@ def test_other_teams_patients_are_absent_and_other_teams_lists_404(api, world, t
         assert r.status_code == 422 and list(r.json["errors"]) == ["team_id"]
     assert [i["resident"]["name"] for i in worklist(api, "b-doc")["items"]] == ["刘强"]
     assert worklist(api, "admin", f"?team_id={world.team_b}")["total"] == 1
+    assert worklist(api, "a-admin", f"?team_id={world.team_a}")["total"] == 7  # the centre's admin may
 
 
 def test_pagination_keeps_the_order_and_the_total(api, world, team):

@@ -6,7 +6,7 @@ outside scope is indistinguishable from something that does not exist: 404.
 """
 from __future__ import annotations
 
-from sqlalchemy import false, select, true
+from sqlalchemy import false, or_, select, true
 
 from app.access.actors import Actor
 from app.errors import NotFound
@@ -69,6 +69,33 @@ def get_resident(actor: Actor, resident_id: int):
     if resident is None:
         raise NotFound("resident not found")
     return resident
+
+
+def managed_teams_clause(actor: Actor, column):
+    """WHERE limiting a team-id ``column`` to the teams the actor runs: a team's own business
+    (its worklist, slots, day list) belongs to its members, to institution admins of the
+    subtree and to the district admin — not to other teams of the same centre."""
+    from app.orgs.models import Team
+
+    if not actor.is_staff:
+        return false()
+    if actor.is_district_admin:
+        return true()
+    conditions = []
+    if actor.team_ids:
+        conditions.append(column.in_(actor.team_ids))
+    if "institution_admin" in actor.roles:
+        conditions.append(column.in_(select(Team.id).where(institution_ids_clause(actor, Team.institution_id))))
+    return or_(*conditions) if conditions else false()
+
+
+def get_managed_team(actor: Actor, team_id: int):
+    from app.orgs.models import Team
+
+    team = db.session.scalar(select(Team).where(Team.id == team_id, managed_teams_clause(actor, Team.id)))
+    if team is None:
+        raise NotFound("team not found")
+    return team
 
 
 def get_team(actor: Actor, team_id: int):

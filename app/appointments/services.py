@@ -32,7 +32,8 @@ from sqlalchemy import and_, case, delete, exists, false, func, or_, select, tru
 from sqlalchemy.exc import IntegrityError
 
 from app.access.actors import Actor
-from app.access.scope import get_resident, institution_ids_clause, resident_ids_for_account
+from app.access.scope import (get_managed_team, get_resident, institution_ids_clause, managed_teams_clause,
+                              resident_ids_for_account)
 from app.appointments import holidays
 from app.appointments.models import (
     CONCLUDED_STATUSES,
@@ -91,27 +92,6 @@ def service_name(service: str) -> str:
 
 
 # --- scope ---------------------------------------------------------------------------------
-
-def managed_teams_clause(actor: Actor, column):
-    """WHERE limiting a team-id ``column`` to the teams the actor runs."""
-    if not actor.is_staff:
-        return false()
-    if actor.is_district_admin:
-        return true()
-    conditions = []
-    if actor.team_ids:
-        conditions.append(column.in_(actor.team_ids))
-    if "institution_admin" in actor.roles:
-        conditions.append(column.in_(select(Team.id).where(institution_ids_clause(actor, Team.institution_id))))
-    return or_(*conditions) if conditions else false()
-
-
-def get_managed_team(actor: Actor, team_id: int) -> Team:
-    team = db.session.scalar(select(Team).where(Team.id == team_id, managed_teams_clause(actor, Team.id)))
-    if team is None:
-        raise NotFound("team not found")
-    return team
-
 
 def _path_ids(path: str) -> list[int]:
     return [int(part) for part in path.strip("/").split("/") if part]

@@ -58,8 +58,8 @@ def create_followup(body):
 @blp.response(200, schemas.WorklistPage)
 def get_worklist(args):
     """The doctor's worklist: open plans of a team (default: the caller's teams), due / overdue / all,
-    urgent referrals and pending referrals first, then the most overdue. Another team outside the
-    caller's institutions → 404."""
+    urgent referrals and pending referrals first, then the most overdue. A team the caller does not
+    run (runners: its members, institution admins of the subtree, the district admin) → 404."""
     body = services.worklist(current_actor(), args)
     db.session.commit()
     return body
@@ -71,7 +71,9 @@ def get_worklist(args):
 @blp.response(200, schemas.FollowupIndicatorOut(many=True))
 def get_indicators(args):
     """Management, standardised-management and control rates for a year, for an institution's subtree
-    (default: the caller's institution) or a team. Target counts are not applied here."""
+    (default: the caller's institution) or a team. The indicators feature's definitions and targets
+    (GET /indicators/definitions): the managed counts are measured against the targets table's task
+    counts (应管人数), which teams do not have."""
     actor = current_actor()
     year = args.get("year") or today().year
     if args.get("team_id") is not None:

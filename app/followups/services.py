@@ -14,16 +14,17 @@ needs a recheck it brings the open plan's window forward instead.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import date, timedelta
 
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.access.scope import get_team, resident_clause
+from app.access.scope import get_managed_team, resident_clause
 from app.audit import services as audit
 from app.common.ids import mask_phone
-from app.common.pagination import page_body, paginate
+from app.common.pagination import page_body
 from app.common.time import age_on, today
 from app.errors import Conflict, Invalid
 from app.extensions import db
@@ -314,7 +315,7 @@ def present_plan(plan: FollowupPlan, day: date) -> dict:
 
 def _worklist_teams(actor, team_id: int | None) -> list[int]:
     if team_id is not None:
-        return [get_team(actor, team_id).id]
+        return [get_managed_team(actor, team_id).id]
     if not actor.team_ids:
         raise Invalid("team_id", "required: you are not a member of any team")
     return list(actor.team_ids)
@@ -426,37 +427,64 @@ def open_plans(resident: Resident) -> list[FollowupPlan]:
         .order_by(FollowupPlan.due_on, FollowupPlan.id)))
 
 
+_TREND_FIELDS = ("visit_on", "method", "sbp", "dbp", "fasting_glucose", "hba1c", "weight_kg", "classification")
+
+
 def trend(resident_id: int, limit: int) -> list[dict]:
     """BP and glucose over the last ``limit`` visits, oldest first."""
     rows = db.session.execute(
-        select(FollowupVisit.visit_on, FollowupVisit.method, FollowupVisit.sbp, FollowupVisit.dbp,
-               FollowupVisit.fasting_glucose, FollowupVisit.hba1c, FollowupVisit.weight_kg,
-               FollowupVisit.classification)
+        select(*(getattr(FollowupVisit, name) for name in _TREND_FIELDS))
         .where(FollowupVisit.resident_id == resident_id)
         .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc()).limit(limit)).all()
     return [dict(row._mapping) for row in reversed(rows)]
 
 
-def face_to_face_counts(resident_id: int, year: int) -> dict:
-    counts = {}
+def _visit_counts(year: int) -> dict:
+    """Aggregates over one resident's visits: how many, and each disease's face-to-face visits in ``year``."""
+    in_year = and_(FollowupVisit.method.in_(FACE_TO_FACE), FollowupVisit.visit_on >= date(year, 1, 1),
+                   FollowupVisit.visit_on <= date(year, 12, 31))
+    counts = {"total": func.count()}
     for disease in MANAGED_DISEASES:
-        counts[disease] = db.session.scalar(select(func.count()).where(
-            FollowupVisit.resident_id == resident_id, getattr(FollowupVisit, disease).is_(True),
-            FollowupVisit.method.in_(FACE_TO_FACE), FollowupVisit.visit_on >= date(year, 1, 1),
-            FollowupVisit.visit_on <= date(year, 12, 31)))
+        counts[disease] = func.count(case((and_(in_year, getattr(FollowupVisit, disease).is_(True)), 1)))
     return counts
 
 
+def face_to_face_counts(resident_id: int, year: int) -> dict:
+    row = db.session.execute(select(*(c.label(k) for k, c in _visit_counts(year).items()))
+                             .where(FollowupVisit.resident_id == resident_id)).one()
+    return {disease: row._mapping[disease] for disease in MANAGED_DISEASES}
+
+
 def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
-    """Visits (paginated), the open plan(s) and the BP / glucose trend of one resident."""
+    """Visits (paginated), the open plan(s) and the BP / glucose trend of one resident.
+
+    Two queries whatever the history (the archive reads this on every open): the open plans, and the
+    page of visits carrying the total and this year's face-to-face counts as window aggregates. The
+    trend is cut from that page when the page holds it (page 1, the usual case). Only a page past the
+    end, which has no row to carry the counts, costs one more query.
+    """
     day = today()
     plans = [present_plan(p, day) for p in open_plans(resident)]
-    rows, total = paginate(_visits_with_names(resident.id), page, per_page, scalars=False)
+    counts = _visit_counts(day.year)
+    stmt = _visits_with_names(resident.id).add_columns(*(c.over().label(f"n_{k}") for k, c in counts.items()))
+    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        total = rows[0].n_total
+        face_to_face = {disease: rows[0]._mapping[f"n_{disease}"] for disease in MANAGED_DISEASES}
+    elif page == 1:  # no visits at all
+        total, face_to_face = 0, dict.fromkeys(MANAGED_DISEASES, 0)
+    else:
+        total = db.session.scalar(select(func.count()).where(FollowupVisit.resident_id == resident.id))
+        face_to_face = face_to_face_counts(resident.id, day.year)
+    if page == 1 and (len(rows) >= trend_visits or len(rows) == total):
+        points = [{name: getattr(row[0], name) for name in _TREND_FIELDS} for row in reversed(rows[:trend_visits])]
+    else:
+        points = trend(resident.id, trend_visits)
     visits = [present_visit(row[0], row.institution_name, row.doctor) for row in rows]
     return {"resident_id": resident.id, "managed_diseases": managed_diseases(resident),
             "open_plan": plans[0] if plans else None, "open_plans": plans,
-            "visits": page_body(visits, page, per_page, total), "trend": trend(resident.id, trend_visits),
-            "face_to_face_this_year": face_to_face_counts(resident.id, day.year)}
+            "visits": page_body(visits, page, per_page, total), "trend": points,
+            "face_to_face_this_year": face_to_face}
 
 
 def read_resident_followups(actor, resident: Resident, args: dict) -> dict:
@@ -494,9 +522,16 @@ def archive_section(resident: Resident, args: dict):
     """ARCHIVE_SECTIONS hook: the archive's "followups" (the archive writes the access-log row).
 
     Serialised here (the archive's field is raw JSON) with the same schema as GET …/followups."""
+    return "followups", _archive_schema().dump(resident_followups(resident, 1, args.get("per_page") or 10))
+
+
+@functools.cache
+def _archive_schema():
+    """One schema instance for every archive read: building one (nested fields included) per read cost
+    more CPU than dumping with it."""
     from app.followups.schemas import ResidentFollowupsOut
 
-    return "followups", ResidentFollowupsOut().dump(resident_followups(resident, 1, args.get("per_page") or 10))
+    return ResidentFollowupsOut()
 
 
 def activity_source(since: date, until: date):
