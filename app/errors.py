@@ -14,6 +14,8 @@ from flask import jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from app.common.schemas import ErrorOut
+
 log = logging.getLogger(__name__)
 
 _MACHINE_CODES = {
@@ -105,7 +107,34 @@ def _flatten_webargs(messages: dict) -> dict:
 
 
 class JsonApi(Api):
-    """flask-smorest Api whose error handler speaks the house error shape."""
+    """flask-smorest Api whose error handler speaks the house error shape.
+
+    ``ERROR_SCHEMA`` makes the OpenAPI document describe that same shape: flask-smorest's own
+    error schema has ``status`` where this API answers ``error``, so every documented error
+    response would otherwise contradict the real body.
+    """
+
+    ERROR_SCHEMA = ErrorOut
+
+    def __init__(self, *args, **kwargs):
+        from flask_smorest.spec.plugins import integerconverter2paramschema
+
+        from app.common.openapi import IdConverter
+
+        super().__init__(*args, **kwargs)
+        self.register_converter(IdConverter, integerconverter2paramschema)
+
+    def init_app(self, app, **kwargs):
+        from app.common.openapi import IdConverter
+
+        app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
+        super().init_app(app, **kwargs)
+
+    def _init_spec(self, *, extra_plugins=None, **kwargs):
+        from app.common.openapi import CommonErrorsPlugin, numeric_bounds
+
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), CommonErrorsPlugin()], **kwargs)
+        self.ma_plugin.converter.add_attribute_function(numeric_bounds)
 
     def handle_http_exception(self, error: HTTPException):
         status = error.code or 500

@@ -245,6 +245,8 @@ def test_lists_are_paginated_and_sections_selectable(api, world, app, june_2025)
     section = body["health_checks"]
     assert (section["total"], section["page"], section["per_page"]) == (25, 3, 10)
     assert [i["checked_on"] for i in section["items"]] == [f"2025-05-{d:02d}" for d in range(5, 0, -1)]
+    past = archive(api, "alice", world.alice, per_page=10, health_checks_page=4).json["health_checks"]
+    assert (past["total"], past["items"]) == (25, [])
     only = archive(api, "alice", world.alice, sections="health_checks", per_page=2)
     assert list(only.json) == ["health_checks"]
     assert [i["weight_kg"] for i in only.json["health_checks"]["items"]] == [75.0, 74.0]

@@ -374,6 +374,14 @@ def test_resident_sees_own_visits_open_plan_and_trend(api, world):
     assert [(p["sbp"], p["dbp"]) for p in body["trend"]] == [(142, 90), (134, 84), (128, 80)]
     assert body["open_plan"]["due_on"] == (D + timedelta(days=80)).isoformat()
     assert body["open_plan"]["window"] == "upcoming"
+    # the trend cut from a page that holds it, and a page past the end, agree with the above
+    whole = api.get("grandpa", f"/api/v1/residents/{world.grandpa}/followups?trend_visits=3").json
+    assert whole["trend"] == body["trend"] and whole["visits"]["total"] == 4
+    past = api.get("grandpa", f"/api/v1/residents/{world.grandpa}/followups?per_page=2&page=3").json
+    assert (past["visits"]["total"], past["visits"]["items"]) == (4, [])
+    in_2026 = {"hypertension": 1, "t2dm": 0}  # only the visit 10 days ago
+    assert body["face_to_face_this_year"] == whole["face_to_face_this_year"] == in_2026
+    assert past["face_to_face_this_year"] == in_2026
 
 
 def test_other_residents_cannot_read_them(api, world):

@@ -19,7 +19,9 @@ def _bind_limit():
 
 def _login_key():
     # Per client address and username: one attacker cannot lock out everyone.
-    username = (request.get_json(silent=True) or {}).get("username")
+    body = request.get_json(silent=True)
+    # Any JSON may arrive here (the rate limit runs before validation): a list or a string has no username.
+    username = body.get("username") if isinstance(body, dict) else None
     return f"{request.remote_addr}|{username if isinstance(username, str) else ''}"
 
 
@@ -31,6 +33,7 @@ def _account_key():
 @limiter.limit(_login_limit)
 @blp.arguments(schemas.WechatLoginIn)
 @blp.response(200, schemas.WechatLoginOut)
+@blp.doc(security=[])  # no bearer token: this is where one is obtained
 def wechat_login(body):
     """Exchange a `wx.login` code for tokens (WeChat code2Session)."""
     account, tokens = services.wechat_login(body["code"])
@@ -58,6 +61,7 @@ def wechat_bind(body):
 @limiter.limit(_login_limit, key_func=_login_key)
 @blp.arguments(schemas.StaffLoginIn)
 @blp.response(200, schemas.StaffLoginOut)
+@blp.doc(security=[])  # no bearer token: this is where one is obtained
 def staff_login(body):
     """Staff username + password. Unknown user and wrong password answer alike."""
     staff, tokens = services.staff_login(body["username"], body["password"])

@@ -99,8 +99,8 @@ def create_condition(body, rid):
 def get_metrics(args):
     """Archive indicators (建档率, 规范化档案覆盖率, 动态使用率) per institution subtree.
 
-    Rows for the institution (default: the caller's) and for each of its direct children;
-    definitions in `app/archive/metrics.py`."""
+    Rows for the institution (default: the caller's) and for each of its direct children; the
+    indicators feature's definitions (GET /indicators/definitions)."""
     actor = current_actor()
     institution = get_institution(actor, args.get("institution_id") or actor.institution_id)
     return metrics.indicators_for_children(institution, args.get("on") or today())

@@ -6,7 +6,7 @@ from webargs.fields import DelimitedList
 from app.archive.models import SERVICE_KINDS
 from app.audit.services import PURPOSES
 from app.common.pagination import MAX_PER_PAGE, PageArgs
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, evaluation_day
 from app.residents.models import DISEASES
 from app.residents.schemas import ResidentOut
 
@@ -199,7 +199,7 @@ class FhirArgs(Strict):
 
 class MetricsArgs(Strict):
     institution_id = ma.fields.Integer()
-    on = ma.fields.Date(metadata={"description": "evaluation day; default today"})
+    on = evaluation_day(metadata={"description": "evaluation day; default today"})
 
 
 # --- output ------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 one-call view the phone's archive screen (and the doctor app) reads.
 
 Every read and every change writes one access-log row (``app.audit``). The view issues a
-fixed number of queries whatever the archive's size: each list is one page query plus one
-count, the three-year comparison is one windowed query, and sections contributed by other
-features (follow-ups, contract) come through :data:`ARCHIVE_SECTIONS`.
+fixed number of queries whatever the archive's size: each list is one page query carrying its
+total (a count query only for a page past the end), the three-year comparison is one windowed
+query, and sections contributed by other features (follow-ups, contract) come through
+:data:`ARCHIVE_SECTIONS`.
 """
 from __future__ import annotations
 
@@ -247,7 +248,16 @@ def three_year_comparison(resident_id: int, day: date) -> list[dict]:
 
 
 def _page(stmt, page, per_page, present):
-    rows, total = paginate(stmt, page, per_page, scalars=False)
+    """One query per list: the total rides on the page's rows (``count(*) over ()``). Only a page past the
+    end, with no row to carry it, counts separately (an empty first page means none at all)."""
+    rows = db.session.execute(stmt.add_columns(func.count().over().label("total"))
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        total = rows[0].total
+    elif page == 1:
+        total = 0
+    else:
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return page_body([present(row[0], row.institution_name, row.doctor) for row in rows], page, per_page, total)
 
 

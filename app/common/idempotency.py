@@ -52,8 +52,9 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 100:
-            raise Invalid(HEADER, "at most 100 characters")
+        if len(key) > 100 or not key.isprintable():
+            # a NUL (or any control character) cannot be stored in PostgreSQL text: a 500 otherwise
+            raise Invalid(HEADER, "at most 100 printable characters")
         actor = _actor_key()
         existing = db.session.scalar(
             select(IdempotencyKey).filter_by(actor=actor, key=key))
@@ -76,6 +77,9 @@ def idempotent(view):
             db.session.commit()
         return response
 
+    # Documented as an optional header of the operation (app.common.openapi reads this mark).
+    apidoc = getattr(wrapper, "_apidoc", {})
+    wrapper._apidoc = {**apidoc, "manual_doc": {**apidoc.get("manual_doc", {}), "x-idempotent": True}}
     return wrapper
 
 

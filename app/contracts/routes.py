@@ -252,10 +252,11 @@ def undelivered(args):
 @blp.arguments(schemas.IndicatorArgs, location="query")
 @blp.response(200, schemas.IndicatorsOut)
 def signing_indicators(args):
-    """Signing indicators against the 2024 targets.
+    """Signing indicators against their targets.
 
     Signing rate overall and per key population, family-unit and renewal rates, for an
-    institution's subtree (default: the caller's) or a team (team leaders: their own team)."""
+    institution's subtree (default: the caller's) or a team (team leaders: their own team).
+    The indicators feature's definitions and targets (GET /indicators/definitions)."""
     actor = current_actor()
     if not (actor.is_district_admin or "institution_admin" in actor.roles) and (
             args.get("team_id") is None or args["team_id"] not in actor.team_ids):

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, evaluation_day
 from app.contracts.models import (
     CHANNELS,
     CONTRACT_STATUSES,
@@ -147,7 +147,7 @@ class UndeliveredArgs(PageArgs):
 class IndicatorArgs(Strict):
     institution_id = ma.fields.Integer()
     team_id = ma.fields.Integer()
-    on = ma.fields.Date(metadata={"description": "evaluate as of this day (default today)"})
+    on = evaluation_day(metadata={"description": "evaluate as of this day (default today)"})
 
 
 class ContractPartyRef(Out):

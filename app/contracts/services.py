@@ -17,8 +17,9 @@ import logging
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, false, or_, select, true, update
+from sqlalchemy import and_, case, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.actors import Actor
 from app.access.scope import get_resident, institution_ids_clause, resident_ids_for_account
@@ -619,14 +620,17 @@ def search(actor: Actor, args: dict):
 
 
 def current_contract(resident_id: int) -> Contract | None:
-    """The resident's running contract, else their newest open application."""
-    running = db.session.scalar(select(Contract).where(Contract.resident_id == resident_id,
-                                                       Contract.status == "active"))
-    if running is not None:
-        return running
-    return db.session.scalar(select(Contract).where(
-        Contract.resident_id == resident_id, Contract.status.in_(("pending", "scheduled", "renewal_pending")))
-        .order_by(Contract.id.desc()).limit(1))
+    """The resident's running contract, else their newest open application.
+
+    One query (the running one sorts first), with what the summary shows loaded alongside — team and
+    doctor joined, packages and items in one query each — since the archive and the home screen read
+    it on every open (lazy loading made that eight round trips)."""
+    return db.session.scalar(
+        select(Contract).where(Contract.resident_id == resident_id,
+                               Contract.status.in_(("active", "pending", "scheduled", "renewal_pending")))
+        .order_by(case((Contract.status == "active", 0), else_=1), Contract.id.desc()).limit(1)
+        .options(joinedload(Contract.team), joinedload(Contract.doctor),
+                 selectinload(Contract.packages).joinedload(ContractPackage.package), selectinload(Contract.items)))
 
 
 def contract_summary(contract: Contract | None) -> dict | None:

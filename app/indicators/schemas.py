@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, evaluation_day
 from app.indicators.definitions import KEYS, TARGET_KEYS
 
 R = ma.validate.Range
@@ -25,7 +25,7 @@ class _ScopeArgs(Strict):
     institution_id = ma.fields.Integer(metadata={"description": "default: the caller's institution"})
     team_id = ma.fields.Integer(metadata={"description": "residents whose responsible team it is"})
     year = ma.fields.Integer(validate=R(min=2000, max=2100), metadata={"description": "default: this year"})
-    as_of = ma.fields.Date(metadata={"description": "the evaluation day, in the year (default: today, capped at "
+    as_of = evaluation_day(metadata={"description": "the evaluation day, in the year (default: today, capped at "
                                                     "31 December)"})
 
 
@@ -48,7 +48,7 @@ class IndicatorDrilldownArgs(PageArgs):
     institution_id = ma.fields.Integer()
     team_id = ma.fields.Integer()
     year = ma.fields.Integer(validate=R(min=2000, max=2100))
-    as_of = ma.fields.Date()
+    as_of = evaluation_day()
     part = ma.fields.String(load_default="numerator", validate=ma.validate.OneOf(("numerator", "missing")),
                             metadata={"description": "numerator: counted; missing: in the denominator, not counted"})
 
