@@ -449,19 +449,19 @@ def _visit_counts(year: int) -> dict:
     return counts
 
 
-def face_to_face_counts(resident_id: int, year: int) -> dict:
-    row = db.session.execute(select(*(c.label(k) for k, c in _visit_counts(year).items()))
-                             .where(FollowupVisit.resident_id == resident_id)).one()
-    return {disease: row._mapping[disease] for disease in MANAGED_DISEASES}
+def _visit_count_row(resident_id: int, year: int):
+    """The same aggregates as plain ones, for a page past the end (no row to carry them)."""
+    return db.session.execute(select(*(c.label(k) for k, c in _visit_counts(year).items()))
+                              .where(FollowupVisit.resident_id == resident_id)).one()._mapping
 
 
 def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
     """Visits (paginated), the open plan(s) and the BP / glucose trend of one resident.
 
-    Two queries whatever the history (the archive reads this on every open): the open plans, and the
-    page of visits carrying the total and this year's face-to-face counts as window aggregates. The
-    trend is cut from that page when the page holds it (page 1, the usual case). Only a page past the
-    end, which has no row to carry the counts, costs one more query.
+    Two queries for the first page whatever the history (the archive reads it on every open): the
+    open plans, and the page of visits carrying the total and this year's face-to-face counts as
+    window aggregates; the trend is cut from that page when the page holds it. A later page adds the
+    trend's query, and a page past the end, with no row to carry the counts, one counting query.
     """
     day = today()
     plans = [present_plan(p, day) for p in open_plans(resident)]
@@ -474,8 +474,8 @@ def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, tr
     elif page == 1:  # no visits at all
         total, face_to_face = 0, dict.fromkeys(MANAGED_DISEASES, 0)
     else:
-        total = db.session.scalar(select(func.count()).where(FollowupVisit.resident_id == resident.id))
-        face_to_face = face_to_face_counts(resident.id, day.year)
+        row = _visit_count_row(resident.id, day.year)
+        total, face_to_face = row["total"], {disease: row[disease] for disease in MANAGED_DISEASES}
     if page == 1 and (len(rows) >= trend_visits or len(rows) == total):
         points = [{name: getattr(row[0], name) for name in _TREND_FIELDS} for row in reversed(rows[:trend_visits])]
     else:
