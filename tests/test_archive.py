@@ -279,7 +279,7 @@ def test_archive_issues_a_bounded_number_of_queries(api, world, app, june_2025, 
         assert db.session.scalar(select(func.count()).select_from(HealthCheck)) == 40
     large = _archive_queries(api, app, who, world.grandpa)
     assert small == large
-    assert large <= 30  # every section included (follow-ups and contract are other features' hooks)
+    assert large <= 14  # every section included (follow-ups and contract are other features' hooks); 12 today
 
 
 def test_sections_from_other_features_plug_in_through_the_hook(api, world, monkeypatch, june_2025):
