@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from apispec import BasePlugin
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from app.common.schemas import INT_MAX
 
@@ -27,6 +28,13 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", INT_MAX)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # Not "no match": werkzeug then answers 405 when the path has rules for other methods.
+            raise NotFound() from None
 
 
 IDEMPOTENCY_KEY = {
