@@ -93,8 +93,9 @@ def enqueue_select(kind: str, recipient_kind: str, recipients: Select, payload: 
     stmt = (_insert_into(table)
             .from_select(["kind", "recipient_kind", "recipient_id", "dedup_key", "payload", "status",
                           "not_before", "next_attempt_at", "attempts", "created_at"], rows)
-            .on_conflict_do_nothing(index_elements=["dedup_key"]))
-    return db.session.execute(stmt).rowcount
+            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id))
+    # Counted from RETURNING: an ORM-session INSERT … SELECT reports no rowcount on psycopg.
+    return len(db.session.execute(stmt).all())
 
 
 def withdraw(dedup_prefix: str) -> int:

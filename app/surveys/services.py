@@ -286,8 +286,9 @@ def invite(survey: Survey, day: date | None = None, at: datetime | None = None) 
         target_clause(survey, day), ~already)
     statement = (_insert(SurveyInvitation)
                  .from_select(["survey_id", "resident_id", "invited_at"], chosen)
-                 .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"]))
-    invited = db.session.execute(statement).rowcount
+                 .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"])
+                 .returning(SurveyInvitation.id))
+    invited = len(db.session.execute(statement).all())
     if not invited:
         return 0, 0
     # The rows just written carry this run's ``invited_at``; their reminders go in one statement.
