@@ -165,3 +165,42 @@ def test_inbox_read_marks_and_scope(api, world, app, wechat_sandbox):
     read = api.post("alice", f"/api/v1/me/messages/{message_id}/read")
     assert read.status_code == 200 and read.json["read_at"]
     assert api.get("alice", "/api/v1/me/messages?unread=true").json["total"] == 0
+
+
+def test_wechat_down_for_half_an_hour_then_every_reminder_goes_out_once(api, world, app, wechat_sandbox):
+    """WeChat unreachable (connection refused) for 30 minutes: reminders wait, none is given up,
+    the inbox has each at once; when WeChat is back every reminder is sent exactly once."""
+    import socket
+
+    from app.wechat.client import wechat_client
+
+    grant_credit(api, "alice", times=5)
+    keys = [f"down{n}" for n in range(5)]
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with app.app_context():
+        client = wechat_client()
+        real_base = client.base_url
+        client.base_url = f"http://127.0.0.1:{closed}"
+    try:
+        clock = MORNING
+        with frozen(clock):
+            for key in keys:
+                enqueue(app, world.alice, key)
+            dispatch(app)
+        assert inbox_titles(api, "alice") == ["请按时随访"] * 5  # the inbox does not wait for WeChat
+        while clock < MORNING + timedelta(minutes=30):
+            clock += timedelta(minutes=1)
+            with frozen(clock):
+                dispatch(app)
+        assert {row(app, key).status for key in keys} == {"pending"}
+        assert wechat_sandbox.messages(touser="alice") == []
+    finally:
+        client.base_url = real_base
+    clock = max(row(app, key).next_attempt_at for key in keys) + timedelta(seconds=1)
+    with frozen(clock):
+        dispatch(app)
+    assert {row(app, key).status for key in keys} == {"sent"}
+    assert len(wechat_sandbox.messages(touser="alice")) == 5
+    assert inbox_titles(api, "alice") == ["请按时随访"] * 5

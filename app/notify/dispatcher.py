@@ -28,7 +28,9 @@ from app.notify.models import DeliveryAttempt, Outbox
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+# Ten attempts with the backoff below span at least ~45 minutes (at most ~2.7 hours): a WeChat
+# outage of that length delays reminders without losing any; the inbox has them at once anyway.
+MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 3600
 
