@@ -7,27 +7,12 @@ from app.archive.models import SERVICE_KINDS
 from app.audit.services import PURPOSES
 from app.common.pagination import MAX_PER_PAGE, PageArgs
 from app.common.schemas import Out, Strict, evaluation_day
+from app.common.schemas import bounded_float as _num, bounded_int as _int, choice as _choice, text as _text
 from app.residents.models import DISEASES
 from app.residents.schemas import ResidentOut
 
 _list = ma.fields.List
 R = ma.validate.Range
-
-
-def _num(lo, hi, **kw):
-    return ma.fields.Float(validate=R(min=lo, max=hi), allow_none=True, allow_nan=False, **kw)
-
-
-def _int(lo, hi, **kw):
-    return ma.fields.Integer(validate=R(min=lo, max=hi), allow_none=True, strict=True, **kw)
-
-
-def _text(max_len, **kw):
-    return ma.fields.String(validate=ma.validate.Length(min=1, max=max_len), **kw)
-
-
-def _choice(options, **kw):
-    return ma.fields.String(validate=ma.validate.OneOf(options), **kw)
 
 
 def _strings(max_items, max_len=200, options=None, **kw):

@@ -50,6 +50,24 @@ class Out(ma.Schema):
         ordered = True
 
 
+# Field builders for the clinical forms (health checks, follow-ups): a measurement is optional
+# but, when given, must be a plausible value — out of range is a 422 naming the field.
+def bounded_float(lo, hi, **kw):
+    return ma.fields.Float(validate=ma.validate.Range(min=lo, max=hi), allow_none=True, allow_nan=False, **kw)
+
+
+def bounded_int(lo, hi, **kw):
+    return ma.fields.Integer(validate=ma.validate.Range(min=lo, max=hi), allow_none=True, strict=True, **kw)
+
+
+def text(max_len, **kw):
+    return ma.fields.String(validate=ma.validate.Length(min=1, max=max_len), **kw)
+
+
+def choice(options, **kw):
+    return ma.fields.String(validate=ma.validate.OneOf(options), **kw)
+
+
 def evaluation_day(**kw):
     """An ``on`` / ``as_of`` day for indicators and metrics, in the years they are defined for
     (``year`` is 2000–2100): their rules step years back and days on, which leaves the calendar

@@ -8,6 +8,7 @@ import marshmallow as ma
 
 from app.common.pagination import PageArgs
 from app.common.schemas import Out, Strict
+from app.common.schemas import bounded_float as _num, bounded_int as _int, choice as _choice, text as _text
 from app.followups.models import CLASSIFICATIONS, MANAGED_DISEASES, METHODS
 
 _list = ma.fields.List
@@ -20,22 +21,6 @@ T2DM_SYMPTOMS = ("polydipsia", "polyphagia", "polyuria", "blurred_vision", "infe
                  "weight_loss")
 SYMPTOMS = HTN_SYMPTOMS + T2DM_SYMPTOMS + ("other",)
 LEVELS = ("good", "fair", "poor")  # 良好 / 一般 / 差
-
-
-def _num(lo, hi, **kw):
-    return ma.fields.Float(validate=R(min=lo, max=hi), allow_none=True, allow_nan=False, **kw)
-
-
-def _int(lo, hi, **kw):
-    return ma.fields.Integer(validate=R(min=lo, max=hi), allow_none=True, strict=True, **kw)
-
-
-def _text(max_len, **kw):
-    return ma.fields.String(validate=ma.validate.Length(min=1, max=max_len), **kw)
-
-
-def _choice(options, **kw):
-    return ma.fields.String(validate=ma.validate.OneOf(options), **kw)
 
 
 class FollowupLifestyleValuesIn(Strict):
