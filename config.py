@@ -115,10 +115,23 @@ class Config:
         self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")
 
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+        # JSON bodies nesting deeper are a 400 before anything parses them (app.common.json_depth);
+        # Python's parser recurses per level and fails near 1000.
+        self.MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 32)
+        if not 1 <= self.MAX_JSON_DEPTH <= 200:
+            raise ConfigError(f"MAX_JSON_DEPTH must be 1..200, got {self.MAX_JSON_DEPTH}")
+        # How long an Idempotency-Key answers repeats (and refuses other requests) before it expires.
+        self.IDEMPOTENCY_KEY_HOURS = _int("IDEMPOTENCY_KEY_HOURS", 24)
         self.JWT_ACCESS_TOKEN_EXPIRES = _int("JWT_ACCESS_MINUTES", 15) * 60
         self.JWT_REFRESH_TOKEN_EXPIRES = _int("JWT_REFRESH_DAYS", 30) * 86400
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.BIND_RATE_LIMIT = _env("BIND_RATE_LIMIT", "10 per hour")
+        # Failed staff logins per username (clients without that user's device token), and
+        # failed archive bindings per target (the ID number, the name) across WeChat accounts.
+        self.LOGIN_USER_FAILURE_LIMIT = _env("LOGIN_USER_FAILURE_LIMIT", "20 per hour")
+        self.BIND_TARGET_RATE_LIMIT = _env("BIND_TARGET_RATE_LIMIT", "10 per day")
+        # Reverse proxies in front of the web workers whose X-Forwarded-For is believed.
+        self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
         self.SURVEY_ANSWER_RATE_LIMIT = _env("SURVEY_ANSWER_RATE_LIMIT", "30 per hour")
         self.CORS_ORIGINS = [o for o in (_env("CORS_ORIGINS", "") or "").split(",") if o]
 
@@ -131,6 +144,9 @@ class Config:
         self.QUIET_HOURS = _hour_range("QUIET_HOURS", "21-8")
         self.WECHAT_TEMPLATES = _json_object("WECHAT_TEMPLATES")
         self.SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 30)
+        # Dispatcher: rows claimed per round, and how long a claim is held without renewal.
+        self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 100)
+        self.NOTIFY_LEASE_SECONDS = _int("NOTIFY_LEASE_SECONDS", 120)
         self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
 
         # Appointments: booking and cancelling cut-offs, reminder times.
@@ -155,7 +171,14 @@ class Config:
     default_db_file = "family_doctor.sqlite3"
 
     def validate(self) -> None:
-        """Hook for subclasses that must refuse unsafe settings."""
+        """Refuse settings that break a promise; subclasses add their own checks."""
+        # One renewed lease must outlast the longest send: a token fetch, the send, a token
+        # refresh and the resend, each up to the WeChat timeout. Otherwise a slow WeChat lets
+        # a second dispatcher claim a row while it is still being sent.
+        longest_send = 4 * self.WECHAT_TIMEOUT_SECONDS + 2
+        if self.NOTIFY_LEASE_SECONDS < longest_send:
+            raise ConfigError(f"NOTIFY_LEASE_SECONDS must be at least {longest_send:g} "
+                              f"(4 x WECHAT_TIMEOUT_MS + 2 s), got {self.NOTIFY_LEASE_SECONDS}")
 
 
 class DevelopmentConfig(Config):
@@ -170,13 +193,13 @@ class TestingConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.LOGIN_RATE_LIMIT = _env("TEST_LOGIN_RATE_LIMIT", "5 per minute")
-        self.RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
 
     def validate(self) -> None:
+        super().validate()
         defaults = {
             "SECRET_KEY": _DEV_SECRET,
             "JWT_SECRET_KEY": _DEV_JWT_SECRET,

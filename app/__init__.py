@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, load_config
 
@@ -39,7 +40,6 @@ def create_app(config: Config | str | None = None) -> Flask:
         config = load_config(config)
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", config.REDIS_URL or "memory://")
     app.config["OPENAPI_SWAGGER_UI_PATH"] = "docs"
     app.config["OPENAPI_SWAGGER_UI_URL"] = "/api/docs/assets/"
     app.json.ensure_ascii = False
@@ -47,8 +47,19 @@ def create_app(config: Config | str | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from app.common.rate_limits import storage_uri  # also registers the appdb:// storage
     from app.extensions import api, db, jwt, limiter, migrate
 
+    # Counters shared by every worker and process: the database, or Redis when configured.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(config.REDIS_URL))
+    if config.TRUSTED_PROXY_HOPS:
+        # The client address (limits, access log) from X-Forwarded-For, believing exactly
+        # that many proxies; with none, forwarded headers are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS,
+                                x_proto=config.TRUSTED_PROXY_HOPS)
+    from app.common import json_depth
+
+    json_depth.register(app)  # first of the before_request hooks: before the rate limits read a body
     db.init_app(app)
     _tune_sqlite(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
@@ -111,6 +122,7 @@ def _import_models() -> None:
             if err.name != f"app.{info.name}.models":
                 raise
     importlib.import_module("app.common.idempotency")
+    importlib.import_module("app.common.rate_limits")
 
 
 def _register_jwt_callbacks() -> None:

@@ -79,6 +79,16 @@ class Forbidden(AppError):
     status, error = 403, "forbidden"
 
 
+class RateLimited(AppError):
+    """429 with ``Retry-After``, raised by the login and binding throttles."""
+
+    status, error = 429, "rate_limited"
+
+    def __init__(self, retry_after: int, message: str = "too many attempts, try again later"):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(int(retry_after), 1))}
+
+
 def error_body(status: int, error: str, message: str, errors: dict | None = None) -> dict:
     body = {"code": status, "error": error, "message": message}
     if errors:
@@ -171,7 +181,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
-        return error_response(err.status, err.error, err.message, err.errors)
+        return error_response(err.status, err.error, err.message, err.errors,
+                              getattr(err, "headers", None))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -40,8 +40,8 @@ def _clean_state(request):
     from app.extensions import db, limiter
 
     clock.freeze(None)
-    limiter.reset()
     with app.app_context():
+        limiter.reset()
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:

@@ -21,13 +21,14 @@ def test_replay_returns_first_response(api, world, app):
     assert count(app) == 5
 
 
-def test_keys_are_per_caller_and_failures_are_not_kept(api, world, app):
+def test_failures_are_not_kept_and_another_callers_key_is_refused(api, world, app):
     headers = {"Idempotency-Key": "same"}
     bad = api.post("a-doc", "/api/v1/residents", json={**BODY, "institution_id": world.b}, headers=headers)
     assert bad.status_code == 422
+    # the failed request kept nothing: the key is free for the corrected request
     good = api.post("a-doc", "/api/v1/residents", json={**BODY, "institution_id": world.a}, headers=headers)
     assert good.status_code == 201
-    # another caller's same key is a different request: here, a duplicate ID → 409
+    # the same key from another caller is another request: refused, never given a-doc's answer
     other = api.post("a-admin", "/api/v1/residents", json={**BODY, "institution_id": world.a}, headers=headers)
-    assert other.status_code == 409
+    assert other.status_code == 422 and other.json["error"] == "idempotency_key_reused"
     assert count(app) == 5

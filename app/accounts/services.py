@@ -10,8 +10,9 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts import throttles
 from app.accounts.models import AuthSession, Staff, WechatAccount
-from app.common.ids import IdNumberError, is_valid_phone, vault
+from app.common.ids import is_valid_phone, vault
 from app.common.time import now
 from app.errors import AppError, Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
@@ -70,6 +71,21 @@ def revoke_session(sid: str) -> None:
         session.revoked_at = now()
 
 
+def revoke_sessions_of(kind: str, subject_id: int) -> int:
+    """End every open session of one account (``kind`` staff | wechat); returns how many.
+
+    Revoked sessions stay revoked: an account disabled and enabled again gets no old token back,
+    it logs in afresh."""
+    from sqlalchemy import update
+
+    return db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.subject_kind == kind, AuthSession.subject_id == subject_id,
+               AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now())
+        .execution_options(synchronize_session="fetch")).rowcount
+
+
 # --- staff ----------------------------------------------------------------
 
 def staff_claims(staff: Staff) -> dict:
@@ -83,15 +99,20 @@ def team_ids_of(staff_id: int) -> list[int]:
         select(TeamMember.team_id).join(Team).where(TeamMember.staff_id == staff_id, Team.active)))
 
 
-def staff_login(username: str, password: str) -> tuple[Staff, dict]:
+def staff_login(username: str, password: str, device_token: str | None = None) -> tuple[Staff, dict]:
+    """Tokens for a right password, within the guessing budgets of ``throttles``; the
+    answer carries a new ``device_token`` that exempts this device from them next time."""
     staff = db.session.scalar(select(Staff).where(Staff.username == username))
+    budgets = throttles.login_budgets(username, staff.id if staff else None, device_token)
+    throttles.before_login(budgets)
     # Same work and same answer whether the user exists or the password is wrong.
     ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password)
     if staff is None or not ok or not staff.active:
+        throttles.failed_login(budgets)
         log.info("staff login refused")
         raise Unauthorized("wrong username or password", error="invalid_credentials")
     tokens = issue_tokens("staff", staff.id, staff_claims(staff))
-    return staff, tokens
+    return staff, {**tokens, "device_token": throttles.new_device_token(staff.id)}
 
 
 # --- WeChat residents --------------------------------------------------------
@@ -121,18 +142,8 @@ def wechat_login(code: str) -> tuple[WechatAccount, dict]:
 def bind_archive(account_id: int, name: str, id_number: str, phone: str | None = None,
                  phone_code: str | None = None):
     """Bind a WeChat account to the archive matching name + ID number."""
-    from app.common.ids import parse_id_number
-    from app.residents.services import find_by_id_number
-
-    try:
-        parsed = parse_id_number(id_number)
-    except IdNumberError as err:
-        raise Invalid("id_number", str(err)) from None
     account = db.session.get(WechatAccount, account_id)
-    resident = find_by_id_number(parsed.value)
-    # Name and number must both match; a wrong name reads as "no such archive".
-    if resident is None or resident.name != name.strip() or resident.status == "deceased":
-        raise NotFound("no archive with that name and ID number", error="archive_not_found")
+    resident = throttles.claimed_archive(account_id, name, id_number)
     if account.resident_id == resident.id:
         return resident
     holder = db.session.scalar(select(WechatAccount).where(WechatAccount.resident_id == resident.id))

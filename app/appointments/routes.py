@@ -25,7 +25,6 @@ def create_slots(body):
     slots to publish them together (all or nothing; the answer is then a list).
     Errors in a list name the item: ``0.starts_at``."""
     slots = services.create_slots(current_actor(), body["items"], many=body["many"])
-    db.session.commit()
     presented = services.present_slots(slots)
     if body["many"]:
         response = jsonify(schemas.SlotOut(many=True).dump(presented))
@@ -44,7 +43,6 @@ def create_pattern(body):
     08:00–11:30, 40 people, for 8 weeks). Public holidays are skipped unless
     ``skip_holidays`` is false; already existing slots and past starts are skipped too."""
     result = services.create_pattern(current_actor(), body)
-    db.session.commit()
     return {"created": services.present_slots(result["created"]), "skipped": result["skipped"]}
 
 
@@ -105,7 +103,6 @@ def book(body):
     ``not_eligible``; online booking closed → 409 ``booking_closed``."""
     actor = current_actor()
     appointment = services.book(actor, body)
-    db.session.commit()
     return services.present_one(actor, appointment)
 
 
@@ -159,7 +156,6 @@ def reschedule(body, appointment_id):
     actor = current_actor()
     appointment = services.reschedule(actor, services.get_appointment(actor, appointment_id), body["slot_id"],
                                       body.get("note"))
-    db.session.commit()
     return services.present_one(actor, appointment)
 
 

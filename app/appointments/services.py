@@ -44,7 +44,7 @@ from app.appointments.models import (
 )
 from app.appointments.notifications import CANCELLED, DAY_BEFORE, SOON
 from app.audit import services as audit
-from app.common.time import age_on, at_local, local_tz, now, today
+from app.common.time import age_on, at_local, ensure_utc, local_tz, now, today
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.notify import services as notify
@@ -193,6 +193,8 @@ def _check_slot_times(starts_at: datetime, ends_at: datetime, prefix: str = "") 
 
 def _new_slot(actor: Actor, team: Team, service: str, starts_at: datetime, ends_at: datetime, capacity: int,
               note: str | None = None) -> Slot:
+    # Stored and answered in UTC, whatever offset the client wrote (the answer is built before the commit).
+    starts_at, ends_at = ensure_utc(starts_at), ensure_utc(ends_at)
     return Slot(team_id=team.id, service=service, starts_at=starts_at, ends_at=ends_at,
                 starts_on=local_date(starts_at), capacity=capacity, booked=0, status="open", note=note,
                 created_by_id=actor.id, created_at=now())

@@ -62,7 +62,6 @@ def create_health_check(body, rid):
     """Record a health check (健康体检表). BMI is computed; the 65+ items only for the elderly."""
     actor = current_actor()
     check = services.create_health_check(actor, get_resident(actor, rid), body)
-    db.session.commit()
     return services.present_health_check(check, actor_institution_name(actor), actor.display)
 
 
@@ -75,7 +74,6 @@ def create_service_record(body, rid):
     """Record a consultation, referral, home visit or TCM service."""
     actor = current_actor()
     record = services.create_service_record(actor, get_resident(actor, rid), body)
-    db.session.commit()
     return services.present_service_record(record, actor_institution_name(actor), actor.display)
 
 
@@ -88,7 +86,6 @@ def create_condition(body, rid):
     """Register a chronic condition (慢病登记). An active registration of the same disease → 409."""
     actor = current_actor()
     condition = services.add_condition(actor, get_resident(actor, rid), body["disease"], body["diagnosed_on"])
-    db.session.commit()
     return services.present_condition(condition)
 
 

@@ -105,10 +105,10 @@ class HealthCheckIn(VitalsIn):
                                metadata={"description": "65+ only: self-care and cognitive screening"})
     organ_function = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
                                     values=ma.fields.String(validate=ma.validate.Length(max=200)),
-                                    load_default=dict)
+                                    validate=ma.validate.Length(max=50), load_default=dict)
     physical_exam = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
                                    values=ma.fields.String(validate=ma.validate.Length(max=200)),
-                                   load_default=dict)
+                                   validate=ma.validate.Length(max=50), load_default=dict)
     labs = ma.fields.Nested(LabsIn, load_default=dict)
     main_findings = _strings(20, load_default=list)
     medications = _list(ma.fields.Nested(MedicationIn), validate=ma.validate.Length(max=30), load_default=list)

@@ -12,9 +12,11 @@ PURPOSES = ("self_access", "family_access", "care", "follow_up", "contract_revie
 
 
 def _client_ip() -> str | None:
+    # remote_addr is the socket peer, or X-Forwarded-For through TRUSTED_PROXY_HOPS proxies
+    # (ProxyFix in create_app): never a header the client may set at will.
     if not has_request_context():
         return None
-    return request.headers.get("X-Real-IP") or request.remote_addr
+    return request.remote_addr
 
 
 def record(actor, resident_id: int, *, action: str, section: str, purpose: str | None = None) -> None:

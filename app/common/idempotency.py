@@ -1,17 +1,28 @@
 """``Idempotency-Key`` for creating POSTs: a repeat returns the first response.
 
-The key row is inserted in the same transaction as the work it guards. A second
-request with the same key either finds the finished row and replays it, or (when it
-races the first) hits the unique constraint and is told to retry — never a second
-resource. Only successful answers are kept: a failed request may be retried as is.
+A key names one request: its method, path, caller and body, kept as a SHA-256 fingerprint.
+The same key sent with anything else is refused (422 ``idempotency_key_reused``): answering it
+with the first request's result would tell a client that its second, different request
+succeeded when nothing was done. Keys are unique on their own, not per caller, so that another
+caller's use is refused too; a stored response is only ever replayed to the caller who made it.
+
+The decorator owns the commit of the views it wraps: it runs the view, stores the rendered
+response on the key row and commits the work and the key together, once. A crash therefore
+leaves either both or neither — never work done under a key still "in progress". Without the
+header it commits all the same. Only successful answers are kept: a failed request may be
+retried as is.
+
+Keys live ``IDEMPOTENCY_KEY_HOURS`` (default 24): an older key counts as unused, and the
+daily ``idempotency-expire`` job deletes them.
 """
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 
-from flask import Response, request
-from sqlalchemy import String, Text, UniqueConstraint, select
+from flask import Response, current_app, make_response, request
+from sqlalchemy import String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,16 +36,16 @@ HEADER = "Idempotency-Key"
 
 class IdempotencyKey(db.Model):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("actor", "key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
     actor: Mapped[str] = mapped_column(String(40))
-    key: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of method, path, actor, body
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(255))
     status_code: Mapped[int | None]
     response_body: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)  # the expiry job
 
 
 def _actor_key() -> str:
@@ -44,37 +55,70 @@ def _actor_key() -> str:
     return actor.key if actor else f"anon:{request.remote_addr}"
 
 
+def _fingerprint(actor: str) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.path, request.query_string.decode("latin-1"), actor):
+        digest.update(part.encode())
+        digest.update(b"\0")  # no part can run into the next
+    digest.update(request.get_data(cache=True))  # cached: the body is parsed from it afterwards
+    return digest.hexdigest()
+
+
+def _cutoff() -> datetime:
+    return now() - timedelta(hours=current_app.config["IDEMPOTENCY_KEY_HOURS"])
+
+
+def _find(key: str) -> IdempotencyKey | None:
+    return db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+
+
 def idempotent(view):
-    """Decorate a creating view (inside ``@blp.response``) to honour Idempotency-Key."""
+    """Decorate a creating view (above ``@blp.arguments``/``@blp.response``, so the stored body is
+    the schema-dumped one the client got) to honour Idempotency-Key. The view must not commit."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
         if not key:
-            return view(*args, **kwargs)
+            response = make_response(view(*args, **kwargs))
+            db.session.commit()
+            return response
         if len(key) > 100 or not key.isprintable():
             # a NUL (or any control character) cannot be stored in PostgreSQL text: a 500 otherwise
             raise Invalid(HEADER, "at most 100 printable characters")
         actor = _actor_key()
-        existing = db.session.scalar(
-            select(IdempotencyKey).filter_by(actor=actor, key=key))
+        fingerprint = _fingerprint(actor)
+        existing = _find(key)
+        if existing is not None and existing.created_at < _cutoff():
+            # Expired (the daily job has not run yet): the key is free again.
+            db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == existing.id,
+                                                            IdempotencyKey.created_at < _cutoff()))
+            db.session.expunge(existing)
+            existing = None
         if existing is not None:
-            return _replay(existing)
-        row = IdempotencyKey(actor=actor, key=key, method=request.method, path=request.path)
+            return _replay(existing, actor, fingerprint)
+        row = IdempotencyKey(key=key, actor=actor, fingerprint=fingerprint, method=request.method,
+                             path=request.path[:255], created_at=now())
         db.session.add(row)
         try:
+            # Claim the key before the work: a concurrent request with the same key waits here on
+            # the unique index until this one commits, then replays its answer. (No savepoint:
+            # the claim is the request's first write, and pysqlite would commit at its release.)
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            raise Conflict("a request with this Idempotency-Key is in progress, retry shortly",
-                           error="idempotency_in_progress")
-        result = view(*args, **kwargs)
-        response = _as_response(result)
+            winner = _find(key)
+            if winner is None:  # the other request failed and kept nothing: retry as is
+                raise Conflict("a request with this Idempotency-Key is in progress, retry shortly",
+                               error="idempotency_in_progress") from None
+            return _replay(winner, actor, fingerprint)
+        response = make_response(view(*args, **kwargs))
         if response.status_code < 300:
             row.status_code = response.status_code
             row.response_body = response.get_data(as_text=True)
-            db.session.add(row)
-            db.session.commit()
+        else:
+            db.session.delete(row)
+        db.session.commit()
         return response
 
     # Documented as an optional header of the operation (app.common.openapi reads this mark).
@@ -83,22 +127,25 @@ def idempotent(view):
     return wrapper
 
 
-def _as_response(result) -> Response:
-    from flask import make_response
-
-    return make_response(result)
-
-
-def _replay(row: IdempotencyKey) -> Response:
+def _replay(row: IdempotencyKey, actor: str, fingerprint: str) -> Response:
+    # The actor is compared on its own too: a response is never handed to another caller.
+    if row.actor != actor or row.fingerprint != fingerprint:
+        raise Invalid(HEADER, "already used for another request (another body, path or caller); "
+                              "send a new key for a new request", error="idempotency_key_reused")
     if row.status_code is None:
         raise Conflict("a request with this Idempotency-Key is in progress, retry shortly",
                        error="idempotency_in_progress")
-    if row.method != request.method or row.path != request.path:
-        raise Conflict("this Idempotency-Key was used for another request",
-                       error="idempotency_key_reused")
     response = Response(row.response_body, status=row.status_code, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-__all__ = ["idempotent", "IdempotencyKey"]
+def expire_keys() -> dict:
+    """Daily job: delete the keys older than ``IDEMPOTENCY_KEY_HOURS`` (set-based)."""
+    deleted = db.session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < _cutoff())
+        .execution_options(synchronize_session=False)).rowcount
+    return {"deleted": max(deleted, 0)}
+
+
+__all__ = ["idempotent", "IdempotencyKey", "expire_keys"]

@@ -68,10 +68,21 @@ def is_valid_phone(raw: str) -> bool:
     return bool(_PHONE_RE.match(raw or ""))
 
 
+ID_MASK_KEEP = 6  # the area code: shared by every resident of an institution, so it reveals nothing
+
+
 def mask_id_number(value: str | None) -> str | None:
+    """``371002195008011071`` -> ``371002************``: the area code, nothing else.
+
+    Responses that carry the masked number also carry the birth date and sex, which are
+    digits 7-14 and the parity of digit 17. Showing any of digits 15-18 (the sequence and
+    the check character) would leave a handful of candidates, and the usual "last four"
+    exactly one. Every masked ID number in the API goes through this function.
+    """
     if not value:
         return value
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    keep = ID_MASK_KEEP if len(value) >= 15 else 0
+    return value[:keep] + "*" * (len(value) - keep)
 
 
 def mask_phone(value: str | None) -> str | None:

@@ -66,7 +66,6 @@ def get_package(package_id):
 def create_package(body):
     """Create a package (institution admin), offered by institutions of the admin's subtree."""
     package = catalogue.create_package(current_actor(), body)
-    db.session.commit()
     return catalogue.present_package(package)
 
 
@@ -100,7 +99,6 @@ def apply(body):
     naming ``guardian_resident_id`` for a child. Several ``resident_ids`` of one household make
     a family contract; the answer is the first member's contract (``family_members`` lists all)."""
     contracts = services.apply(current_actor(), body)
-    db.session.commit()
     return services.present(contracts[0])
 
 
@@ -183,7 +181,6 @@ def renew(body, contract_id):
     the team's signature. A family renews together."""
     actor = current_actor()
     contract = services.renew(actor, services.get_contract(actor, contract_id), body)
-    db.session.commit()
     return services.present(contract)
 
 
@@ -196,7 +193,6 @@ def add_delivery(body, contract_id):
     """Record a delivered service (履约); refused beyond the item's total or outside the period."""
     actor = current_actor()
     delivery, item = services.add_delivery(actor, services.get_contract(actor, contract_id), body)
-    db.session.commit()
     return _delivery_body(delivery, item)
 
 

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
-from app.common.schemas import Out, Strict, evaluation_day
+from app.common.schemas import Out, Strict, at_most_decimals, evaluation_day, name_field
 from app.contracts.models import (
     CHANNELS,
     CONTRACT_STATUSES,
@@ -13,13 +13,14 @@ from app.contracts.models import (
 from app.residents.populations import POPULATIONS
 
 _list = ma.fields.List
-_money = dict(places=2, validate=ma.validate.Range(min=0, max=100000))
+# NUMERIC(10, 2): a third decimal is a 422, not rounded away.
+_money = dict(validate=[ma.validate.Range(min=0, max=100000), at_most_decimals(2)])
 
 
 # --- packages -------------------------------------------------------------------
 
 class PackageItemIn(Strict):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     service_type = ma.fields.String(required=True, validate=ma.validate.OneOf(SERVICE_TYPES))
     times_per_year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=365))
 
@@ -27,7 +28,7 @@ class PackageItemIn(Strict):
 class PackageUpdateIn(Strict):
     """A whole package (PUT replaces it; a package already signed gets a new version)."""
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(PACKAGE_KINDS))
     populations = _list(ma.fields.String(validate=ma.validate.OneOf(POPULATIONS)), load_default=list)
     price = ma.fields.Decimal(required=True, **_money)

@@ -1,10 +1,8 @@
-from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
-from flask import current_app, request
 
 from app.access.actors import current_actor, resident_required, staff_required
 from app.common.idempotency import idempotent
-from app.extensions import db, limiter
+from app.extensions import db
 from app.family import notifications  # noqa: F401  (registers the message kinds)
 from app.family import schemas, services
 from app.residents.services import ME_SECTIONS
@@ -14,15 +12,6 @@ blp = Blueprint("family", __name__, url_prefix="/api/v1",
 
 if services.me_section not in ME_SECTIONS:
     ME_SECTIONS.append(services.me_section)
-
-
-def _request_limit():
-    return current_app.config["BIND_RATE_LIMIT"]
-
-
-def _account_key():
-    # Asking by name + ID number is an archive lookup: limit it per account like binding.
-    return f"family|{get_jwt().get('sub', request.remote_addr)}"
 
 
 @blp.route("/me/family", methods=["GET"])
@@ -35,7 +24,6 @@ def my_family():
 
 @blp.route("/me/family", methods=["POST"])
 @resident_required
-@limiter.limit(_request_limit, key_func=_account_key)
 @idempotent
 @blp.arguments(schemas.GrantRequestIn)
 @blp.response(201, schemas.GrantOut)
@@ -46,7 +34,6 @@ def request_family_access(body):
     `active` at once; anyone else → `pending` until that person accepts on their own phone or
     staff confirm in person. No archive with that name and number → 404 `archive_not_found`."""
     grant, subject = services.request_access(current_actor(), **body)
-    db.session.commit()
     return services.present_grant(grant, subject)
 
 

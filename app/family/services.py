@@ -22,9 +22,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.access import family_hooks
+from app.accounts import throttles
 from app.access.scope import get_resident
 from app.audit import services as audit
-from app.common.ids import IdNumberError, parse_id_number, vault
 from app.common.time import age_on, now, today, years_before
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
@@ -136,15 +136,8 @@ def present_grant(grant: FamilyGrant, subject: Resident | None = None, *, name=N
 def request_access(actor, name: str, id_number: str, relation: str) -> tuple[FamilyGrant, Resident]:
     """POST /me/family: a child under 14 of the same household → active; anyone else → pending."""
     grantor_id = _bound(actor)
-    try:
-        parsed = parse_id_number(id_number)
-    except IdNumberError as err:
-        raise Invalid("id_number", str(err)) from None
-    subject = db.session.scalar(
-        select(Resident).where(Resident.id_number_hash == vault().lookup_hash(parsed.value)))
-    # Name and number must both match; anything else reads as "no such archive".
-    if subject is None or subject.name != name.strip() or subject.status == "deceased":
-        raise NotFound("no archive with that name and ID number", error="archive_not_found")
+    # The same lookup and the same guessing budget as binding: one budget per account and target.
+    subject = throttles.claimed_archive(actor.id, name, id_number)
     if subject.id == grantor_id:
         raise Invalid("id_number", "this is your own archive")
     existing = db.session.scalar(select(FamilyGrant).where(

@@ -48,7 +48,6 @@ def create_followup(body):
     actor = current_actor()
     resident = get_resident(actor, body.pop("resident_id"))
     result = services.record_visit(actor, resident, body)
-    db.session.commit()
     return result
 
 

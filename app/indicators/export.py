@@ -7,7 +7,7 @@ Workbook sheets:
 - ``明细``: every row of the JSON (numerator, denominator, rate, target, met …);
 - ``指标定义``: every indicator's definition (numerator, denominator, window, target).
 The CSV is the 明细 sheet (UTF-8 with a byte-order mark so Excel reads the Chinese).
-Numbers are the JSON's, unchanged.
+Numbers are the JSON's, unchanged; text (names) goes through ``safe_cell`` like every export's.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from app.common.spreadsheet import safe_cell
 from app.indicators.definitions import BY_KEY, describe
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,8 +71,9 @@ def workbook(report: dict) -> bytes:
     sheet.title = "附件2"
     indicators = _indicators(report["rows"])
     width = 2 + 3 * len(indicators)
-    sheet.cell(row=1, column=1, value=f"{report['institution_name']}{report['year']}年基本公共卫生服务项目任务指标"
-                                      f"完成情况（截至{report['as_of'].isoformat()}）").font = Font(bold=True, size=13)
+    sheet.cell(row=1, column=1, value=safe_cell(f"{report['institution_name']}{report['year']}年基本公共卫生服务项目"
+                                                f"任务指标完成情况（截至{report['as_of'].isoformat()}）")
+               ).font = Font(bold=True, size=13)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     for col, title in ((1, "单位名称"), (2, "辖区服务人口数")):
         cell = sheet.cell(row=2, column=col, value=title)
@@ -92,7 +94,7 @@ def workbook(report: dict) -> bytes:
             sheet.cell(row=3, column=col + offset, value=sub).font = Font(bold=True)
     row_no = 4
     for name, population, by_indicator in lines(report):
-        sheet.cell(row=row_no, column=1, value=name)
+        sheet.cell(row=row_no, column=1, value=safe_cell(name))
         sheet.cell(row=row_no, column=2, value=population)
         for n, key in enumerate(indicators):
             row = by_indicator.get(key)
@@ -119,7 +121,8 @@ def workbook(report: dict) -> bytes:
     for cell in detail[1]:
         cell.font = Font(bold=True)
     for row in report["rows"]:
-        detail.append([_cell({**row, "year": report["year"], "as_of": report["as_of"]}[f]) for f in DETAIL_FIELDS])
+        detail.append([safe_cell(_cell({**row, "year": report["year"], "as_of": report["as_of"]}[f]))
+                       for f in DETAIL_FIELDS])
         for field in ("rate", "target"):
             detail.cell(row=detail.max_row, column=DETAIL_FIELDS.index(field) + 1).number_format = PERCENT
     detail.freeze_panes = "A2"
@@ -131,7 +134,7 @@ def workbook(report: dict) -> bytes:
         cell.font = Font(bold=True)
     for key in indicators:
         described = describe(BY_KEY[key])
-        definitions.append([described[c] for c in columns])
+        definitions.append([safe_cell(described[c]) for c in columns])
     for letter, size in zip("ABCDEFG", (34, 26, 34, 60, 60, 24, 40)):
         definitions.column_dimensions[letter].width = size
 
@@ -153,12 +156,5 @@ def csv_text(report: dict) -> str:
     writer.writerow(DETAIL_FIELDS)
     for row in report["rows"]:
         full = {**row, "year": report["year"], "as_of": report["as_of"]}
-        writer.writerow(["" if full[f] is None else _safe(_cell(full[f])) for f in DETAIL_FIELDS])
+        writer.writerow(["" if full[f] is None else safe_cell(_cell(full[f])) for f in DETAIL_FIELDS])
     return out.getvalue()
-
-
-def _safe(value):
-    """Names are people's text: never let a spreadsheet read one as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

@@ -9,6 +9,7 @@ from app.accounts.models import WechatAccount
 from app.extensions import db
 from app.notify import templates
 from app.notify.models import InboxMessage, Outbox, SubscriptionCredit
+from app.wechat.client import TIMEOUT
 
 
 def write_inbox(row: Outbox) -> InboxMessage:
@@ -20,6 +21,10 @@ def write_inbox(row: Outbox) -> InboxMessage:
     db.session.add(message)
     row.inbox_message = message  # the id is filled in by the batch's single flush
     return message
+
+
+# A send that timed out after the request left: delivered or not, nobody can tell.
+AMBIGUOUS_ERRCODE = str(TIMEOUT)
 
 
 @dataclass

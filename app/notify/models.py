@@ -33,6 +33,10 @@ class Outbox(db.Model):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds the lease: a fresh token per claim, '' when nobody does. It is the mapper's
+    # version column, so every ORM UPDATE of a row carries "AND lease_token = <the token read>"
+    # and fails (StaleDataError) once another dispatcher re-claimed the row or it was withdrawn.
+    lease_token: Mapped[str] = mapped_column(String(32), default="", server_default="")
     attempts: Mapped[int] = mapped_column(default=0)
     inbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_messages.id"))
     wechat_status: Mapped[str | None] = mapped_column(String(20))  # sent | no_credit | no_account | refused | …
@@ -41,6 +45,8 @@ class Outbox(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     inbox_message: Mapped["InboxMessage | None"] = relationship()
+
+    __mapper_args__ = {"version_id_col": lease_token, "version_id_generator": False}
 
 
 class DeliveryAttempt(db.Model):

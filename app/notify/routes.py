@@ -59,5 +59,4 @@ def send_reminder(body, rid):
     """Send a resident a health reminder (inbox always; WeChat when they allowed it)."""
     actor = current_actor()
     row = services.send_health_reminder(actor, get_resident(actor, rid), **body)
-    db.session.commit()
     return row

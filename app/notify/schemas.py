@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, name_field
 
 
 class SubscriptionOut(Out):
@@ -39,7 +39,7 @@ class MessagePage(Out):
 
 
 class HealthReminderIn(Strict):
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    title = name_field(40, required=True)
     body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
     not_before = ma.fields.AwareDateTime(load_default=None)
 

@@ -99,11 +99,19 @@ def enqueue_select(kind: str, recipient_kind: str, recipients: Select, payload: 
 
 
 def withdraw(dedup_prefix: str) -> int:
-    """Cancel reminders not yet delivered (e.g. an appointment was cancelled)."""
+    """Cancel reminders not yet delivered (e.g. an appointment was cancelled).
+
+    Whatever state the inbox copy is in: a row waiting for the morning or for a retry has
+    its inbox copy already and must still never reach WeChat. A row a dispatcher holds
+    loses its lease token, so the dispatcher's renewal before sending fails and it skips
+    the row; only a send already on the wire cannot be called back.
+    """
     result = db.session.execute(
-        update(Outbox).where(Outbox.dedup_key.startswith(dedup_prefix), Outbox.status == "pending",
-                             Outbox.inbox_message_id.is_(None))
-        .values(status="skipped", last_error="withdrawn"))
+        update(Outbox).where(Outbox.dedup_key.startswith(dedup_prefix, autoescape=True),
+                             Outbox.status.in_(("pending", "sending")))
+        .values(status="skipped", last_error="withdrawn", wechat_status="withdrawn",
+                lease_until=None, lease_token="")
+        .execution_options(synchronize_session=False))
     return result.rowcount
 
 

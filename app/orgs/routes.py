@@ -24,7 +24,6 @@ def list_institutions():
 @blp.response(201, schemas.InstitutionOut)
 def create_institution(body):
     institution = services.create_institution(body)
-    db.session.commit()
     return services.as_tree([institution])[0]
 
 
@@ -50,7 +49,6 @@ def get_team_view(team_id):
 @blp.response(201, schemas.TeamOut)
 def create_team(body):
     team = services.create_team(current_actor(), body)
-    db.session.commit()
     return services.team_payload(team)
 
 
@@ -61,7 +59,6 @@ def create_team(body):
 @blp.response(201, schemas.StaffOut)
 def create_staff(body):
     staff = services.create_staff(current_actor(), body)
-    db.session.commit()
     return staff
 
 

@@ -1,13 +1,13 @@
 import marshmallow as ma
 
 from app.accounts.models import STAFF_ROLES
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, name_field
 from app.orgs.models import INSTITUTION_KINDS, TEAM_ROLES
 
 
 class InstitutionIn(Strict):
     code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9-]{2,32}$"))
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(list(INSTITUTION_KINDS)))
     parent_id = ma.fields.Integer(allow_none=True, load_default=None)
     service_population = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=10_000_000))
@@ -30,7 +30,7 @@ class MemberIn(Strict):
 
 
 class TeamIn(Strict):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     institution_id = ma.fields.Integer(required=True)
     members = ma.fields.List(ma.fields.Nested(MemberIn), required=True,
                              validate=ma.validate.Length(min=1, max=30))
@@ -56,7 +56,7 @@ class TeamListArgs(Strict):
 
 class StaffIn(Strict):
     username = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
+    name = name_field(50, required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=128))
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)), required=True,
                            validate=ma.validate.Length(min=1))
@@ -68,7 +68,7 @@ class StaffPatchIn(Strict):
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)),
                            validate=ma.validate.Length(min=1))
     active = ma.fields.Boolean()
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
+    name = name_field(50)
 
 
 class StaffOut(Out):

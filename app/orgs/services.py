@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.access.scope import get_institution, institution_ids_clause
 from app.accounts.models import Staff
-from app.accounts.services import hash_password
+from app.accounts.services import hash_password, revoke_sessions_of
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import ALLOWED_PARENTS, INSTITUTION_KINDS, Institution, Team, TeamMember
@@ -137,12 +137,40 @@ def list_staff(actor, institution_id: int | None) -> list[Staff]:
     return list(db.session.scalars(stmt))
 
 
+# Roles that give power over other accounts. Clinical roles (doctor, team_leader) do not: an
+# institution admin manages its doctors without being one.
+ADMIN_ROLES = ("institution_admin", "district_admin")
+
+
+def _roles_beyond(actor, roles) -> list[str]:
+    """The administrative roles in ``roles`` the actor does not hold (a district admin holds all)."""
+    if actor.is_district_admin:
+        return []
+    return sorted(r for r in set(roles or ()) if r in ADMIN_ROLES and r not in actor.roles)
+
+
 def update_staff(actor, staff: Staff, data: dict) -> Staff:
+    """Rename, change the roles of, or (de)activate an account of the actor's subtree.
+
+    An account holding a role the actor lacks (a district admin placed in a centre, seen by that
+    centre's admin) is visible to the actor, so refusing it is a 403 naming why, not a 404.
+    Ending or changing an account's powers ends its sessions: a token keeps working only with
+    the roles and the active state it was issued under (a new login picks up the new ones).
+    """
+    beyond = _roles_beyond(actor, staff.roles)
+    if beyond:
+        raise Forbidden(f"this account holds roles you do not: {', '.join(beyond)}")
     if "district_admin" in data.get("roles", []) and not actor.is_district_admin:
         raise Forbidden("only a district admin may grant district_admin")
     if staff.id == actor.id and data.get("active") is False:
         raise Invalid("active", "you cannot deactivate yourself")
+    roles_changed = "roles" in data and sorted(set(data["roles"])) != sorted(staff.roles or [])
+    active_changed = "active" in data and data["active"] != staff.active
     for field in ("roles", "active", "name"):
         if field in data:
             setattr(staff, field, sorted(set(data[field])) if field == "roles" else data[field])
+    if roles_changed or active_changed:
+        # Also on re-activation: an account disabled before sessions were revoked on
+        # deactivation must not get its old tokens back either.
+        revoke_sessions_of("staff", staff.id)
     return staff

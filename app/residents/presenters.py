@@ -17,12 +17,15 @@ _PLAIN_FIELDS = (
 def present_resident(resident, *, owner: bool = False) -> dict:
     """The basic sheet as the API shows it.
 
-    The ID number is always masked (flows that need it in full ask for it
-    explicitly); the phone is shown in full only to the resident themself.
+    The ID number and the phone are shown in full only to the resident themself
+    (``owner``: their own sheet, archive, ``/me`` and the bind answer); everyone else
+    (staff, family members acting for them) sees them masked. The sheet carries the
+    birth date and sex, so the ID mask must not show the digits those do not give away.
     """
     data = {name: getattr(resident, name) for name in _PLAIN_FIELDS}
     day = today()
-    data["id_number"] = mask_id_number(vault().decrypt(resident.id_number_enc))
+    number = vault().decrypt(resident.id_number_enc)
+    data["id_number"] = number if owner else mask_id_number(number)
     data["phone"] = resident.phone if owner else mask_phone(resident.phone)
     data["age"] = age_on(resident.birth_on, day)
     data["populations"] = populations_of(resident, day)

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
-from app.common.schemas import Out, Strict
+from app.common.schemas import FreeForm, Out, Strict, name_field
 from app.residents.models import DISEASES, RESIDENCY_TYPES, RESIDENT_STATUSES
 from app.residents.populations import POPULATIONS
 
@@ -17,7 +17,8 @@ class ResidentOut(Out):
     id = ma.fields.Integer()
     archive_no = ma.fields.String()
     name = ma.fields.String()
-    id_number = ma.fields.String(metadata={"description": "masked, e.g. 110***********1234"})
+    id_number = ma.fields.String(metadata={
+        "description": "masked to the 6-digit area code (371002************) unless the viewer is the resident"})
     sex = ma.fields.String()
     birth_on = ma.fields.Date()
     age = ma.fields.Integer()
@@ -71,10 +72,10 @@ class _ArchiveFields(Strict):
     payment_methods = _list(ma.fields.String(validate=ma.validate.Length(max=40)), validate=ma.validate.Length(max=10))
     allergies = _list(ma.fields.String(validate=ma.validate.Length(max=40)), validate=ma.validate.Length(max=20))
     exposures = _list(ma.fields.String(validate=ma.validate.Length(max=40)), validate=ma.validate.Length(max=20))
-    past_history = _list(ma.fields.Dict(), validate=ma.validate.Length(max=30))
-    family_history = _list(ma.fields.Dict(), validate=ma.validate.Length(max=30))
+    past_history = _list(FreeForm(), validate=ma.validate.Length(max=30))
+    family_history = _list(FreeForm(), validate=ma.validate.Length(max=30))
     disabilities = _list(ma.fields.String(validate=ma.validate.Length(max=40)), validate=ma.validate.Length(max=10))
-    living_environment = ma.fields.Dict()
+    living_environment = FreeForm()
     disabled_certified = ma.fields.Boolean()
     poverty_alleviated = ma.fields.Boolean()
     special_family = ma.fields.Boolean()
@@ -82,7 +83,7 @@ class _ArchiveFields(Strict):
 
 
 class ResidentCreateIn(_ArchiveFields):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
+    name = name_field(50, required=True)
     id_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=18))
     institution_id = ma.fields.Integer(required=True)
     conditions = _list(ma.fields.Nested(ma.Schema.from_dict({
@@ -91,17 +92,24 @@ class ResidentCreateIn(_ArchiveFields):
 
 
 class ResidentPatchIn(_ArchiveFields):
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
+    name = name_field(50)
     status = ma.fields.String(validate=ma.validate.OneOf(RESIDENT_STATUSES))
     status_changed_on = ma.fields.Date()
 
 
 class ResidentListArgs(PageArgs):
-    q = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=50), metadata={
+        "description": "a name (prefix) or an archive number; an ID number (or any run of 15 or more digits) "
+                       "is a 422: look it up with POST /api/v1/residents/lookup"})
     population = ma.fields.String(validate=ma.validate.OneOf(POPULATIONS))
     team_id = ma.fields.Integer()
     institution_id = ma.fields.Integer()
     status = ma.fields.String(validate=ma.validate.OneOf(RESIDENT_STATUSES))
+
+
+class ResidentLookupIn(Strict):
+    id_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=30),
+                                 metadata={"description": "18 characters (GB 11643), checked MOD 11-2"})
 
 
 class ResidentPage(Out):

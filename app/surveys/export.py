@@ -10,8 +10,9 @@ from __future__ import annotations
 from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+
+from app.common.spreadsheet import safe_cell
 
 PERCENT = "0.00%"
 MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,20 +31,14 @@ IDENTITY_FIELDS = ("resident_id", "resident_name", "institution_id", "proxy", "s
 
 
 def _plain(value):
-    """A value Excel can hold: no time zone, no XML-illegal characters."""
+    """A value Excel can hold: no time zone; text as ``safe_cell`` makes it (never a formula)."""
     if getattr(value, "tzinfo", None) is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: written as UTC
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+    return safe_cell(value)
 
 
 def _append(sheet, row) -> None:
-    """Append a row; text typed by people is always text, never a formula ("=…")."""
     sheet.append([_plain(v) for v in row])
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str) and cell.data_type == "f":
-            cell.data_type = "s"
 
 
 def _sheet(book: Workbook, title: str, header: list[str], rows: list[list], rate_columns: set[str] = frozenset()):

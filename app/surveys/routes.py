@@ -29,7 +29,6 @@ def create_survey(body):
     questions mark which answers count as positive; ``positive_threshold`` (default 0.8) states
     the respondent rule."""
     survey = services.create(current_actor(), body)
-    db.session.commit()
     return services.present_for_staff(survey)
 
 
@@ -125,7 +124,6 @@ def answer_survey(body, survey_id):
     open or closed: 409. Missing required answers, options of another question, a scale value
     outside 1–5 or text longer than 500 characters: 422 with ``errors["answers.<question_id>"]``."""
     response = services.respond(current_actor(), survey_id, body)
-    db.session.commit()
     return services.present_response(response)
 
 

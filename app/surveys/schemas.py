@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from app.common.pagination import PageArgs, page_schema
-from app.common.schemas import Out, Strict
+from app.common.schemas import Out, Strict, name_field
 from app.residents.populations import POPULATIONS
 from app.surveys.models import POPULATION_MATCHES, QUESTION_TYPES, SCALE_VALUES, SCORED_TYPES, SURVEY_KINDS, \
     SURVEY_STATUSES
@@ -17,7 +17,7 @@ TEXT_MAX = 500  # characters of a free-text answer (checked per question: a 422 
 # --- questionnaire in ----------------------------------------------------------------
 
 class SurveyOptionIn(Strict):
-    label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    label = name_field(100, required=True)
     positive = ma.fields.Boolean(load_default=False,
                                  metadata={"description": "this answer counts as satisfied / aware"})
 
@@ -47,7 +47,7 @@ class SurveyQuestionIn(Strict):
 class SurveyIn(Strict):
     """A whole questionnaire (POST creates a draft, PUT replaces a draft)."""
 
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    title = name_field(100, required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SURVEY_KINDS))
     introduction = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
     institution_id = ma.fields.Integer(required=True, metadata={
@@ -59,7 +59,8 @@ class SurveyIn(Strict):
                                         metadata={"description": "any: in at least one population; all: in each"})
     opens_on = ma.fields.Date(required=True)
     closes_on = ma.fields.Date(required=True, metadata={"description": "inclusive"})
-    positive_threshold = ma.fields.Float(load_default=0.8, validate=ma.validate.Range(min=0, max=1, min_inclusive=False),
+    # Stored in permille (1..1000, a CHECK): below 0.001 it would round to 0.
+    positive_threshold = ma.fields.Float(load_default=0.8, validate=ma.validate.Range(min=0.001, max=1),
                                          metadata={"description": "a respondent counts as satisfied / aware when "
                                                                   "this share of their scored answers is positive"})
     questions = _list(ma.fields.Nested(SurveyQuestionIn), required=True,

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 NETWORK_ERROR = -2
+# The request went out and no answer came back in time: WeChat may have acted on it.
 TIMEOUT = -3
 BAD_RESPONSE = -4
 TRANSIENT_ERRCODES = frozenset({-1, NETWORK_ERROR, TIMEOUT, BAD_RESPONSE, 45009})
@@ -126,6 +127,9 @@ class WeChatClient:
         try:
             response = self.session.request(method, self.base_url + path, params=params,
                                             json=json_body, timeout=self.timeout)
+        except requests.ConnectTimeout:
+            # Nothing reached WeChat: as safe to retry as a refused connection.
+            raise self._fail(NETWORK_ERROR, "connect timeout", path) from None
         except requests.Timeout:
             raise self._fail(TIMEOUT, "timeout", path) from None
         except requests.RequestException as exc:
