@@ -39,9 +39,19 @@ def flask(*args: str, env: dict) -> None:
     subprocess.run([str(PY), "-m", "flask", "--app", "wsgi", *args], check=True, cwd=ROOT, env=env)
 
 
+def venv_env() -> dict:
+    """The environment of an activated .venv: the Procfile's ``gunicorn`` and ``python`` (run by
+    honcho through /bin/sh) must be the virtualenv's, not whatever else is on PATH."""
+    env = dict(os.environ)
+    env["VIRTUAL_ENV"] = str(VENV)
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env.pop("PYTHONHOME", None)
+    return env
+
+
 def up(extra: list[str]) -> int:
     ensure_env()
-    env = dict(os.environ)
+    env = venv_env()
     env.setdefault("WECHAT_API_BASE", "http://127.0.0.1:5001")
     env.setdefault("PYTHONUNBUFFERED", "1")
     flask("db", "upgrade", env=env)
@@ -52,7 +62,8 @@ def up(extra: list[str]) -> int:
 
 def test(extra: list[str]) -> int:
     ensure_env()
-    return subprocess.call([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=ROOT)
+    return subprocess.call([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=ROOT,
+                           env=venv_env())
 
 
 def main() -> int:
