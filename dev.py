@@ -3,6 +3,7 @@
 
     python3 dev.py up      # venv + install + migrate SQLite + demo district + API, WeChat sandbox, scheduler
     python3 dev.py test    # venv + install + the test suite (extra args go to pytest)
+    python3 dev.py check   # ruff (lint, format), import-linter layers, no import cycles
 
 Uses only the standard library until the virtualenv exists.
 """
@@ -66,8 +67,26 @@ def test(extra: list[str]) -> int:
                            env=venv_env())
 
 
+def check(extra: list[str]) -> int:
+    """The house rules CI enforces: lint and format (ruff), the layers (import-linter), no
+    import cycle between files. Stops at the first that fails."""
+    ensure_env()
+    steps = [
+        [str(BIN / "ruff"), "check", "."],
+        [str(BIN / "ruff"), "format", "--check", "."],
+        [str(BIN / "lint-imports")],
+        [str(PY), str(ROOT / ".ci" / "import_cycles")],
+    ]
+    for step in steps:
+        print("$", " ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)), flush=True)
+        code = subprocess.call(step, cwd=ROOT, env=venv_env())
+        if code:
+            return code
+    return 0
+
+
 def main() -> int:
-    commands = {"up": up, "test": test}
+    commands = {"up": up, "test": test, "check": check}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

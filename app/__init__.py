@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
+from pathlib import Path
 
-from flask import Flask, jsonify, send_from_directory
-from sqlalchemy import text
+import swagger_ui_bundle
+from flask import Flask, jsonify, request, send_from_directory
+from flask_cors import CORS
+from sqlalchemy import event, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.accounts.services import session_is_revoked
+from app.common import json_depth, unit_of_work
+from app.common.rate_limits import storage_uri  # importing it registers the appdb:// storage
+from app.errors import error_response, register_error_handlers
+from app.extensions import api, db, jwt, limiter, migrate
 from config import Config, load_config
 
 # Feature packages whose routes.py exposes ``blp`` (a flask-smorest Blueprint).
@@ -47,8 +56,6 @@ def create_app(config: Config | str | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from app.common.rate_limits import storage_uri  # also registers the appdb:// storage
-    from app.extensions import api, db, jwt, limiter, migrate
 
     # Counters shared by every worker and process: the database, or Redis when configured.
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(config.REDIS_URL))
@@ -57,7 +64,6 @@ def create_app(config: Config | str | None = None) -> Flask:
         # that many proxies; with none, forwarded headers are ignored.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS,
                                 x_proto=config.TRUSTED_PROXY_HOPS)
-    from app.common import json_depth
 
     json_depth.register(app)  # first of the before_request hooks: before the rate limits read a body
     db.init_app(app)
@@ -69,14 +75,19 @@ def create_app(config: Config | str | None = None) -> Flask:
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
         "security": [{"bearerAuth": []}]})
 
-    from app.errors import register_error_handlers
 
     register_error_handlers(app)
+    unit_of_work.install(app)
     _register_jwt_callbacks()
     _import_models()
     for feature in FEATURES:
         module = importlib.import_module(f"app.{feature}.routes")
         api.register_blueprint(module.blp)
+    # The top layer: importing it imports every feature, so it is read when an app is built,
+    # not whenever some submodule of the package is imported.
+    from app import wiring
+
+    wiring.install()
     for name in CLI_MODULES:
         for command in importlib.import_module(name).commands:
             app.cli.add_command(command)
@@ -89,10 +100,6 @@ def _tune_sqlite(app: Flask) -> None:
     """WAL and a busy timeout let the API, scheduler and dispatcher share the SQLite file."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from sqlalchemy import event
-
-    from app.extensions import db
-
     with app.app_context():
         @event.listens_for(db.engine, "connect")
         def _pragmas(dbapi_connection, _record):
@@ -104,18 +111,12 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _migrations_dir():
-    from pathlib import Path
-
     return Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _import_models() -> None:
     """Import every models module so metadata (and Alembic) sees all tables."""
-    import pkgutil
-
-    import app as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules(__path__):
         try:
             importlib.import_module(f"app.{info.name}.models")
         except ModuleNotFoundError as err:
@@ -126,9 +127,6 @@ def _import_models() -> None:
 
 
 def _register_jwt_callbacks() -> None:
-    from app.accounts.services import session_is_revoked
-    from app.errors import error_response
-    from app.extensions import jwt
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header, payload):
@@ -160,9 +158,7 @@ def _register_jwt_callbacks() -> None:
 
 
 def _register_platform_routes(app: Flask) -> None:
-    import swagger_ui_bundle
 
-    from app.extensions import db
 
     @app.get("/healthz")
     def healthz():
@@ -186,7 +182,6 @@ def _register_platform_routes(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
-    from flask_cors import CORS
 
     # CORS only for the configured origins (the mini-program itself does not need it).
     if app.config.get("CORS_ORIGINS"):
@@ -196,7 +191,6 @@ def _register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        from flask import request
 
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
-from flask_smorest import Api
+from flask import current_app, jsonify
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
-
-from app.common.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
 
@@ -116,50 +114,21 @@ def _flatten_webargs(messages: dict) -> dict:
     return flat
 
 
-class JsonApi(Api):
-    """flask-smorest Api whose error handler speaks the house error shape.
-
-    ``ERROR_SCHEMA`` makes the OpenAPI document describe that same shape: flask-smorest's own
-    error schema has ``status`` where this API answers ``error``, so every documented error
-    response would otherwise contradict the real body.
-    """
-
-    ERROR_SCHEMA = ErrorOut
-
-    def __init__(self, *args, **kwargs):
-        from flask_smorest.spec.plugins import integerconverter2paramschema
-
-        from app.common.openapi import IdConverter
-
-        super().__init__(*args, **kwargs)
-        self.register_converter(IdConverter, integerconverter2paramschema)
-
-    def init_app(self, app, **kwargs):
-        from app.common.openapi import IdConverter
-
-        app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
-        super().init_app(app, **kwargs)
-
-    def _init_spec(self, *, extra_plugins=None, **kwargs):
-        from app.common.openapi import CommonErrorsPlugin, numeric_bounds
-
-        super()._init_spec(extra_plugins=[*(extra_plugins or ()), CommonErrorsPlugin()], **kwargs)
-        self.ma_plugin.converter.add_attribute_function(numeric_bounds)
-
-    def handle_http_exception(self, error: HTTPException):
-        status = error.code or 500
-        data = getattr(error, "data", None) or {}
-        errors = None
-        if "messages" in data or "errors" in data:
-            errors = _flatten_webargs(data.get("errors") or data.get("messages"))
-        message = data.get("message") or _default_message(status, error)
-        if status == 422 and errors:
-            message = "the request has invalid fields: " + ", ".join(sorted(errors))
-        headers = data.get("headers") or {}
-        if status == 429:
-            headers = dict(headers)
-        return error_response(status, data.get("error") or _MACHINE_CODES.get(status, "error"),
-                              message, errors, headers)
+def http_error_response(error: HTTPException):
+    """A werkzeug/webargs HTTP error (404, 405, 413, 422 from the schemas, 429…) in the house shape."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = None
+    if "messages" in data or "errors" in data:
+        errors = _flatten_webargs(data.get("errors") or data.get("messages"))
+    message = data.get("message") or _default_message(status, error)
+    if status == 422 and errors:
+        message = "the request has invalid fields: " + ", ".join(sorted(errors))
+    headers = data.get("headers") or {}
+    if status == 429:
+        headers = dict(headers)
+    return error_response(status, data.get("error") or _MACHINE_CODES.get(status, "error"),
+                          message, errors, headers)
 
 
 def _default_message(status: int, error: HTTPException) -> str:
@@ -175,10 +144,6 @@ def _default_message(status: int, error: HTTPException) -> str:
 
 
 def register_error_handlers(app) -> None:
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    from app.extensions import api, db
-
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
         return error_response(err.status, err.error, err.message, err.errors,
@@ -187,11 +152,11 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
-            return api.handle_http_exception(err)
+            return http_error_response(err)
         log.exception("unhandled error")
 
         try:
-            db.session.rollback()
+            current_app.extensions["sqlalchemy"].session.rollback()
         except Exception:  # the connection itself may be gone
             log.warning("rollback after error failed")
         if isinstance(err, (OperationalError, InterfaceError)) or (

@@ -263,7 +263,7 @@ def worklist_timings(db, runs: int) -> dict:
     from sqlalchemy import func, select
 
     from app.access.actors import Actor
-    from app.followups import services
+    from app.followups import worklist
     from app.followups.models import FollowupPlan
     from app.orgs.models import Team
     from app.residents.models import Resident
@@ -284,7 +284,7 @@ def worklist_timings(db, runs: int) -> dict:
         with current_app.test_request_context():
             for _ in range(runs):
                 started = time.perf_counter()
-                body = services.worklist(actor, {"status": "all", "page": 1, "per_page": 50})
+                body = worklist.worklist(actor, {"status": "all", "page": 1, "per_page": 50})
                 timings.append(time.perf_counter() - started)
                 db.session.rollback()
         out[label] = {"open_plans": plans, "total": body["total"], "seconds": [round(s, 3) for s in timings]}

@@ -87,8 +87,11 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
     from app import create_app
     from app.demo import seed as seed_module
     from app.extensions import db
-    from app.indicators import service
-    from app.indicators.definitions import DEFINITIONS, evaluation
+    from app.indicators import drilldown
+    from app.indicators import report as indicator_report
+    from app.indicators import rows as indicator_rows
+    from app.indicators.catalogue import DEFINITIONS
+    from app.indicators.engine import evaluation
     from app.orgs.models import Institution
 
     app = create_app("development")
@@ -135,7 +138,7 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
             return value
 
         def district():
-            rows = service.institution_rows(root, evaluation(), definitions)
+            rows = indicator_rows.institution_rows(root, evaluation(), definitions)
             db.session.rollback()
             return rows
 
@@ -172,14 +175,14 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
             Resident.institution_id.in_(select(Institution.id).where(Institution.path.startswith(c.path))))))
         team_runs = []
         for _ in range(runs):
-            seconds, body = timed(service.report, _admin(root), institution_id=largest.id, by="team")
+            seconds, body = timed(indicator_report.report, _admin(root), institution_id=largest.id, by="team")
             db.session.rollback()
             team_runs.append(seconds)
         report["centre_by_team"] = {**summary(team_runs), "centre": largest.name, "rows": len(body["rows"])}
 
         drill_runs = []
         for _ in range(runs):
-            seconds, page = timed(service.residents_page, _admin(root), "hypertension_standardised_management",
+            seconds, page = timed(drilldown.residents_page, _admin(root), "hypertension_standardised_management",
                                   part="missing", per_page=20)
             db.session.rollback()
             drill_runs.append(seconds)
@@ -192,12 +195,12 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
             db.session.query(IndicatorSnapshot).delete()
             db.session.commit()
             ctx = evaluation()
-            seconds, series = timed(service.monthly_series, root, None, ctx, definitions)
+            seconds, series = timed(indicator_report.monthly_series, root, None, ctx, definitions)
             db.session.rollback()
             report["trend_live"] = {"seconds": round(seconds, 2), "months": len(series[0]["points"])}
             seconds, counts = timed(snapshot_month_ends)
             report["snapshot_job"] = {"seconds": round(seconds, 1), **counts}
-            seconds, again = timed(service.monthly_series, root, None, evaluation(), definitions)
+            seconds, again = timed(indicator_report.monthly_series, root, None, evaluation(), definitions)
             db.session.rollback()
             report["trend_from_snapshots"] = {"seconds": round(seconds, 2), "same_as_live": again == series}
     report["load_average_at_end"] = os.getloadavg()

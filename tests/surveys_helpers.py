@@ -82,9 +82,8 @@ def answer(api, who: str, survey: dict, answers: list[dict], **extra):
 
 def add_people(app, world, specs: dict) -> None:
     """More residents who can log in: {"p1": (institution key, team key or None, birth date), …}."""
-    from tests.factories import resident
-
     from app.orgs.models import Institution, Team
+    from tests.factories import resident
 
     with app.app_context():
         for key, (inst_key, team_key, born) in specs.items():

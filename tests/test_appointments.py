@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from app.appointments.booking import appointment_for_visit, complete_appointment
 from app.appointments.models import Appointment, Slot
 from app.common.time import freeze, frozen
 from app.extensions import db
 from tests.appointments_helpers import NOW, book, booked, cst, dispatch_at, inbox, iso, outbox, publish, slot_state
-
 
 # --- slots ------------------------------------------------------------------------------
 
@@ -356,8 +356,6 @@ def test_cancelling_a_slot_cancels_its_appointments_and_tells_the_residents(api,
 # --- the day: check-in, no-show, the visit link -------------------------------------------------
 
 def test_check_in_links_the_visit_and_no_show_needs_the_start(api, world, app):
-    from app.appointments.services import appointment_for_visit, complete_appointment
-
     freeze(NOW)
     start = cst(2025, 9, 23, 9)
     slot = publish(api, "a-doc", world.team_a, "chronic_followup", start)

@@ -88,7 +88,7 @@ def test_one_person_racing_for_several_slots_the_same_day_gets_one(api, world, a
     api.resident_token("alice")  # binds the account once; every phone below logs in to it
     logins = [_resident_login(app, 100 + i, "alice") for i in range(len(slots))]
 
-    results = _race([(client, headers, {"slot_id": slot_id}) for (client, headers), slot_id in zip(logins, slots)])
+    results = _race([(client, headers, {"slot_id": slot_id}) for (client, headers), slot_id in zip(logins, slots, strict=True)])
 
     assert Counter(results) == {(201, None): 1, (409, "double_booking"): len(slots) - 1}, results
     with app.app_context():

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.appointments.demo import PAST_DAYS
 from app.appointments.models import HOLDING_STATUSES, Appointment, Slot
-from app.appointments.services import no_show_flags
+from app.appointments.no_shows import no_show_flags
 from app.common.time import age_on, at_local, freeze
 from app.extensions import db
 from app.notify.models import Outbox

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from app.common.time import freeze, frozen
 from app.extensions import db
 from app.notify.models import Outbox
+from app.scheduler.jobs import by_id
+from app.scheduler.runner import run_job
 from tests.appointments_helpers import NOW, booked, cst, dispatch_at, inbox, outbox, publish
 
 DAY_BEFORE_TEMPLATE = "tmpl-appointment_day_before"
@@ -98,8 +100,6 @@ def test_late_bookings_get_only_the_reminders_still_ahead(api, world, app, monke
 
 
 def test_the_team_gets_tomorrows_list_in_its_inbox(api, world, app):
-    from app.appointments.jobs import send_day_lists
-
     freeze(NOW)
     morning = publish(api, "a-doc", world.team_a, "consultation", cst(2025, 9, 23, 9))
     check = publish(api, "a-doc", world.team_a, "elderly_check", cst(2025, 9, 23, 14))
@@ -112,9 +112,9 @@ def test_the_team_gets_tomorrows_list_in_its_inbox(api, world, app):
     gone = booked(api, "a-nurse", morning["id"], world.child)
     api.post("a-doc", f"/api/v1/appointments/{gone['id']}/cancel", json={})
 
-    with frozen(cst(2025, 9, 22, 16, 30)), app.app_context():
-        counts = send_day_lists()
-        again = send_day_lists()
+    with frozen(cst(2025, 9, 22, 16, 30)):  # as the scheduler runs it: one batch, committed by the runner
+        counts = run_job(app, by_id("appointments-day-lists"))
+        again = run_job(app, by_id("appointments-day-lists"))
     assert counts == {"day": "2025-09-23", "teams": 2, "appointments": 3, "enqueued": 3}
     assert again["enqueued"] == 0
     with app.app_context():

@@ -3,8 +3,12 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from app.common.time import today
-from tests.archive_helpers import check, counting_queries, record
-from tests.archive_helpers import fresh_id_sequence  # noqa: F401  (autouse)
+from tests.archive_helpers import (
+    check,
+    counting_queries,
+    fresh_id_sequence,  # noqa: F401  (autouse)
+    record,
+)
 from tests.contracts_helpers import make_packages, signed
 
 

@@ -6,9 +6,13 @@ from sqlalchemy import select
 
 from app.archive import metrics
 from app.common.time import at_local, freeze
+from app.indicators.views import archive_rows
 from app.residents.models import Resident
-from tests.archive_helpers import check, record
-from tests.archive_helpers import fresh_id_sequence  # noqa: F401  (autouse)
+from tests.archive_helpers import (
+    check,
+    fresh_id_sequence,  # noqa: F401  (autouse)
+    record,
+)
 
 COMPLETE = {"phone": "13900001111", "ethnicity": "汉族", "marital_status": "married", "education": "college",
             "occupation": "teacher", "blood_type": "A", "payment_methods": ["urban_employee_insurance"]}
@@ -68,7 +72,7 @@ def test_closed_archives_leave_the_denominator(api, world, activity):
 
 def test_service_function_and_activity_hook(api, world, app, activity):
     with app.app_context():
-        rows = metrics.indicator_rows([world.a], date(2025, 6, 15))
+        rows = archive_rows([world.a], date(2025, 6, 15))
         assert [(r["indicator"], r["numerator"], r["denominator"]) for r in rows] == \
             [("ehr", 3, 10000), ("std_ehr_coverage", 1, 10000), ("ehr_dynamic_use", 2, 3)]
         # a feature (e.g. follow-ups) registers its own services as archive activity
@@ -76,10 +80,10 @@ def test_service_function_and_activity_hook(api, world, app, activity):
             Resident.id == world.grandpa)
         metrics.ACTIVITY_SOURCES.append(source)
         try:
-            rows = metrics.indicator_rows([world.a], date(2025, 6, 15))
+            rows = archive_rows([world.a], date(2025, 6, 15))
         finally:
             metrics.ACTIVITY_SOURCES.remove(source)
         assert rows[2]["numerator"] == 3 and rows[2]["rate"] == 1.0
         # a year later nothing is recent any more
-        later = metrics.indicator_rows([world.district], date(2026, 6, 15))
+        later = archive_rows([world.district], date(2026, 6, 15))
         assert later[2]["numerator"] == 0

@@ -115,9 +115,9 @@ def test_a_second_contract_is_409(api, world, pk, app):
 
 def test_the_database_itself_refuses_a_second_current_contract(api, world, pk, app, monkeypatch):
     """Without the service's own check, the partial unique index still says no (→ 409)."""
-    from app.contracts import services
+    from app.contracts import lifecycle
 
-    monkeypatch.setattr(services, "_ensure_nothing_open", lambda ids, ended=(): None)
+    monkeypatch.setattr(lifecycle, "_ensure_nothing_open", lambda ids, ended=(): None)
     assert apply(api, "alice", [world.alice], world.team_a, [pk["basic"]]).status_code == 201
     second = apply(api, "a-doc2", [world.alice], world.team_a2, [pk["basic"]])
     assert second.status_code == 409 and second.json["error"] == "contract_exists"
@@ -126,16 +126,16 @@ def test_the_database_itself_refuses_a_second_current_contract(api, world, pk, a
 
 def test_concurrent_applications_for_one_resident_make_exactly_one(api, world, pk, app, monkeypatch):
     """Two requests that both passed the service check: the partial unique index lets one through (both engines)."""
-    from app.contracts import services
+    from app.contracts import lifecycle
 
-    real = services._ensure_nothing_open
+    real = lifecycle._ensure_nothing_open
     barrier = threading.Barrier(2)
 
     def racing(ids, ended=()):  # both requests pass the check before either inserts
         real(ids, ended)
         barrier.wait(timeout=10)
 
-    monkeypatch.setattr(services, "_ensure_nothing_open", racing)
+    monkeypatch.setattr(lifecycle, "_ensure_nothing_open", racing)
     headers = [api.as_("alice"), api.as_("a-doc")]
     bodies = [{"resident_ids": [world.alice], "team_id": world.team_a, "package_ids": [pk["basic"]], "consent": True}] * 2
     codes = []
@@ -144,7 +144,7 @@ def test_concurrent_applications_for_one_resident_make_exactly_one(api, world, p
         r = app.test_client().post("/api/v1/contracts", json=b, headers=h)
         codes.append(r.status_code)
 
-    threads = [threading.Thread(target=go, args=(h, b)) for h, b in zip(headers, bodies)]
+    threads = [threading.Thread(target=go, args=(h, b)) for h, b in zip(headers, bodies, strict=True)]
     for t in threads:
         t.start()
     for t in threads:

@@ -96,7 +96,7 @@ def test_the_team_sees_undelivered_items(api, world, pk, grandpa_contract):
 
 
 def test_record_delivery_for_other_features(api, world, pk, grandpa_contract, app):
-    from app.contracts.services import record_delivery
+    from app.contracts.deliveries import record_delivery
 
     day = today()
     with app.app_context():

@@ -6,10 +6,10 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from app.common.time import age_on, today
-from app.contracts.indicators import indicator_rows
 from app.contracts.jobs import run_daily
 from app.contracts.models import Contract, ContractDelivery, ContractItem, FamilyGroup
 from app.extensions import db
+from app.indicators.views import signing_indicator_rows as indicator_rows
 from app.residents.models import Resident
 from tests.factories import keep_demo_steps
 

@@ -159,7 +159,7 @@ def test_indicator_access(api, world, pk):
 
 
 def test_indicator_service_for_the_indicators_feature(api, world, pk, app):
-    from app.contracts.indicators import indicator_rows
+    from app.indicators.views import signing_indicator_rows as indicator_rows
 
     signed(api, "a-doc", [world.grandpa], world.team_a, [pk["basic"]])
     with app.app_context():

@@ -4,7 +4,6 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.common.time import today
-
 from app.contracts.models import ServicePackage
 from app.extensions import db
 from tests.contracts_helpers import BASIC, ELDERLY, HTN, apply, item, make_packages, signed

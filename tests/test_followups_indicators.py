@@ -7,7 +7,7 @@ import pytest
 
 from app.common.time import frozen
 from app.extensions import db
-from app.followups.indicators import indicator_rows
+from app.indicators.views import chronic_rows as indicator_rows
 from tests.followups_helpers import make_resident, morning, set_condition_active, visit_ok
 
 TODAY = date(2026, 11, 20)

@@ -8,9 +8,9 @@ import pytest
 
 from app.common.time import frozen
 from app.extensions import db
-from app.indicators.definitions import KEYS
+from app.indicators.catalogue import KEYS
 from tests import indicators_helpers as h
-from tests.indicators_helpers import D, NOON_D, TARGETS_CSV, Y
+from tests.indicators_helpers import NOON_D, TARGETS_CSV, D, Y
 
 
 @pytest.fixture
@@ -220,7 +220,7 @@ def test_definitions_endpoint_and_docs(api, world):
     assert "≥ 4 face-to-face" in hsm["numerator"] and hsm["drilldown_parts"] == ["numerator", "missing"]
     from pathlib import Path
 
-    from app.indicators.definitions import BY_KEY, markdown_table
+    from app.indicators.catalogue import BY_KEY, markdown_table
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "indicators.md").read_text(encoding="utf-8")
     assert markdown_table() in doc  # the table is generated from the Definition objects

@@ -9,13 +9,15 @@ from sqlalchemy import func, select
 
 from app.common.time import frozen
 from app.extensions import db
-from app.indicators import service
-from app.indicators.definitions import KEY_POPULATIONS, evaluation, population, select_definitions
+from app.indicators.catalogue import select_definitions
+from app.indicators.clauses import KEY_POPULATIONS, population
+from app.indicators.engine import evaluation
+from app.indicators.rows import institution_rows, team_rows
 from app.orgs.models import Institution, Team
 from app.residents.models import Resident
 from app.residents.populations import POPULATIONS, population_clause
 from tests import indicators_helpers as h
-from tests.indicators_helpers import D, NOON_D, TARGETS_CSV, Y
+from tests.indicators_helpers import NOON_D, TARGETS_CSV, D, Y
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def _mine(root_id: int, keys=None, team_id=None) -> dict:
     definitions = select_definitions(keys)
     if team_id is not None:
         team = db.session.get(Team, team_id)
-        rows = service.team_rows(team.institution, [team], ctx, definitions)
+        rows = team_rows(team.institution, [team], ctx, definitions)
     else:
-        rows = [r for r in service.institution_rows(db.session.get(Institution, root_id), ctx, definitions)
+        rows = [r for r in institution_rows(db.session.get(Institution, root_id), ctx, definitions)
                 if r["scope"] == "total"]
     return {r["indicator"]: r for r in rows}
 
@@ -43,7 +45,7 @@ def _pick(rows, *fields):
 
 
 def test_signing_equals_contracts_indicator_rows(pop, world):
-    from app.contracts.indicators import indicator_rows
+    from app.indicators.views import signing_indicator_rows as indicator_rows
 
     keys = ["signing_rate", *(f"signing_rate_{p}" for p in KEY_POPULATIONS), "family_signing_rate", "renewal_rate"]
     for path, team_id, root in ((None, None, world.district), ("a", None, world.a), ("b", None, world.b),
@@ -63,8 +65,8 @@ def test_signing_equals_contracts_indicator_rows(pop, world):
 
 
 def test_chronic_equals_followups_indicator_rows(pop, world, app):
-    from app.followups.indicators import indicator_rows
     from app.indicators.targets import import_csv
+    from app.indicators.views import chronic_rows as indicator_rows
 
     import_csv(TARGETS_CSV, Y)
     db.session.commit()
@@ -89,12 +91,12 @@ def test_chronic_equals_followups_indicator_rows(pop, world, app):
     for year, on in ((Y, D.replace(month=6, day=30)), (Y - 1, None)):
         ctx = evaluation(year, on)
         theirs = _pick(indicator_rows(year, institution_ids=[world.district], on=on), "numerator")
-        mine = service.institution_rows(db.session.get(Institution, world.district), ctx, select_definitions(keys))
+        mine = institution_rows(db.session.get(Institution, world.district), ctx, select_definitions(keys))
         assert {r["indicator"]: (r["numerator"],) for r in mine if r["scope"] == "total"} == theirs, (year, on)
 
 
 def test_archive_equals_archive_metrics(pop, world):
-    from app.archive.metrics import indicator_rows
+    from app.indicators.views import archive_rows as indicator_rows
 
     theirs = indicator_rows([world.district, world.a, world.a1, world.b], D)
     for root in (world.district, world.a, world.a1, world.b):

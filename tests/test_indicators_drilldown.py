@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.audit.models import AccessLog
 from app.common.time import frozen
 from app.extensions import db
-from app.indicators.definitions import BY_KEY, KEYS
+from app.indicators.catalogue import BY_KEY, KEYS
 from tests import indicators_helpers as h
 from tests.indicators_helpers import NOON_D, Y
 

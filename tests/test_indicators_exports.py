@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from app.common.time import frozen
 from app.extensions import db
-from app.indicators.definitions import BY_KEY, KEYS
+from app.indicators.catalogue import BY_KEY, KEYS
 from tests import indicators_helpers as h
 from tests.indicators_helpers import NOON_D, TARGETS_CSV, Y
 

@@ -135,8 +135,8 @@ def test_questionnaire_validation(api, world, app):
 def test_custom_scale_labels_and_publishing_a_closed_survey(api, world, app):
     labels = ["很差", "差", "一般", "好", "很好"]
     body = survey_body(world.a, questions=[{"text": "评分", "type": "scale",
-                                             "options": [{"label": l, "positive": l in ("一般", "好", "很好")}
-                                                         for l in labels]}])
+                                             "options": [{"label": label, "positive": label in ("一般", "好", "很好")}
+                                                         for label in labels]}])
     r = api.post("a-admin", "/api/v1/surveys", json=body)
     assert r.status_code == 201, r.json
     assert [(o["label"], o["value"], o["positive"]) for o in r.json["questions"][0]["options"]] == \
@@ -207,10 +207,10 @@ def test_publish_invites_each_resident_once_even_when_retried(api, world, app, w
 
 
 def test_two_publishes_at_once_invite_once(api, world, app, monkeypatch):
-    from app.surveys import services
+    from app.surveys import scope
 
     survey = create(api, "admin", world.district)
-    real = services.get_owned_survey
+    real = scope.get_owned_survey
     barrier = threading.Barrier(2)
 
     def racing(*args):  # both requests hold the draft before either publishes
@@ -218,7 +218,7 @@ def test_two_publishes_at_once_invite_once(api, world, app, monkeypatch):
         barrier.wait(timeout=10)
         return found
 
-    monkeypatch.setattr(services, "get_owned_survey", racing)
+    monkeypatch.setattr(scope, "get_owned_survey", racing)
     headers = [api.as_("admin"), api.as_("admin")]
     codes, errors = [], []
 
@@ -362,10 +362,10 @@ def test_idempotency_key_replays_the_first_answer(api, world, app):
 
 
 def test_concurrent_duplicate_answers_make_exactly_one(api, world, app, monkeypatch):
-    from app.surveys import services
+    from app.surveys import answers
 
     survey = published(api, "a-admin", world.a)
-    real = services.check_answers
+    real = answers.check_answers
     barrier = threading.Barrier(2)
 
     def racing(*args):  # both requests pass every check before either inserts
@@ -373,7 +373,7 @@ def test_concurrent_duplicate_answers_make_exactly_one(api, world, app, monkeypa
         barrier.wait(timeout=10)
         return checked
 
-    monkeypatch.setattr(services, "check_answers", racing)
+    monkeypatch.setattr(answers, "check_answers", racing)
     headers = api.as_("alice")
     body = {"answers": sheet(survey, q1=1, q2=[1, 2], q3=5)}
     codes, errors = [], []

@@ -17,7 +17,7 @@ from app.surveys.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from app.surveys.services import is_positive_respondent
+from app.surveys.rules import is_positive_respondent
 from tests.factories import keep_demo_steps
 
 

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, resident_required
 from app.accounts import schemas, services
-from app.extensions import db, limiter
+from app.extensions import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in, bind, refresh, log out")
 
@@ -21,7 +21,6 @@ def _login_limit():
 def wechat_login(body):
     """Exchange a `wx.login` code for tokens (WeChat code2Session)."""
     account, tokens = services.wechat_login(body["code"])
-    db.session.commit()
     return {**tokens, "account": {"id": account.id, "bound": account.resident_id is not None,
                                   "resident_id": account.resident_id}}
 
@@ -36,7 +35,6 @@ def wechat_bind(body):
 
     actor = current_actor()
     resident = services.bind_archive(actor.id, **body)
-    db.session.commit()
     return {"resident": present_resident(resident, owner=True)}
 
 
@@ -51,7 +49,6 @@ def staff_login(body):
     logged in before sends back its `device_token` and keeps its own budget, so nobody
     can lock a user out by failing on purpose."""
     staff, tokens = services.staff_login(body["username"], body["password"], body.get("device_token"))
-    db.session.commit()
     return {**tokens, "staff": {"id": staff.id, "name": staff.name, "roles": staff.roles,
                                 "institution_id": staff.institution_id,
                                 "team_ids": services.team_ids_of(staff.id)}}
@@ -72,4 +69,3 @@ def refresh():
 def logout():
     """Revoke this login: its access and refresh tokens stop working at once."""
     services.revoke_session(get_jwt()["sid"])
-    db.session.commit()

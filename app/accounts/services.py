@@ -139,6 +139,12 @@ def wechat_login(code: str) -> tuple[WechatAccount, dict]:
     return account, issue_tokens("wechat", account.id, {"kind": "resident"})
 
 
+def wechat_accounts_of(resident_ids: set[int]) -> dict[int, WechatAccount]:
+    """The bound WeChat account of each of these residents, in one query (the dispatcher's lookup)."""
+    found = db.session.scalars(select(WechatAccount).where(WechatAccount.resident_id.in_(resident_ids)))
+    return {a.resident_id: a for a in found}
+
+
 def bind_archive(account_id: int, name: str, id_number: str, phone: str | None = None,
                  phone_code: str | None = None):
     """Bind a WeChat account to the archive matching name + ID number."""

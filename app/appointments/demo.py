@@ -13,15 +13,14 @@ Bulk inserts only; ids from ``ctx.allocate_ids``; randomness from ``ctx.rng``.
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
 from datetime import date, time, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 
 from app.appointments import holidays
 from app.appointments.models import Appointment, Slot
-from app.appointments.notifications import DAY_BEFORE, SOON
-from app.appointments.services import service_name, setting
+from app.appointments.reminders import reminder_items
 from app.common import time as clock
 from app.extensions import db
 from app.notify import services as notify
@@ -174,11 +173,10 @@ def _appointment(ctx, rng, slot_id, team_id, service, resident_id, leader, start
 
 
 def _reminders(rows: list[dict], now) -> list[tuple]:
-    """The outbox rows a real booking would have left pending (day before at the civil hour, 2 h before)."""
+    """The outbox rows a real booking would have left pending (``reminders.reminder_items``)."""
     future = [row for row in rows if row["status"] == "booked"]
     if not future:
         return []
-    hour, soon = setting("DAY_BEFORE_REMINDER_HOUR"), setting("SOON_REMINDER_MINUTES_BEFORE")
     team_ids = {row["team_id"] for row in future}
     places = {r.id: f"{r.institution}{r.name}" for r in db.session.execute(
         select(Team.id, Team.name, Institution.name.label("institution"))
@@ -188,28 +186,9 @@ def _reminders(rows: list[dict], now) -> list[tuple]:
     for start in range(0, len(ids), 5000):
         names.update(db.session.execute(select(Resident.id, Resident.name)
                                         .where(Resident.id.in_(ids[start:start + 5000]))).all())
-    tz = clock.local_tz()
-    day_before: dict[date, object] = {}
     items = []
     for row in future:
-        when = row["starts_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        payload = {"appointment_id": row["id"], "service": row["service"], "service_name": service_name(row["service"]),
-                   "when": when, "place": places[row["team_id"]], "person": names.get(row["resident_id"], ""),
-                   "page": f"pages/appointments/detail?id={row['id']}"}
-        recipient = notify.resident(row["contact_resident_id"])
-        day_before_at = day_before.get(row["scheduled_on"])
-        if day_before_at is None:
-            day_before_at = day_before[row["scheduled_on"]] = \
-                clock.at_local(row["scheduled_on"] - timedelta(days=1), hour)
-        soon_at = row["starts_at"] - timedelta(minutes=soon)
-        if day_before_at > now:
-            items.append((recipient, DAY_BEFORE, f"appointment:{row['id']}:day_before",
-                          {**payload, "title": f"明天{when[-5:]} {payload['service_name']}",
-                           "body": f"{payload['person']}明天 {when[-5:]} 在{payload['place']}有"
-                                   f"{payload['service_name']}预约，请按时前往；不能前往请提前取消。"}, day_before_at))
-        if soon_at > now:
-            items.append((recipient, SOON, f"appointment:{row['id']}:soon",
-                          {**payload, "title": f"{when[-5:]} {payload['service_name']}即将开始",
-                           "body": f"{payload['person']}的{payload['service_name']}预约将于 {when[-5:]} 开始，"
-                                   f"地点：{payload['place']}。"}, soon_at))
+        items.extend(reminder_items(appointment_id=row["id"], service=row["service"], starts_at=row["starts_at"],
+                                    scheduled_on=row["scheduled_on"], contact_resident_id=row["contact_resident_id"],
+                                    person=names.get(row["resident_id"], ""), place=places[row["team_id"]], at=now))
     return items

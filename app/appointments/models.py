@@ -30,6 +30,12 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "prenatal_check": ("产前检查", ("pregnant",)),
     "consultation": ("健康咨询", ()),
 }
+
+
+def service_name(service: str) -> str:
+    return SERVICES[service][0]
+
+
 SLOT_STATUSES = ("open", "cancelled")
 # booked → checked_in → completed; booked → no_show (→ checked_in when they turn up late);
 # booked → cancelled (by the resident, by staff, by the slot's cancellation, or rescheduled).
@@ -74,7 +80,7 @@ class Slot(db.Model):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
 
-    team: Mapped["Team"] = relationship()  # noqa: F821
+    team: Mapped[Team] = relationship()  # noqa: F821
 
     @property
     def available(self) -> int:
@@ -126,5 +132,5 @@ class Appointment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     slot: Mapped[Slot] = relationship()
-    resident: Mapped["Resident"] = relationship(foreign_keys=[resident_id])  # noqa: F821
-    team: Mapped["Team"] = relationship()  # noqa: F821
+    resident: Mapped[Resident] = relationship(foreign_keys=[resident_id])  # noqa: F821
+    team: Mapped[Team] = relationship()  # noqa: F821

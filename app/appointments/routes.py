@@ -2,12 +2,11 @@ from flask import jsonify
 from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, staff_required
-from app.appointments import notifications  # noqa: F401  (registers the message kinds)
-from app.appointments import schemas, services
+from app.access.scope import get_managed_team
+from app.appointments import booking, no_shows, schemas, scope, slots, views
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
 from app.common.time import today
-from app.extensions import db
 
 blp = Blueprint("appointments", __name__, url_prefix="/api/v1",
                 description="Appointments: slots with capacity, booking, reminders, check-in, the team's day")
@@ -24,8 +23,8 @@ def create_slots(body):
     """Publish a slot for a team and service (start, end, capacity) — or send a JSON list of
     slots to publish them together (all or nothing; the answer is then a list).
     Errors in a list name the item: ``0.starts_at``."""
-    slots = services.create_slots(current_actor(), body["items"], many=body["many"])
-    presented = services.present_slots(slots)
+    published = slots.create_slots(current_actor(), body["items"], many=body["many"])
+    presented = views.present_slots(published)
     if body["many"]:
         response = jsonify(schemas.SlotOut(many=True).dump(presented))
         response.status_code = 201
@@ -42,8 +41,8 @@ def create_pattern(body):
     """Publish a weekly pattern over a date range (e.g. elderly checks Tuesday and Thursday
     08:00–11:30, 40 people, for 8 weeks). Public holidays are skipped unless
     ``skip_holidays`` is false; already existing slots and past starts are skipped too."""
-    result = services.create_pattern(current_actor(), body)
-    return {"created": services.present_slots(result["created"]), "skipped": result["skipped"]}
+    result = slots.create_pattern(current_actor(), body)
+    return {"created": views.present_slots(result["created"]), "skipped": result["skipped"]}
 
 
 @blp.route("/slots", methods=["GET"])
@@ -54,8 +53,8 @@ def list_slots(args):
     """Slots from ``from`` (default today) to ``to``. Residents see the open, future slots of
     the teams of their centre (or, with ``resident_id``, a family member's); staff those of
     their institution's subtree."""
-    rows, total = paginate(services.search_slots(current_actor(), args), args["page"], args["per_page"])
-    return page_body(services.present_slots(rows), args["page"], args["per_page"], total)
+    rows, total = paginate(views.search_slots(current_actor(), args), args["page"], args["per_page"])
+    return page_body(views.present_slots(rows), args["page"], args["per_page"], total)
 
 
 @blp.route("/slots/<int:slot_id>", methods=["GET"])
@@ -63,7 +62,7 @@ def list_slots(args):
 @blp.response(200, schemas.SlotOut)
 def get_slot(slot_id):
     """One slot with its places left."""
-    return services.present_slots([services.get_slot(current_actor(), slot_id)])[0]
+    return views.present_slots([scope.get_slot(current_actor(), slot_id)])[0]
 
 
 @blp.route("/slots/<int:slot_id>/cancel", methods=["POST"])
@@ -74,9 +73,8 @@ def cancel_slot(body, slot_id):
     """Cancel a slot (the team's): its booked appointments are cancelled, their reminders
     withdrawn, and each resident is told."""
     actor = current_actor()
-    slot = services.cancel_slot(actor, services.get_managed_slot(actor, slot_id), body.get("reason"))
-    db.session.commit()
-    return services.present_slots([slot])[0]
+    slot = slots.cancel_slot(actor, scope.get_managed_slot(actor, slot_id), body.get("reason"))
+    return views.present_slots([slot])[0]
 
 
 @blp.route("/slots/<int:slot_id>", methods=["DELETE"])
@@ -85,8 +83,7 @@ def cancel_slot(body, slot_id):
 def delete_slot(slot_id):
     """Delete a slot nobody has booked; a slot with bookings → 409 ``slot_has_bookings`` (cancel it)."""
     actor = current_actor()
-    services.delete_slot(actor, services.get_managed_slot(actor, slot_id))
-    db.session.commit()
+    slots.delete_slot(actor, scope.get_managed_slot(actor, slot_id))
 
 
 # --- appointments ---------------------------------------------------------------------
@@ -102,8 +99,8 @@ def book(body):
     that day → 409 ``double_booking``; the service does not fit the person → 422
     ``not_eligible``; online booking closed → 409 ``booking_closed``."""
     actor = current_actor()
-    appointment = services.book(actor, body)
-    return services.present_one(actor, appointment)
+    appointment = booking.book(actor, body)
+    return views.present_one(actor, appointment)
 
 
 @blp.route("/appointments", methods=["GET"])
@@ -114,10 +111,9 @@ def list_appointments(args):
     """Appointments in scope: an account's own and its family's (``when=upcoming`` soonest
     first, ``past`` newest first); staff: those of the teams they run."""
     actor = current_actor()
-    rows, total = paginate(services.search(actor, args), args["page"], args["per_page"], scalars=False)
-    services.log_reads(actor, [row.Appointment.resident_id for row in rows])
-    db.session.commit()
-    return page_body(services.present_rows(actor, rows), args["page"], args["per_page"], total)
+    rows, total = paginate(views.search(actor, args), args["page"], args["per_page"], scalars=False)
+    views.log_reads(actor, [row.Appointment.resident_id for row in rows])
+    return page_body(views.present_rows(actor, rows), args["page"], args["per_page"], total)
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["GET"])
@@ -126,10 +122,9 @@ def list_appointments(args):
 def get_appointment(appointment_id):
     """One appointment."""
     actor = current_actor()
-    appointment = services.get_appointment(actor, appointment_id)
-    services.log_reads(actor, [appointment.resident_id])
-    db.session.commit()
-    return services.present_one(actor, appointment)
+    appointment = scope.get_appointment(actor, appointment_id)
+    views.log_reads(actor, [appointment.resident_id])
+    return views.present_one(actor, appointment)
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -140,9 +135,8 @@ def cancel(body, appointment_id):
     """Cancel: the resident (or family) until the cutoff before the start (409
     ``cancel_cutoff_passed`` after), the team always (the resident is told)."""
     actor = current_actor()
-    appointment = services.cancel(actor, services.get_appointment(actor, appointment_id), body.get("note"))
-    db.session.commit()
-    return services.present_one(actor, appointment)
+    appointment = booking.cancel(actor, scope.get_appointment(actor, appointment_id), body.get("note"))
+    return views.present_one(actor, appointment)
 
 
 @blp.route("/appointments/<int:appointment_id>/reschedule", methods=["POST"])
@@ -154,9 +148,9 @@ def reschedule(body, appointment_id):
     """Move to another slot of the same service: cancel and book in one transaction (if the
     new booking fails, the old one stands). The answer is the new appointment."""
     actor = current_actor()
-    appointment = services.reschedule(actor, services.get_appointment(actor, appointment_id), body["slot_id"],
+    appointment = booking.reschedule(actor, scope.get_appointment(actor, appointment_id), body["slot_id"],
                                       body.get("note"))
-    return services.present_one(actor, appointment)
+    return views.present_one(actor, appointment)
 
 
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
@@ -166,9 +160,8 @@ def check_in(appointment_id):
     """The resident came (on the day; also corrects a no-show). The doctor can now record the
     visit against this appointment."""
     actor = current_actor()
-    appointment = services.check_in(actor, services.get_appointment(actor, appointment_id))
-    db.session.commit()
-    return services.present_one(actor, appointment)
+    appointment = booking.check_in(actor, scope.get_appointment(actor, appointment_id))
+    return views.present_one(actor, appointment)
 
 
 @blp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
@@ -177,9 +170,8 @@ def check_in(appointment_id):
 def no_show(appointment_id):
     """The resident did not come (once the slot has started)."""
     actor = current_actor()
-    appointment = services.mark_no_show(actor, services.get_appointment(actor, appointment_id))
-    db.session.commit()
-    return services.present_one(actor, appointment)
+    appointment = booking.mark_no_show(actor, scope.get_appointment(actor, appointment_id))
+    return views.present_one(actor, appointment)
 
 
 # --- the team ------------------------------------------------------------------------
@@ -192,8 +184,7 @@ def team_day(args, team_id):
     """The team's day (default today): per slot the places held, waiting, checked in,
     no-shows and who; residents with three no-shows in a row are flagged."""
     actor = current_actor()
-    body = services.day_view(actor, services.get_managed_team(actor, team_id), args["date"] or today())
-    db.session.commit()
+    body = views.day_view(actor, get_managed_team(actor, team_id), args["date"] or today())
     return body
 
 
@@ -203,7 +194,6 @@ def team_day(args, team_id):
 def team_no_shows(team_id):
     """Residents who booked with this team and missed their last three appointments."""
     actor = current_actor()
-    rows = services.flagged_for_team(services.get_managed_team(actor, team_id))
-    services.log_reads(actor, [row["resident_id"] for row in rows])
-    db.session.commit()
+    rows = no_shows.flagged_for_team(get_managed_team(actor, team_id))
+    views.log_reads(actor, [row["resident_id"] for row in rows])
     return rows

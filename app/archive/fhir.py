@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 
 from app.archive import services
+from app.audit import services as audit
 from app.common.ids import mask_id_number, vault
 from app.common.time import now
 from app.extensions import db
@@ -217,8 +218,8 @@ def build_bundle(actor, resident) -> dict:
 
 def export_bundle(actor, resident, purpose: str | None) -> dict:
     bundle = build_bundle(actor, resident)
-    services.record_access(actor, resident.id, action="export", section="fhir",
-                           purpose=services.read_purpose(actor, resident.id, purpose))
+    audit.record(actor, resident.id, action="export", section="fhir",
+                 purpose=services.read_purpose(actor, resident.id, purpose))
     return bundle
 
 

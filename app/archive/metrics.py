@@ -1,7 +1,6 @@
-"""Archive indicators for ``GET /archive/metrics`` — a view of the indicators feature — and the
-archive facts that feature's definitions are built on.
-
-The indicators are defined once, in ``app.indicators.definitions`` (docs/indicators.md):
+"""The archive facts the archive indicators are built on. The indicators are defined once, in
+``app.indicators.catalogue`` (docs/indicators.md; GET /archive/metrics is their view in
+``app.indicators.views``):
 
 - ``ehr`` 电子健康档案建档率: archives open on D ÷ service population;
 - ``std_ehr_coverage`` 规范化电子健康档案覆盖率: standardised open archives ÷ service population;
@@ -17,11 +16,7 @@ This module keeps the archive feature's own facts those definitions read:
 - *activity* (:func:`active_residents_select`): a health check, another medical service record, or
   anything a feature registers in :data:`ACTIVITY_SOURCES` (follow-up visits, contract
   deliveries…), dated in the window (:func:`dynamic_window`: the same calendar day a year earlier …
-  the evaluation day);
-- the *service population* of a subtree (:func:`subtree_population`): the declared
-  ``service_population`` of the top-most institutions in the subtree that declare one (a centre's
-  figure covers its stations; a district bureau that declares the district total covers
-  everything), so nothing is counted twice.
+  the evaluation day).
 """
 from __future__ import annotations
 
@@ -32,11 +27,10 @@ from sqlalchemy import and_, func, select, union_all
 from app.archive.models import HealthCheck, ServiceRecord
 from app.common.time import years_before
 from app.extensions import db
-from app.orgs.models import Institution
 from app.residents.models import Resident
 
 # Functions ``(since: date, until: date) -> Select`` of ONE column, a resident id, for residents
-# with a service on a day in [since, until]. The follow-up feature registers its visits here.
+# with a service on a day in [since, until]: follow-up visits, contract deliveries (``app.wiring``).
 ACTIVITY_SOURCES: list = []
 
 STANDARD_TEXT_FIELDS = ("phone", "address", "ethnicity", "marital_status", "education", "occupation",
@@ -71,45 +65,3 @@ def active_residents_select(since: date, until: date):
 
 def dynamic_window(on: date) -> tuple[date, date]:
     return years_before(on, 1), on
-
-
-def subtree_population(path: str, institutions) -> int:
-    """Sum of the top-most declared service populations inside the subtree at ``path``."""
-    declared = [i for i in institutions if i.path.startswith(path) and (i.service_population or 0) > 0]
-    top = [i for i in declared if not any(o is not i and i.path.startswith(o.path) for o in declared)]
-    return sum(i.service_population for i in top)
-
-
-def indicator_rows(institution_ids: list[int], on: date) -> list[dict]:
-    """Rows ``{institution_id, institution, indicator, numerator, denominator, rate}`` for the
-    subtree of each institution in ``institution_ids`` (the caller checks scope)."""
-    from app.indicators import service
-
-    rows = []
-    for institution_id in dict.fromkeys(institution_ids):
-        institution = db.session.get(Institution, institution_id)
-        if institution is not None:
-            rows += [r for r in _rows(institution, on) if r["scope"] == service.TOTAL]
-    return [_present(r) for r in rows]
-
-
-def indicators_for_children(institution, on: date) -> list[dict]:
-    """The institution's own subtree first, then each direct child's (one count)."""
-    from app.indicators import service
-
-    return [_present(r) for r in _rows(institution, on) if r["scope"] in (service.TOTAL, service.CHILD)]
-
-
-def _rows(institution, on: date) -> list[dict]:
-    """The indicators feature's rows of the archive indicators (late imports: it reads this module)."""
-    from app.indicators import service
-    from app.indicators.definitions import DEFINITIONS, evaluation
-
-    definitions = [d for d in DEFINITIONS if d.group == "archive"]
-    return service.institution_rows(institution, evaluation(on.year, on), definitions)
-
-
-def _present(row: dict) -> dict:
-    return {"institution_id": row["institution_id"], "institution": row["institution_name"],
-            "indicator": row["indicator"], "numerator": row["numerator"], "denominator": row["denominator"],
-            "rate": row["rate"]}

@@ -2,11 +2,12 @@ from flask import Response, json
 from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, staff_required
-from app.access.scope import get_institution, get_resident
-from app.archive import fhir, integrations, metrics, schemas, services  # noqa: F401  (integrations registers hooks)
+from app.access.scope import get_resident
+from app.archive import fhir, schemas, services
 from app.common.idempotency import idempotent
-from app.common.time import today
 from app.extensions import db
+from app.orgs.models import Institution
+from app.residents import services as residents
 
 blp = Blueprint("archive", __name__, url_prefix="/api/v1",
                 description="The health archive: health checks, service records, diagnoses, access log, FHIR")
@@ -25,7 +26,6 @@ def get_archive(args, rid):
     written to the access log with its purpose."""
     actor = current_actor()
     body = services.archive_view(actor, get_resident(actor, rid), args)
-    db.session.commit()
     return body
 
 
@@ -49,7 +49,6 @@ def get_archive_fhir(args, rid):
     The ID number is masked unless the caller is the resident. Logged as an export."""
     actor = current_actor()
     bundle = fhir.export_bundle(actor, get_resident(actor, rid), args.get("purpose"))
-    db.session.commit()
     return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
 
 
@@ -85,25 +84,9 @@ def create_service_record(body, rid):
 def create_condition(body, rid):
     """Register a chronic condition (慢病登记). An active registration of the same disease → 409."""
     actor = current_actor()
-    condition = services.add_condition(actor, get_resident(actor, rid), body["disease"], body["diagnosed_on"])
+    condition = residents.register_condition(actor, get_resident(actor, rid), body["disease"], body["diagnosed_on"])
     return services.present_condition(condition)
 
 
-@blp.route("/archive/metrics", methods=["GET"])
-@staff_required("institution_admin", "team_leader")
-@blp.arguments(schemas.MetricsArgs, location="query")
-@blp.response(200, schemas.MetricOut(many=True))
-def get_metrics(args):
-    """Archive indicators (建档率, 规范化档案覆盖率, 动态使用率) per institution subtree.
-
-    Rows for the institution (default: the caller's) and for each of its direct children; the
-    indicators feature's definitions (GET /indicators/definitions)."""
-    actor = current_actor()
-    institution = get_institution(actor, args.get("institution_id") or actor.institution_id)
-    return metrics.indicators_for_children(institution, args.get("on") or today())
-
-
 def actor_institution_name(actor):
-    from app.orgs.models import Institution
-
     return db.session.scalar(db.select(Institution.name).where(Institution.id == actor.institution_id))

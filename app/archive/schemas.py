@@ -7,7 +7,10 @@ from app.archive.models import SERVICE_KINDS
 from app.audit.services import PURPOSES
 from app.common.pagination import MAX_PER_PAGE, PageArgs
 from app.common.schemas import Out, Strict, evaluation_day
-from app.common.schemas import bounded_float as _num, bounded_int as _int, choice as _choice, text as _text
+from app.common.schemas import bounded_float as _num
+from app.common.schemas import bounded_int as _int
+from app.common.schemas import choice as _choice
+from app.common.schemas import text as _text
 from app.residents.models import DISEASES
 from app.residents.schemas import ResidentOut
 

@@ -1,5 +1,6 @@
-"""The living archive: entering health checks, service records and diagnoses, and the
-one-call view the phone's archive screen (and the doctor app) reads.
+"""The living archive: entering health checks and service records, and the one-call view the
+phone's archive screen (and the doctor app) reads (diagnoses are the residents feature's:
+``app.residents.services.register_condition``).
 
 Every read and every change writes one access-log row (``app.audit``). The view issues a
 fixed number of queries whatever the archive's size: each list is one page query carrying its
@@ -9,27 +10,25 @@ query, and sections contributed by other features (follow-ups, contract) come th
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import extract, func, select
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Staff
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.audit.models import AccessLog
+from app.common import events
 from app.common.pagination import page_body, paginate
+from app.common import measures
 from app.common.time import age_on, today
-from app.errors import Conflict, Invalid
+from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Institution
 from app.residents.models import Condition, Resident
 from app.residents.populations import ELDERLY_AGE, populations_of
-
-log = logging.getLogger(__name__)
+from app.residents.presenters import present_resident
 
 # Sections other features add to GET /residents/{rid}/archive without this package importing
 # them: functions ``(resident, args) -> (key, value)`` where ``args`` is a dict with "actor",
@@ -37,36 +36,12 @@ log = logging.getLogger(__name__)
 # schema knows: "followups", "contract". A function may return None to contribute nothing.
 ARCHIVE_SECTIONS: list = []
 
-# Called after a health check or service record is stored, inside the same transaction:
-# functions ``(actor, resident, service_type, served_on, source) -> None`` where service_type is
-# "health_check" or the service record's kind and source is the stored row. Contracts use it to
-# count deliveries (履约).
-AFTER_SERVICE: list = []
-
 # 老年人生活自理能力评估: total score → level (0–3 可自理, 4–8 轻度依赖, 9–18 中度依赖, ≥19 不能自理).
 SELF_CARE_LEVELS = ((3, "independent"), (8, "mild"), (18, "moderate"), (37, "dependent"))
 BMI_PLAUSIBLE = (8.0, 80.0)
 
 
-# --- who is reading, and why ---------------------------------------------------------------
-
-def audit_actor(actor, resident_id: int):
-    """The actor as the access log should name it.
-
-    A family member's account is named by the member's own archive name (the log's reader
-    must be able to tell who looked); staff keep their name; the resident is "本人".
-    """
-    if actor is None or actor.is_staff or actor.resident_id in (None, resident_id):
-        return actor
-    name = db.session.scalar(select(Resident.name).where(Resident.id == actor.resident_id))
-    return with_display(actor, name or actor.display)
-
-
-def with_display(actor, display: str):
-    """A copy of the actor (``current_user`` is a proxy) carrying another display name."""
-    target = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
-    return dataclasses.replace(target, display=display)
-
+# --- why the reader reads ---------------------------------------------------------------------
 
 def read_purpose(actor, resident_id: int, requested: str | None) -> str | None:
     """Residents' purposes are fixed (self_access / family_access); staff state theirs (default care)."""
@@ -75,9 +50,6 @@ def read_purpose(actor, resident_id: int, requested: str | None) -> str | None:
     return None  # audit.describe: self_access or family_access
 
 
-def record_access(actor, resident_id: int, *, action: str, section: str, purpose: str | None = None) -> None:
-    audit.record(audit_actor(actor, resident_id), resident_id, action=action, section=section,
-                 purpose=purpose)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -87,12 +59,6 @@ def _check_day(field: str, day: date, resident: Resident) -> None:
         raise Invalid(field, "cannot be in the future")
     if day < resident.birth_on:
         raise Invalid(field, "cannot be before the resident's birth date")
-
-
-def compute_bmi(weight_kg: float | None, height_cm: float | None) -> float | None:
-    if weight_kg is None or height_cm is None:
-        return None
-    return round(weight_kg / (height_cm / 100) ** 2, 1)
 
 
 def self_care_level(score: int | None) -> str | None:
@@ -108,7 +74,7 @@ def _clean(data: dict | None) -> dict:
 def create_health_check(actor, resident: Resident, data: dict) -> HealthCheck:
     """Store one 健康体检表: BMI computed here, the 65+ items only for the elderly."""
     _check_day("checked_on", data["checked_on"], resident)
-    bmi = compute_bmi(data.get("weight_kg"), data.get("height_cm"))
+    bmi = measures.bmi(data.get("weight_kg"), data.get("height_cm"))
     if bmi is not None and not BMI_PLAUSIBLE[0] <= bmi <= BMI_PLAUSIBLE[1]:
         raise Invalid("weight_kg", f"with this height the BMI would be {bmi}: check weight and height")
     elderly = data.pop("elderly", None)
@@ -125,8 +91,11 @@ def create_health_check(actor, resident: Resident, data: dict) -> HealthCheck:
         medications=[_clean(m) for m in data.pop("medications", [])], **data)
     db.session.add(check)
     db.session.flush()
-    record_access(actor, resident.id, action="create", section="health_check", purpose="care")
-    _after_service(actor, resident, "health_check", check.checked_on, check)
+    audit.record(actor, resident.id, action="create", section="health_check", purpose="care")
+    # a delivery (履约) for the contracts; ``elderly`` carries the 65+ items (the cognitive screen)
+    events.service_delivered.send(None, actor=actor, resident_id=resident.id, service_type="health_check",
+                                  served_on=check.checked_on, source="health_check", source_id=check.id,
+                                  elderly=check.elderly)
     return check
 
 
@@ -141,39 +110,10 @@ def create_service_record(actor, resident: Resident, data: dict) -> ServiceRecor
                            recorded_by_id=actor.id, details=details, **data)
     db.session.add(record)
     db.session.flush()
-    record_access(actor, resident.id, action="create", section=f"service_record:{record.kind}", purpose="care")
-    _after_service(actor, resident, record.kind, record.served_on, record)
+    audit.record(actor, resident.id, action="create", section=f"service_record:{record.kind}", purpose="care")
+    events.service_delivered.send(None, actor=actor, resident_id=resident.id, service_type=record.kind,
+                                  served_on=record.served_on, source="service_record", source_id=record.id)
     return record
-
-
-def _after_service(actor, resident, service_type, served_on, source) -> None:
-    for hook in AFTER_SERVICE:
-        hook(actor, resident, service_type, served_on, source)
-
-
-def add_condition(actor, resident: Resident, disease: str, diagnosed_on: date) -> Condition:
-    """Register a diagnosis (慢病登记). An active one of the same disease is a 409; an inactive
-    one (e.g. a past registration closed) is reopened with the new diagnosis date."""
-    _check_day("diagnosed_on", diagnosed_on, resident)
-    existing = db.session.scalar(select(Condition).where(Condition.resident_id == resident.id,
-                                                         Condition.disease == disease))
-    if existing is not None and existing.active:
-        raise Conflict(f"{disease} is already registered for this resident", error="duplicate_condition")
-    if existing is not None:
-        existing.active, existing.diagnosed_on, existing.recorded_by_id = True, diagnosed_on, actor.id
-        condition = existing
-    else:
-        condition = Condition(resident_id=resident.id, disease=disease, diagnosed_on=diagnosed_on,
-                              recorded_by_id=actor.id)
-        db.session.add(condition)
-    try:
-        db.session.flush()
-    except IntegrityError:  # a concurrent request registered the same disease
-        db.session.rollback()
-        raise Conflict(f"{disease} is already registered for this resident",
-                       error="duplicate_condition") from None
-    record_access(actor, resident.id, action="create", section="conditions", purpose="care")
-    return condition
 
 
 # --- presenting -----------------------------------------------------------------------------
@@ -285,8 +225,6 @@ def archive_view(actor, resident: Resident, args: dict) -> dict:
     def want(name):
         return not wanted or name in wanted
 
-    from app.residents.presenters import present_resident
-
     body: dict = {key: None for key in ("followups", "contract") if want(key)}
     if want("basic_info"):
         body["basic_info"] = present_resident(resident, owner=owner)
@@ -310,7 +248,7 @@ def archive_view(actor, resident: Resident, args: dict) -> dict:
         if found is not None and want(found[0]):
             body[found[0]] = jsonable(found[1])
     section_name = "archive" if not wanted else ("archive:" + ",".join(sorted(wanted)))[:40]
-    record_access(actor, resident.id, action="read", section=section_name, purpose=purpose)
+    audit.record(actor, resident.id, action="read", section=section_name, purpose=purpose)
     return body
 
 

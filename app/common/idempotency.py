@@ -6,11 +6,10 @@ with the first request's result would tell a client that its second, different r
 succeeded when nothing was done. Keys are unique on their own, not per caller, so that another
 caller's use is refused too; a stored response is only ever replayed to the caller who made it.
 
-The decorator owns the commit of the views it wraps: it runs the view, stores the rendered
-response on the key row and commits the work and the key together, once. A crash therefore
-leaves either both or neither — never work done under a key still "in progress". Without the
-header it commits all the same. Only successful answers are kept: a failed request may be
-retried as is.
+The decorator runs the view and stores the rendered response on the key row; the request's
+unit of work (``app.common.unit_of_work``) then commits the work and the key together, once.
+A crash therefore leaves either both or neither — never work done under a key still "in
+progress". Only successful answers are kept: a failed request may be retried as is.
 
 Keys live ``IDEMPOTENCY_KEY_HOURS`` (default 24): an older key counts as unused, and the
 daily ``idempotency-expire`` job deletes them.
@@ -22,6 +21,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import Response, current_app, make_response, request
+from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from sqlalchemy import String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,10 +49,9 @@ class IdempotencyKey(db.Model):
 
 
 def _actor_key() -> str:
-    from app.access.actors import current_actor
-
-    actor = current_actor(optional=True)
-    return actor.key if actor else f"anon:{request.remote_addr}"
+    # The token's identity ("staff:12", "wechat:5"): common code reads the JWT, not the app's actors.
+    verify_jwt_in_request(optional=True)
+    return get_jwt_identity() or f"anon:{request.remote_addr}"
 
 
 def _fingerprint(actor: str) -> str:
@@ -74,15 +73,13 @@ def _find(key: str) -> IdempotencyKey | None:
 
 def idempotent(view):
     """Decorate a creating view (above ``@blp.arguments``/``@blp.response``, so the stored body is
-    the schema-dumped one the client got) to honour Idempotency-Key. The view must not commit."""
+    the schema-dumped one the client got) to honour Idempotency-Key."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
         if not key:
-            response = make_response(view(*args, **kwargs))
-            db.session.commit()
-            return response
+            return view(*args, **kwargs)
         if len(key) > 100 or not key.isprintable():
             # a NUL (or any control character) cannot be stored in PostgreSQL text: a 500 otherwise
             raise Invalid(HEADER, "at most 100 printable characters")
@@ -118,8 +115,7 @@ def idempotent(view):
             row.response_body = response.get_data(as_text=True)
         else:
             db.session.delete(row)
-        db.session.commit()
-        return response
+        return response  # committed with the work by the request's unit of work
 
     # Documented as an optional header of the operation (app.common.openapi reads this mark).
     apidoc = getattr(wrapper, "_apidoc", {})

@@ -38,7 +38,7 @@ class IdNumber:
 
 
 def check_char(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=False)) % 11]
 
 
 def parse_id_number(raw: str) -> IdNumber:
@@ -89,15 +89,6 @@ def mask_phone(value: str | None) -> str | None:
     if not value or len(value) < 7:
         return value
     return value[:3] + "****" + value[-4:]
-
-
-def mask_name(value: str | None) -> str | None:
-    """张三丰 -> 张*丰, 张三 -> 张*: for lists shown to people outside the care team."""
-    if not value:
-        return value
-    if len(value) <= 2:
-        return value[0] + "*"
-    return value[0] + "*" * (len(value) - 2) + value[-1]
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:

@@ -12,10 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from apispec import BasePlugin
-from werkzeug.exceptions import NotFound
+from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from app.common.schemas import INT_MAX
+from app.common.schemas import INT_MAX, ErrorOut
+from app.errors import http_error_response
 
 
 class IdConverter(IntegerConverter):
@@ -94,3 +97,29 @@ def numeric_bounds(_converter, field, ret=None, **kwargs) -> dict:
     return {key: float(value) for key, value in (ret or {}).items()
             if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
             and isinstance(value, Decimal)}
+
+
+class JsonApi(Api):
+    """flask-smorest Api whose error handler speaks the house error shape.
+
+    ``ERROR_SCHEMA`` makes the OpenAPI document describe that same shape: flask-smorest's own
+    error schema has ``status`` where this API answers ``error``, so every documented error
+    response would otherwise contradict the real body.
+    """
+
+    ERROR_SCHEMA = ErrorOut
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_converter(IdConverter, integerconverter2paramschema)
+
+    def init_app(self, app, **kwargs):
+        app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
+        super().init_app(app, **kwargs)
+
+    def _init_spec(self, *, extra_plugins=None, **kwargs):
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), CommonErrorsPlugin()], **kwargs)
+        self.ma_plugin.converter.add_attribute_function(numeric_bounds)
+
+    def handle_http_exception(self, error: HTTPException):
+        return http_error_response(error)

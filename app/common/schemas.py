@@ -181,11 +181,6 @@ def evaluation_day(**kw):
     return ma.fields.Date(validate=ma.validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)), **kw)
 
 
-def trimmed(**kw):
-    """A required-by-default non-blank string, stripped."""
-    return ma.fields.String(validate=ma.validate.Length(min=1, max=kw.pop("max", 200)), **kw)
-
-
 class ErrorOut(Out):
     """The one error body (app.errors); documented as every operation's error responses."""
 

@@ -37,7 +37,7 @@ from app.contracts.models import (
     PackageItem,
     ServicePackage,
 )
-from app.contracts.services import plus_one_year
+from app.contracts.periods import plus_one_year
 from app.extensions import db
 from app.residents.models import Resident
 

@@ -12,15 +12,15 @@ from datetime import date, timedelta
 from sqlalchemy import String, and_, cast, exists, literal, select, update
 from sqlalchemy.orm import aliased
 
-from app.common.time import now
+from app.common.time import at_local, now
 from app.common.time import today as local_today
-from app.contracts import services
 from app.contracts.models import Contract
 from app.extensions import db
 from app.notify import services as notify
 from app.notify.models import Outbox
 from app.orgs.models import Team
 from app.residents.models import Resident
+from app.residents.services import assign_team
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def start_scheduled(today: date) -> int:
         by_team.setdefault(row.team_id, []).append(row.resident_id)
     for team_id, resident_ids in by_team.items():
         for start in range(0, len(resident_ids), 1000):
-            services.assign_team(resident_ids[start:start + 1000], team_id)
+            assign_team(resident_ids[start:start + 1000], team_id)
     return len(ids)
 
 
@@ -79,7 +79,7 @@ def remind_renewals(today: date, days: int = REMIND_DAYS_BEFORE_END) -> int:
                ~exists().where(and_(renewal.previous_contract_id == Contract.id, renewal.status != "rejected")),
                ~exists().where(Outbox.dedup_key == key))
     ).all()
-    at = services.renewal_reminder_time(today)
+    at = max(now(), at_local(today, 9))  # reminders go out from 09:00 local time
     items = [(notify.resident(row.guardian_resident_id or row.resident_id), "contract_renewal_due",
               _reminder_key(row.id),
               {"title": "家庭医生签约即将到期", "team": row.name, "ends_on": row.ends_on.isoformat(),

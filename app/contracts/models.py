@@ -51,12 +51,11 @@ SERVICE_TYPES = (
 # current period still runs · scheduled: signed, its period starts later · active · rejected
 # · terminated · expired (its period ended).
 CONTRACT_STATUSES = ("pending", "renewal_pending", "scheduled", "active", "rejected", "terminated", "expired")
-CURRENT_STATUSES = ("pending", "active")  # at most one per resident (partial unique index)
 OPEN_STATUSES = ("pending", "renewal_pending", "scheduled", "active")  # block a new application
 CHANNELS = ("mini_program", "qr_code", "clinic")
 RESIDENT_CHANNELS = ("mini_program", "qr_code")
 STAFF_CHANNELS = ("clinic",)
-# DOMAIN.md §5: moved away, unreachable for a year, refused service for a year, voluntary.
+# docs/domain.md §5: moved away, unreachable for a year, refused service for a year, voluntary.
 TERMINATION_REASONS = ("moved_away", "unreachable", "refused_service", "voluntary")
 
 
@@ -89,9 +88,9 @@ class ServicePackage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
-    items: Mapped[list["PackageItem"]] = relationship(
+    items: Mapped[list[PackageItem]] = relationship(
         back_populates="package", cascade="all, delete-orphan", order_by="PackageItem.position")
-    offered_by: Mapped[list["PackageInstitution"]] = relationship(
+    offered_by: Mapped[list[PackageInstitution]] = relationship(
         cascade="all, delete-orphan", order_by="PackageInstitution.institution_id")
 
     @property
@@ -186,12 +185,12 @@ class Contract(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
-    resident: Mapped["Resident"] = relationship(foreign_keys=[resident_id])  # noqa: F821
-    team: Mapped["Team"] = relationship()  # noqa: F821
-    doctor: Mapped["Staff | None"] = relationship(foreign_keys=[doctor_id])  # noqa: F821
-    packages: Mapped[list["ContractPackage"]] = relationship(
+    resident: Mapped[Resident] = relationship(foreign_keys=[resident_id])  # noqa: F821
+    team: Mapped[Team] = relationship()  # noqa: F821
+    doctor: Mapped[Staff | None] = relationship(foreign_keys=[doctor_id])  # noqa: F821
+    packages: Mapped[list[ContractPackage]] = relationship(
         back_populates="contract", cascade="all, delete-orphan", order_by="ContractPackage.id")
-    items: Mapped[list["ContractItem"]] = relationship(
+    items: Mapped[list[ContractItem]] = relationship(
         back_populates="contract", cascade="all, delete-orphan", order_by="ContractItem.id")
 
 

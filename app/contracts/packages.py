@@ -18,7 +18,7 @@ from app.common.time import today
 from app.contracts.models import ContractPackage, PackageInstitution, PackageItem, ServicePackage
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
-from app.orgs.models import Institution
+from app.orgs.models import subtree_ids
 from app.residents.populations import populations_of
 
 BASIC_SUBSIDY = Decimal("30.00")  # the district's recommended public-health share per contract
@@ -78,7 +78,7 @@ def catalogue(actor, *, institution_id=None, population=None, kind=None, status=
         stmt = stmt.where(offered_to_clause(institution.path))
     elif not actor.is_district_admin:
         # What the caller's institutions can offer: packages of their own subtree and above.
-        below = select(Institution.id).where(Institution.path.startswith(actor.institution_path))
+        below = subtree_ids(actor.institution_path)
         stmt = stmt.where(or_(
             offered_to_clause(actor.institution_path),
             ServicePackage.id.in_(select(PackageInstitution.package_id).where(
@@ -194,10 +194,6 @@ def update_package(actor, package: ServicePackage, data: dict) -> ServicePackage
 
 def current_version_of(code: str, on: date) -> ServicePackage | None:
     return db.session.scalar(select(ServicePackage).where(ServicePackage.code == code, current_clause(on)))
-
-
-def superseded_by(package: ServicePackage) -> int | None:
-    return db.session.scalar(select(ServicePackage.id).where(ServicePackage.previous_version_id == package.id))
 
 
 def present_package(package: ServicePackage) -> dict:

@@ -5,18 +5,11 @@ from app.access.scope import get_resident, get_team
 from app.audit import services as audit
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
-from app.contracts import indicators, notifications  # noqa: F401  (registers the message kinds)
+from app.contracts import deliveries, lifecycle, schemas, scope, views
 from app.contracts import packages as catalogue
-from app.contracts import schemas, services
-from app.errors import Forbidden
-from app.extensions import db
-from app.residents import services as residents_services
 
 blp = Blueprint("contracts", __name__, url_prefix="/api/v1",
-                description="Family-doctor signing: service packages, contracts, deliveries (履约), indicators")
-
-if services.me_section not in residents_services.ME_SECTIONS:
-    residents_services.ME_SECTIONS.append(services.me_section)
+                description="Family-doctor signing: service packages, contracts, deliveries (履约)")
 
 
 # --- packages ---------------------------------------------------------------------
@@ -80,7 +73,6 @@ def update_package(body, package_id):
     version (new ``id``, ``version`` + 1, ``previous_version_id``); contracts keep theirs."""
     actor = current_actor()
     package = catalogue.update_package(actor, catalogue.get_owned_package(actor, package_id), body)
-    db.session.commit()
     return catalogue.present_package(package)
 
 
@@ -98,8 +90,8 @@ def apply(body):
     through its guardian, an adult of the same household). In clinic: a doctor of the team,
     naming ``guardian_resident_id`` for a child. Several ``resident_ids`` of one household make
     a family contract; the answer is the first member's contract (``family_members`` lists all)."""
-    contracts = services.apply(current_actor(), body)
-    return services.present(contracts[0])
+    contracts = lifecycle.apply(current_actor(), body)
+    return views.present(contracts[0])
 
 
 @blp.route("/contracts", methods=["GET"])
@@ -109,12 +101,11 @@ def apply(body):
 def list_contracts(args):
     """Contracts in the caller's scope (own and family; the team's; the subtree's for admins)."""
     actor = current_actor()
-    rows, total = paginate(services.search(actor, args), args["page"], args["per_page"])
+    rows, total = paginate(views.search(actor, args), args["page"], args["per_page"])
     if actor.is_staff:
         audit.record_many(actor, sorted({c.resident_id for c in rows}), action="read", section="contract_list",
                           purpose="contract_review")
-    db.session.commit()
-    return page_body([services.present(c, detail=False) for c in rows], args["page"], args["per_page"], total)
+    return page_body([views.present(c, detail=False) for c in rows], args["page"], args["per_page"], total)
 
 
 @blp.route("/contracts/<int:contract_id>", methods=["GET"])
@@ -123,11 +114,10 @@ def list_contracts(args):
 def get_contract(contract_id):
     """One contract with its entitlements: what the packages include and what has been used."""
     actor = current_actor()
-    contract = services.get_contract(actor, contract_id)
+    contract = scope.get_contract(actor, contract_id)
     audit.record(actor, contract.resident_id, action="read", section="contract",
                  purpose="contract_review" if actor.is_staff else None)
-    db.session.commit()
-    return services.present(contract)
+    return views.present(contract)
 
 
 @blp.route("/contracts/<int:contract_id>/sign", methods=["POST"])
@@ -139,9 +129,8 @@ def sign(body, contract_id):
 
     A renewal signed while the last period runs is ``scheduled`` from the day after it."""
     actor = current_actor()
-    contract = services.sign(actor, services.get_contract(actor, contract_id), body)
-    db.session.commit()
-    return services.present(contract)
+    contract = lifecycle.sign(actor, scope.get_contract(actor, contract_id), body)
+    return views.present(contract)
 
 
 @blp.route("/contracts/<int:contract_id>/reject", methods=["POST"])
@@ -151,9 +140,8 @@ def sign(body, contract_id):
 def reject(body, contract_id):
     """The team declines an application, with a reason the resident sees."""
     actor = current_actor()
-    contract = services.reject(actor, services.get_contract(actor, contract_id), body)
-    db.session.commit()
-    return services.present(contract)
+    contract = lifecycle.reject(actor, scope.get_contract(actor, contract_id), body)
+    return views.present(contract)
 
 
 @blp.route("/contracts/<int:contract_id>/terminate", methods=["POST"])
@@ -163,9 +151,8 @@ def reject(body, contract_id):
 def terminate(body, contract_id):
     """End a contract early: moved_away, unreachable, refused_service (team) or voluntary."""
     actor = current_actor()
-    contract = services.terminate(actor, services.get_contract(actor, contract_id), body)
-    db.session.commit()
-    return services.present(contract)
+    contract = lifecycle.terminate(actor, scope.get_contract(actor, contract_id), body)
+    return views.present(contract)
 
 
 @blp.route("/contracts/<int:contract_id>/renew", methods=["POST"])
@@ -180,8 +167,8 @@ def renew(body, contract_id):
     running period, or ``active`` from today once it has ended); a resident's renewal waits for
     the team's signature. A family renews together."""
     actor = current_actor()
-    contract = services.renew(actor, services.get_contract(actor, contract_id), body)
-    return services.present(contract)
+    contract = lifecycle.renew(actor, scope.get_contract(actor, contract_id), body)
+    return views.present(contract)
 
 
 @blp.route("/contracts/<int:contract_id>/deliveries", methods=["POST"])
@@ -192,7 +179,7 @@ def renew(body, contract_id):
 def add_delivery(body, contract_id):
     """Record a delivered service (履约); refused beyond the item's total or outside the period."""
     actor = current_actor()
-    delivery, item = services.add_delivery(actor, services.get_contract(actor, contract_id), body)
+    delivery, item = deliveries.add_delivery(actor, scope.get_contract(actor, contract_id), body)
     return _delivery_body(delivery, item)
 
 
@@ -203,8 +190,8 @@ def add_delivery(body, contract_id):
 def list_deliveries(args, contract_id):
     """What has been delivered under a contract, newest first."""
     actor = current_actor()
-    contract = services.get_contract(actor, contract_id)
-    rows, total = paginate(services.deliveries_of(contract), args["page"], args["per_page"])
+    contract = scope.get_contract(actor, contract_id)
+    rows, total = paginate(deliveries.deliveries_of(contract), args["page"], args["per_page"])
     items = {i.id: i for i in contract.items}
     return page_body([_delivery_body(d, items[d.contract_item_id]) for d in rows], args["page"],
                      args["per_page"], total)
@@ -232,30 +219,12 @@ def undelivered(args):
     actor = current_actor()
     if args.get("team_id") is not None:
         get_team(actor, args["team_id"])
-    rows, total = paginate(services.undelivered(actor, args), args["page"], args["per_page"], scalars=False)
+    rows, total = paginate(deliveries.undelivered(actor, args), args["page"], args["per_page"], scalars=False)
     items = [{"contract_id": c.id, "contract_item_id": i.id, "package_item_id": i.package_item_id,
               "resident": {"id": r.id, "name": r.name}, "team_id": c.team_id, "name": i.name,
               "service_type": i.service_type, "total": i.total, "delivered": i.delivered,
               "remaining": i.remaining, "ends_on": c.ends_on} for i, c, r in rows]
     audit.record_many(actor, sorted({r.id for _, _, r in rows}), action="read", section="contract_list",
                       purpose="contract_review")
-    db.session.commit()
     return page_body(items, args["page"], args["per_page"], total)
 
-
-@blp.route("/contracts/indicators", methods=["GET"])
-@staff_required("institution_admin", "team_leader")
-@blp.arguments(schemas.IndicatorArgs, location="query")
-@blp.response(200, schemas.IndicatorsOut)
-def signing_indicators(args):
-    """Signing indicators against their targets.
-
-    Signing rate overall and per key population, family-unit and renewal rates, for an
-    institution's subtree (default: the caller's) or a team (team leaders: their own team).
-    The indicators feature's definitions and targets (GET /indicators/definitions)."""
-    actor = current_actor()
-    if not (actor.is_district_admin or "institution_admin" in actor.roles) and (
-            args.get("team_id") is None or args["team_id"] not in actor.team_ids):
-        raise Forbidden("team leaders see their own team's indicators (team_id)")
-    return indicators.signing_indicators(actor, institution_id=args.get("institution_id"),
-                                         team_id=args.get("team_id"), on=args.get("on"))

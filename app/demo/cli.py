@@ -1,4 +1,4 @@
-"""``flask seed-demo``: fill an empty database with the demo district (seed 002, 环翠区)."""
+"""``flask seed-demo``: fill an empty database with the demo district (环翠区, docs/domain.md §7)."""
 from __future__ import annotations
 
 import sys

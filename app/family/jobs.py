@@ -17,6 +17,7 @@ from app.common.time import local_tz, now
 from app.extensions import db
 from app.family.models import FamilyGrant
 from app.family.services import REQUEST_TTL_DAYS, outgrown_clause
+from app.notify import services as notify
 from app.residents.models import Resident
 
 
@@ -44,8 +45,6 @@ def family_grants_daily(at: datetime | None = None) -> dict:
             .execution_options(synchronize_session=False))
         audit.record_many(None, [row.resident_id for row in found], action="update", section="family_grant",
                           purpose="family_access")
-        from app.notify import services as notify
-
         when = at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
         notify.enqueue_many([
             (notify.resident(row.resident_id), "family_request", f"family-grant:{row.id}:turned_14",

@@ -2,16 +2,10 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, resident_required, staff_required
 from app.common.idempotency import idempotent
-from app.extensions import db
-from app.family import notifications  # noqa: F401  (registers the message kinds)
 from app.family import schemas, services
-from app.residents.services import ME_SECTIONS
 
 blp = Blueprint("family", __name__, url_prefix="/api/v1",
                 description="Family access (proxy): viewing a relative's archive with consent")
-
-if services.me_section not in ME_SECTIONS:
-    ME_SECTIONS.append(services.me_section)
 
 
 @blp.route("/me/family", methods=["GET"])
@@ -43,7 +37,6 @@ def request_family_access(body):
 def revoke_family_grant(grant_id):
     """End a grant or a request — either side may (the person viewed, or the viewer)."""
     services.revoke(current_actor(), grant_id)
-    db.session.commit()
 
 
 @blp.route("/me/family/requests", methods=["GET"])
@@ -68,7 +61,6 @@ def family_viewers():
 def accept_family_request(grant_id):
     """Accept a request to view my archive (only the person themself, 14 or older)."""
     grant, subject = services.accept(current_actor(), grant_id)
-    db.session.commit()
     return services.present_for_subject(grant, subject)
 
 
@@ -79,7 +71,6 @@ def accept_family_request(grant_id):
 def list_family_grants(args):
     """Staff: the grants opening one archive in your scope (e.g. to confirm a request in person)."""
     items = services.grants_of_resident(current_actor(), args["resident_id"], args.get("status"))
-    db.session.commit()
     return items
 
 
@@ -91,5 +82,4 @@ def confirm_family_grant(body, grant_id):
     """Staff in scope of the archive confirm a pending request in person (records who and when)."""
     actor = current_actor()
     grant, subject = services.confirm_in_person(actor, grant_id, body.get("note"))
-    db.session.commit()
     return services.present_for_staff(grant, subject_birth_on=subject.birth_on)

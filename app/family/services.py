@@ -1,4 +1,5 @@
-"""Family access (proxy): asking, accepting, confirming in person, revoking — and the scope hook.
+"""Family access (proxy): asking, accepting, confirming in person, revoking — and the scope hook
+(:func:`granted_resident_ids`, registered in ``access.family_hooks`` by ``app.wiring``).
 
 PIPL: health data and a child's data are sensitive (art. 28); a child under 14 is consented for
 by the guardian (art. 31), anyone else consents for themself (art. 29). So:
@@ -21,14 +22,15 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.access import family_hooks
-from app.accounts import throttles
 from app.access.scope import get_resident
+from app.accounts import throttles
 from app.audit import services as audit
-from app.common.time import age_on, now, today, years_before
+from app.common.time import age_on, local_tz, now, today, years_before
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.family.models import GUARDIAN_RELATIONS, FamilyGrant
+from app.family.schemas import GrantOut
+from app.notify import services as notify
 from app.residents.models import Resident
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def awaiting(status: str, subject_birth_on, day=None) -> str | None:
 # --- the scope hook ------------------------------------------------------------------------
 
 def granted_resident_ids(actor) -> list[int]:
-    """Archives this account may view through active grants (registered in access.family_hooks).
+    """Archives this account may view through active grants (an ``access.family_hooks.GRANTED`` hook).
 
     The account must still be bound to the archive it granted from, and a guardian's automatic
     grant stops at the child's 14th birthday even before the daily job has run.
@@ -83,10 +85,6 @@ def granted_resident_ids(actor) -> list[int]:
                    or_(FamilyGrant.basis != "guardian_auto",
                        Resident.birth_on > years_before(day, CHILD_CONSENT_AGE))))
     return list(db.session.scalars(stmt))
-
-
-if granted_resident_ids not in family_hooks.GRANTED:
-    family_hooks.GRANTED.append(granted_resident_ids)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -106,14 +104,10 @@ def _log(actor, grant: FamilyGrant, *, action: str, display: str | None = None, 
 
 
 def _notify(recipient_resident_id: int, kind: str, dedup_key: str, payload: dict) -> None:
-    from app.notify import services as notify
-
     notify.enqueue(notify.resident(recipient_resident_id), kind, dedup_key, payload)
 
 
 def _local(at) -> str:
-    from app.common.time import local_tz
-
     return at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
 
 
@@ -189,8 +183,6 @@ def my_family(actor) -> list[dict]:
 
 def me_section(actor, resident, body: dict) -> None:
     """ME_SECTIONS hook: GET /me carries the family list."""
-    from app.family.schemas import GrantOut
-
     body["family"] = GrantOut(many=True).dump(my_family(actor))
 
 

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from app.common.measures import bmi
 from app.extensions import db
 from app.followups import rules
 from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
@@ -73,7 +74,7 @@ class _Patient:
         self.height = round(rng.gauss(168 if ref.sex == "male" else 157, 6), 1)
         self.weight = round(max(45.0, rng.gauss(72 if ref.sex == "male" else 62, 9)), 1)
         self.target_weight = round(min(self.weight, 24 * (self.height / 100) ** 2), 1)
-        self.target_bmi = round(self.target_weight / (self.height / 100) ** 2, 1)
+        self.target_bmi = bmi(self.target_weight, self.height)
         draw = random()
         self.profile = "regular" if draw < 0.66 else "irregular" if draw < 0.86 else "lapsed"
         meds = []
@@ -128,7 +129,7 @@ def seed_followups(ctx) -> None:
                         plans.append(_open_plan(patient, disease, today, cfg, stats, ctx.now))
     visit_count = next_visit_id - first_visit_id
     assert ctx.allocate_ids(FollowupVisit, visit_count).start == first_visit_id
-    for plan_row, plan_id in zip(plans, ctx.allocate_ids(FollowupPlan, len(plans))):
+    for plan_row, plan_id in zip(plans, ctx.allocate_ids(FollowupPlan, len(plans)), strict=True):
         plan_row[0] = plan_id
     with _Sink(ctx, FollowupPlan, PLAN_COLUMNS) as sink:
         for row in plans:
@@ -205,7 +206,7 @@ class _Writer:
             visit_id, patient.id, day, method, htn, t2dm, final.get("hypertension"), final.get("t2dm"), overall,
             overall, "computed", js(SYMPTOMS_NONE if random() < 0.8 else SYMPTOMS_DIZZY), sbp, dbp,
             60 + int(random() * 33), weight, patient.target_weight, patient.height,
-            round(weight / (patient.height / 100) ** 2, 1), patient.target_bmi,
+            bmi(weight, patient.height), patient.target_bmi,
             ("normal" if random() < 0.92 else "weakened") if t2dm else None, js(patient.lifestyle),
             "good" if random() < 0.85 else "fair", "good" if random() < 0.8 else "fair", glucose, hba1c,
             day if hba1c is not None else None, "regular" if random() < 0.85 else "intermittent", adverse,
@@ -312,5 +313,5 @@ class _Sink:
             if exc[0] is None:
                 self.ctx.counts[self.table.name] += self.count
         elif exc[0] is None:
-            self.ctx.insert(self.table, [dict(zip(self.columns, row)) for row in self.rows])
+            self.ctx.insert(self.table, [dict(zip(self.columns, row, strict=True)) for row in self.rows])
         return False

@@ -20,8 +20,23 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy import Date, Integer, String, case, cast, exists, func, literal, literal_column, or_, select, \
-    text, true, type_coerce, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,7 +48,7 @@ from app.extensions import db
 from app.followups import rules
 from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.followups.notifications import TEAM_DIGEST, WINDOW_CLOSING, WINDOW_OPEN
-from app.followups.services import managed_plan_clause
+from app.followups.plans import managed_plan_clause
 from app.notify import services as notify
 from app.notify.models import Outbox
 from app.orgs.models import Team, TeamMember

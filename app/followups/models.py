@@ -1,6 +1,6 @@
 """Chronic-disease follow-up (慢病随访): the visit record and the plans that say who is due.
 
-- :class:`FollowupVisit` is one 随访服务记录表 (DOMAIN.md §4). One row serves both
+- :class:`FollowupVisit` is one 随访服务记录表 (docs/domain.md §4). One row serves both
   variants: ``hypertension`` / ``t2dm`` say which parts of the form were filled in, so a
   patient with both diseases is seen once and the visit counts for both. Each covered
   disease gets its own classification (BP decides hypertension, fasting glucose decides

@@ -1,4 +1,4 @@
-"""Message kinds the follow-up feature sends (registered at app start by routes.py)."""
+"""Message kinds the follow-up feature sends (registered when imported: ``app.wiring`` imports it)."""
 from app.notify.templates import register
 
 WINDOW_OPEN = register(

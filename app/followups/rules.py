@@ -1,4 +1,4 @@
-"""The follow-up rules of the national specification (DOMAIN.md §3), as pure functions.
+"""The follow-up rules of the national specification (docs/domain.md §3), as pure functions.
 
 - **On target**: hypertension when SBP < 140 and DBP < 90; T2DM when 3.9 < fasting glucose < 7.0
   (a glucose ≤ 3.9 is hypoglycaemia: not a satisfactory control, and an emergency).

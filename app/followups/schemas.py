@@ -8,7 +8,10 @@ import marshmallow as ma
 
 from app.common.pagination import PageArgs
 from app.common.schemas import Out, Strict
-from app.common.schemas import bounded_float as _num, bounded_int as _int, choice as _choice, text as _text
+from app.common.schemas import bounded_float as _num
+from app.common.schemas import bounded_int as _int
+from app.common.schemas import choice as _choice
+from app.common.schemas import text as _text
 from app.followups.models import CLASSIFICATIONS, MANAGED_DISEASES, METHODS
 
 _list = ma.fields.List

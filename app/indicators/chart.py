@@ -16,7 +16,7 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanY
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # matplotlib only when a chart is drawn: it is slow to import
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
@@ -28,6 +28,7 @@ def _title(series: dict) -> str:
 
 def png(series_list: list[dict], *, title: str, fallback_title: str) -> bytes:
     """``title`` may hold Chinese; ``fallback_title`` is used when no CJK font is installed."""
+    import matplotlib  # only when a chart is drawn (as in cjk_font)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -38,8 +39,6 @@ def png(series_list: list[dict], *, title: str, fallback_title: str) -> bytes:
     size = (7.5, 4.2) if count == 1 else (3.6 * cols, 2.7 * rows + 0.6)
     font = cjk_font()
     rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
-    import matplotlib
-
     with matplotlib.rc_context(rc):
         figure = Figure(figsize=size, dpi=100)
         FigureCanvasAgg(figure)

@@ -4,6 +4,10 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.extensions import db
+from app.indicators.catalogue import markdown_table
+from app.indicators.targets import TargetFileError, import_file
+
 targets_cli = AppGroup("targets", help="Indicator targets (任务指标) per institution and year.")
 indicators_cli = AppGroup("indicators", help="Performance indicators.")
 
@@ -13,14 +17,11 @@ indicators_cli = AppGroup("indicators", help="Performance indicators.")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None,
               help="The year the targets are for (default: the year in the file name).")
 def import_targets(path: str, year: int | None):
-    """Load a targets table shaped like seed 002's 附件2 CSV (first column: institution name).
+    """Load a targets table shaped like the district's 附件2 CSV (first column: institution name).
 
     Institutions are matched by exact name; an unknown name, a bad number or a missing year is an
     error and nothing is written. Existing targets of the same institution, year and indicator are
-    replaced."""
-    from app.extensions import db
-    from app.indicators.targets import TargetFileError, import_file
-
+    replaced (docs/domain.md §7)."""
     try:
         result = import_file(path, year)
     except TargetFileError as err:
@@ -36,8 +37,6 @@ def import_targets(path: str, year: int | None):
 @indicators_cli.command("docs")
 def print_docs():
     """Print the definitions table of docs/indicators.md (generated from the Definition objects)."""
-    from app.indicators.definitions import markdown_table
-
     click.echo(markdown_table(), nl=False)
 
 

@@ -1,4 +1,5 @@
-"""Demo step ``targets``: seed 002's 2024 table (附件2) as the institutions' indicator targets.
+"""Demo step ``targets``: the district's 2024 table (附件2, docs/domain.md §7) as the institutions'
+indicator targets.
 
 The demo centres carry the table's names, so the bundled CSV (``app/demo/data``) imports as it is:
 as the targets of 2024, and — because the demo district is dated today and planned on that table —
@@ -7,14 +8,13 @@ opens on this year) shows them. Counts are the table's, whatever the scale.
 """
 from __future__ import annotations
 
-from app.demo.seed import TARGETS_FILE
 from app.indicators.targets import import_csv
 
 TABLE_YEAR = 2024
 
 
 def seed_targets(ctx) -> None:
-    text = TARGETS_FILE.read_text(encoding="utf-8")
+    text = ctx.targets_file.read_text(encoding="utf-8")  # the demo's table (app/demo/data)
     years = sorted({TABLE_YEAR, ctx.today.year})
     for year in years:
         result = import_csv(text, year)

@@ -1,4 +1,4 @@
-"""The indicators as files: an .xlsx laid out like seed 002's 附件2 table, and a CSV.
+"""The indicators as files: an .xlsx laid out like the district's 附件2 table (docs/domain.md §7), and a CSV.
 
 Workbook sheets:
 - ``附件2``: one row per child institution (then the institution's own residents when it has any,
@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from app.common.spreadsheet import safe_cell
-from app.indicators.definitions import BY_KEY, describe
+from app.indicators.catalogue import BY_KEY, describe
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
@@ -135,7 +135,7 @@ def workbook(report: dict) -> bytes:
     for key in indicators:
         described = describe(BY_KEY[key])
         definitions.append([safe_cell(described[c]) for c in columns])
-    for letter, size in zip("ABCDEFG", (34, 26, 34, 60, 60, 24, 40)):
+    for letter, size in zip("ABCDEFG", (34, 26, 34, 60, 60, 24, 40), strict=True):
         definitions.column_dimensions[letter].width = size
 
     out = io.BytesIO()

@@ -14,9 +14,9 @@ from sqlalchemy import delete, select
 
 from app.common.time import now, today
 from app.extensions import db
-from app.indicators.definitions import DEFINITIONS, Context
+from app.indicators.catalogue import DEFINITIONS
+from app.indicators.engine import Context, Grouping, count
 from app.indicators.models import IndicatorSnapshot
-from app.indicators.service import Grouping, count
 
 MONTHS_BACK = 13
 

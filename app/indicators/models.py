@@ -1,10 +1,10 @@
 """Indicator targets (任务指标): per institution, year and indicator, a target rate and/or count.
 
-Loaded from the district's table (seed 002 附件2, ``flask targets import FILE``) and edited by the
-district admin (``PUT /api/v1/indicators/targets``). A rate (0–1) is the bar an indicator's rate
+Loaded from the district's table (附件2, docs/domain.md §7; ``flask targets import FILE``) and
+edited by the district admin (``PUT /api/v1/indicators/targets``). A rate (0–1) is the bar an indicator's rate
 must reach; a count is the table's task number (目标数): for most indicators ``rate × base``, for
 the chronic-disease "managed" indicators the number of patients to manage (应管人数), which is
-then the indicator's denominator. Keys are :data:`app.indicators.definitions.TARGET_KEYS`.
+then the indicator's denominator. Keys are :data:`app.indicators.catalogue.TARGET_KEYS`.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from app.common.pagination import PageArgs
 from app.common.schemas import Out, Strict, evaluation_day
-from app.indicators.definitions import KEYS, TARGET_KEYS
+from app.indicators.catalogue import KEYS, TARGET_KEYS
 
 R = ma.validate.Range
 

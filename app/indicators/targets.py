@@ -1,4 +1,4 @@
-"""Indicator targets: the district's table (seed 002 附件2) in, per institution and year, and the
+"""Indicator targets: the district's table (附件2, docs/domain.md §7) in, per institution and year, and the
 target that applies to a row out.
 
 **Import** (``flask targets import FILE [--year N]``, :func:`import_csv`): the CSV has the shape of
@@ -6,7 +6,7 @@ target that applies to a row out.
 per target. ``*_target_NNpct`` columns give a target count at the rate NN % (``ehr_target_90pct`` →
 indicator ``ehr``, rate 0.90, count); ``htn_target_count`` / ``t2dm_target_count`` give the task
 target counts (应管人数) of ``hypertension_managed`` / ``t2dm_managed``; maternal and child columns are
-stored under their own keys (:data:`definitions.TARGET_ONLY`) for when the product has their data.
+stored under their own keys (:data:`catalogue.TARGET_ONLY`) for when the product has their data.
 Base figures (service population, 65+, births …) are not targets and are skipped. Institutions are
 matched by exact name; an unknown or ambiguous name, or a bad number, is an error naming it, and
 nothing is written.
@@ -24,13 +24,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from app.access.scope import get_institution
 from app.errors import Invalid
 from app.extensions import db
-from app.indicators.definitions import BY_KEY, DEFINITIONS, TARGET_KEYS, TARGET_ONLY
+from app.indicators.catalogue import BY_KEY, DEFINITIONS, TARGET_KEYS, TARGET_ONLY
 from app.indicators.models import IndicatorTarget
-from app.orgs.models import Institution
+from app.indicators.scope import top_most
+from app.orgs.models import Institution, subtree_ids
 
 _PERCENT = re.compile(r"_target_(\d{1,3})pct$")
 _YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
@@ -92,7 +94,7 @@ def parse(text: str) -> tuple[list[tuple[str, dict[str, int]]], list[str]]:
             continue
         if len(values) != len(header):
             raise TargetFileError(f"line {line_no}: {len(values)} values for {len(header)} columns")
-        record = dict(zip(header, (v.strip() for v in values)))
+        record = dict(zip(header, (v.strip() for v in values), strict=True))
         name = record["institution"]
         if not name:
             raise TargetFileError(f"line {line_no}: the institution name is empty")
@@ -174,8 +176,6 @@ def _upsert(year: int, wanted: dict[tuple[int, str], tuple[float | None, int | N
 
 def put(actor, body: dict) -> IndicatorTarget:
     """Create or replace one target (district admin). Fields left out are cleared."""
-    from app.access.scope import get_institution
-
     key = body["indicator"]
     if key not in TARGET_KEYS:
         raise Invalid("indicator", "unknown indicator; one of: " + ", ".join(TARGET_KEYS))
@@ -195,9 +195,7 @@ def list_targets(institution_paths: list[str] | None, year: int) -> list[Indicat
     stmt = (select(IndicatorTarget).join(Institution, Institution.id == IndicatorTarget.institution_id)
             .where(IndicatorTarget.year == year).order_by(Institution.code, IndicatorTarget.indicator))
     if institution_paths is not None:
-        from sqlalchemy import or_
-
-        stmt = stmt.where(or_(*(Institution.path.startswith(p) for p in institution_paths)))
+        stmt = stmt.where(or_(*(IndicatorTarget.institution_id.in_(subtree_ids(p)) for p in institution_paths)))
     return list(db.session.scalars(stmt))
 
 
@@ -207,7 +205,7 @@ class TargetBook:
     """The targets of one year for the institutions of a subtree (one query)."""
 
     def __init__(self, institutions, year: int):
-        self.institutions = list(institutions)  # rows with .id and .path
+        self.institutions = list(institutions)  # Institution rows of the subtree
         ids = [i.id for i in self.institutions]
         self.rows: dict[tuple[int, str], tuple[float | None, int | None]] = {}
         if ids:
@@ -225,9 +223,8 @@ class TargetBook:
         own = self.rows.get((institution.id, key), (None, None))[1]
         if own is not None:
             return own
-        declared = [i for i in self.institutions if i.path.startswith(institution.path) and i.id != institution.id
-                    and self.rows.get((i.id, key), (None, None))[1] is not None]
-        top = [i for i in declared if not any(o is not i and i.path.startswith(o.path) for o in declared)]
+        top = top_most(self.institutions, institution, lambda i: i.id != institution.id
+                       and self.rows.get((i.id, key), (None, None))[1] is not None)
         if not top:
             return None
         return sum(self.rows[(i.id, key)][1] for i in top)

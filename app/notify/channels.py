@@ -1,11 +1,12 @@
 """Delivery channels. The inbox always works; WeChat may say no, later, or never."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 
-from app.accounts.models import WechatAccount
 from app.extensions import db
 from app.notify import templates
 from app.notify.models import InboxMessage, Outbox, SubscriptionCredit
@@ -35,13 +36,27 @@ class WechatOutcome:
     error: str | None = None
 
 
-def accounts_for(rows: list[Outbox]) -> dict[int, WechatAccount]:
+class WechatRecipient(Protocol):
+    id: int  # the account: subscription credits are counted per account
+    openid: str
+
+
+# resident ids → {resident id: their bound WeChat account}. Notify knows no feature: the accounts
+# feature provides the lookup, connected in app.wiring.
+_account_lookup: Callable[[set[int]], Mapping[int, WechatRecipient]] | None = None
+
+
+def use_account_lookup(lookup: Callable[[set[int]], Mapping[int, WechatRecipient]]) -> None:
+    global _account_lookup
+    _account_lookup = lookup
+
+
+def accounts_for(rows: list[Outbox]) -> Mapping[int, WechatRecipient]:
     """Bound WeChat accounts of the batch's resident recipients, in one query."""
     resident_ids = {r.recipient_id for r in rows if r.recipient_kind == "resident"}
     if not resident_ids:
         return {}
-    found = db.session.scalars(select(WechatAccount).where(WechatAccount.resident_id.in_(resident_ids)))
-    return {a.resident_id: a for a in found}
+    return _account_lookup(resident_ids)
 
 
 class TokenCache:
@@ -68,7 +83,7 @@ def take_credit(account_id: int, template_id: str) -> bool:
     return result.rowcount == 1
 
 
-def send_wechat(row: Outbox, account: WechatAccount, tokens: TokenCache) -> WechatOutcome:
+def send_wechat(row: Outbox, account: WechatRecipient, tokens: TokenCache) -> WechatOutcome:
     """One subscribe-message send; refreshes the shared token once on 40001/42001/40014."""
     from flask import current_app
 

@@ -4,7 +4,6 @@ from app.access.actors import current_actor, login_required, resident_required, 
 from app.access.scope import get_resident
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
-from app.extensions import db
 from app.notify import notifications, schemas, services  # noqa: F401  (registers kinds)
 
 blp = Blueprint("notify", __name__, url_prefix="/api/v1", description="Reminders: subscriptions and the in-app inbox")
@@ -25,7 +24,6 @@ def list_subscriptions():
 def accept_subscriptions(body):
     """Record what the user accepted: each accepted one-time template adds one credit."""
     result = services.add_credits(current_actor().id, body["accepted"])
-    db.session.commit()
     return result
 
 
@@ -46,7 +44,6 @@ def list_messages(args):
 def read_message(message_id):
     """Mark one message read."""
     message = services.mark_read(services.recipient_of(current_actor()), message_id)
-    db.session.commit()
     return message
 
 

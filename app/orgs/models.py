@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.time import now
@@ -48,7 +48,14 @@ class Institution(db.Model):
     parent: Mapped["Institution | None"] = relationship(remote_side=[id])
 
     def is_within(self, other_path: str) -> bool:
+        """In the subtree whose root has ``other_path`` (itself included)."""
         return self.path.startswith(other_path)
+
+
+def subtree_ids(root_path: str):
+    """The ids of every institution in the subtree under ``root_path`` (root included), as a
+    SELECT to use in ``.in_(...)``: the one way to scope a query to a subtree."""
+    return select(Institution.id).where(Institution.path.startswith(root_path))
 
 
 class Team(db.Model):

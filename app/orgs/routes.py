@@ -3,7 +3,6 @@ from flask_smorest import Blueprint
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_team
 from app.common.idempotency import idempotent
-from app.extensions import db
 from app.orgs import schemas, services
 
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Institutions, teams and staff")
@@ -77,5 +76,4 @@ def list_staff(args):
 def patch_staff(body, staff_id):
     actor = current_actor()
     staff = services.update_staff(actor, services.get_staff(actor, staff_id), body)
-    db.session.commit()
     return staff

@@ -1,6 +1,9 @@
 import click
 from flask.cli import AppGroup
 
+from app.extensions import db
+from app.residents.services import rotate_id_number_key
+
 residents_cli = AppGroup("residents", help="Archive maintenance.")
 
 
@@ -8,9 +11,15 @@ residents_cli = AppGroup("residents", help="Archive maintenance.")
 @click.option("--batch", default=5000, show_default=True)
 def rotate_id_key(batch: int):
     """Re-encrypt ID numbers under ID_NUMBER_KEY (old keys in ID_NUMBER_OLD_KEYS)."""
-    from app.residents.services import rotate_id_number_key
-
-    click.echo(f"rotated {rotate_id_number_key(batch)} archives")
+    done = 0
+    try:
+        for rotated in rotate_id_number_key(batch):
+            db.session.commit()  # one batch at a time: what is rotated stays rotated if a later batch fails
+            done += rotated
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(f"rotated {done} archives")
 
 
 commands = [residents_cli]

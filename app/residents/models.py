@@ -75,8 +75,8 @@ class Resident(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     household: Mapped[Household | None] = relationship()
-    institution: Mapped["Institution"] = relationship()  # noqa: F821
-    conditions: Mapped[list["Condition"]] = relationship(back_populates="resident", order_by="Condition.id")
+    institution: Mapped[Institution] = relationship()  # noqa: F821
+    conditions: Mapped[list[Condition]] = relationship(back_populates="resident", order_by="Condition.id")
 
 
 class Condition(db.Model):

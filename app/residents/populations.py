@@ -1,4 +1,4 @@
-"""Key populations (DOMAIN.md §3), derived from age, diagnoses and flags — never typed in.
+"""Key populations (docs/domain.md §3), derived from age, diagnoses and flags — never typed in.
 
 Each population is defined once, twice over: as a Python predicate for one
 resident in hand, and as a SQL clause for set-based queries. Both read the same

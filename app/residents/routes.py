@@ -5,7 +5,6 @@ from app.access.scope import get_resident
 from app.audit import services as audit
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
-from app.extensions import db
 from app.residents import schemas, services
 from app.residents.presenters import present_resident
 
@@ -18,7 +17,6 @@ blp = Blueprint("residents", __name__, url_prefix="/api/v1", description="Reside
 def me():
     """The logged-in resident: account, own archive summary, family, contract."""
     body = services.me_summary(current_actor())
-    db.session.commit()
     return body
 
 
@@ -43,7 +41,6 @@ def list_residents(args):
     rows, total = paginate(services.search_residents(actor, args), args["page"], args["per_page"])
     audit.record_many(actor, [r.id for r in rows], action="read", section="basic_info_list",
                       purpose="care")
-    db.session.commit()
     return page_body([present_resident(r) for r in rows], args["page"], args["per_page"], total)
 
 
@@ -59,7 +56,6 @@ def lookup_resident(body):
     scope is the same 404 as no such number; a malformed number is a 422 naming ``id_number``.
     """
     resident = services.lookup_resident(current_actor(), body["id_number"])
-    db.session.commit()
     return present_resident(resident)
 
 
@@ -70,7 +66,6 @@ def get_resident_view(rid):
     actor = current_actor()
     resident = get_resident(actor, rid)
     audit.record(actor, resident.id, action="read", section="basic_info")
-    db.session.commit()
     return present_resident(resident, owner=actor.resident_id == resident.id)
 
 
@@ -82,5 +77,4 @@ def patch_resident(body, rid):
     """Change the basic sheet (staff in scope)."""
     actor = current_actor()
     resident = services.update_resident(actor, get_resident(actor, rid), body)
-    db.session.commit()
     return present_resident(resident)

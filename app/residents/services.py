@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.access.scope import get_institution, get_resident, get_team, resident_clause
 from app.audit import services as audit
 from app.common.ids import IdNumberError, parse_id_number, vault
-from app.common.time import today
+from app.common.time import now, today
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.orgs.models import subtree_ids
 from app.residents.models import Condition, Household, Resident
 from app.residents.populations import population_clause
+from app.residents.presenters import present_resident
 
 RESIDENT_LEVELS = (3, 4)  # residents belong to centres/health centres and their clinics
 
@@ -119,6 +123,44 @@ def update_resident(actor, resident: Resident, data: dict) -> Resident:
     return resident
 
 
+def register_condition(actor, resident: Resident, disease: str, diagnosed_on: date) -> Condition:
+    """Register a diagnosis (慢病登记). An active one of the same disease is a 409; an inactive
+    one (e.g. a past registration closed) is reopened with the new diagnosis date."""
+    if diagnosed_on > today():
+        raise Invalid("diagnosed_on", "cannot be in the future")
+    if diagnosed_on < resident.birth_on:
+        raise Invalid("diagnosed_on", "cannot be before the resident's birth date")
+    existing = db.session.scalar(select(Condition).where(Condition.resident_id == resident.id,
+                                                         Condition.disease == disease))
+    if existing is not None and existing.active:
+        raise Conflict(f"{disease} is already registered for this resident", error="duplicate_condition")
+    if existing is not None:
+        existing.active, existing.diagnosed_on, existing.recorded_by_id = True, diagnosed_on, actor.id
+        condition = existing
+    else:
+        condition = Condition(resident_id=resident.id, disease=disease, diagnosed_on=diagnosed_on,
+                              recorded_by_id=actor.id)
+        db.session.add(condition)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent request registered the same disease
+        db.session.rollback()
+        raise Conflict(f"{disease} is already registered for this resident",
+                       error="duplicate_condition") from None
+    audit.record(actor, resident.id, action="create", section="conditions", purpose="care")
+    return condition
+
+
+def assign_team(resident_ids: list[int], team_id: int) -> None:
+    """The responsible team (责任团队) of these residents becomes ``team_id`` (set-based: one UPDATE).
+
+    The contracts feature calls it when a contract starts: residents are served by the team they
+    signed with."""
+    if resident_ids:
+        db.session.execute(update(Resident).where(Resident.id.in_(resident_ids))
+                           .values(team_id=team_id, updated_at=now()))
+
+
 def search_residents(actor, args: dict):
     """A scoped select of residents for the staff list."""
     stmt = select(Resident).where(resident_clause(actor))
@@ -134,27 +176,21 @@ def search_residents(actor, args: dict):
         stmt = stmt.where(Resident.team_id == team_id)
     if (institution_id := args.get("institution_id")) is not None:
         institution = get_institution(actor, institution_id)
-        from app.orgs.models import Institution
-
-        stmt = stmt.where(Resident.institution_id.in_(
-            select(Institution.id).where(Institution.path.startswith(institution.path))))
+        stmt = stmt.where(Resident.institution_id.in_(subtree_ids(institution.path)))
     if status := args.get("status"):
         stmt = stmt.where(Resident.status == status)
     return stmt.order_by(Resident.id)
 
 
 def me_summary(actor) -> dict:
-    """What the phone's home screen needs about the logged-in resident."""
-    from app.accounts.models import WechatAccount
-    from app.residents.presenters import present_resident
-
-    account = db.session.get(WechatAccount, actor.id)
-    body = {"account": {"id": account.id, "bound": account.resident_id is not None,
-                        "resident_id": account.resident_id},
+    """What the phone's home screen needs about the logged-in resident (the actor is loaded from
+    the WeChat account on this request: its id and the archive it is bound to)."""
+    body = {"account": {"id": actor.id, "bound": actor.resident_id is not None,
+                        "resident_id": actor.resident_id},
             "resident": None, "family": [], "populations": [], "contract": None}
-    if account.resident_id is None:
+    if actor.resident_id is None:
         return body
-    resident = db.session.get(Resident, account.resident_id)
+    resident = db.session.get(Resident, actor.resident_id)
     body["resident"] = present_resident(resident, owner=True)
     body["populations"] = body["resident"]["populations"]
     for contribute in ME_SECTIONS:
@@ -167,27 +203,28 @@ def me_summary(actor) -> dict:
 ME_SECTIONS: list = []
 
 
-def rotate_id_number_key(batch: int = 5000) -> int:
-    """Re-encrypt every ID number under the current key and re-key its lookup hash.
+def rotate_id_number_key(batch: int = 5000) -> Iterator[int]:
+    """Re-encrypt every ID number under the current key and re-key its lookup hash, one batch
+    at a time: yields the number of archives each batch rotated, once it is flushed.
 
-    Runs online: until a row is rotated, lookups still find it through the old keys'
-    hashes (``lookup_hashes``). One UPDATE per batch (executemany), not per row.
+    The caller commits after each batch (the CLI command does), so a long rotation holds no
+    lock for long. Runs online: until a row is rotated, lookups still find it through the old
+    keys' hashes (``lookup_hashes``). One UPDATE per batch (executemany), not per row.
     """
-    from sqlalchemy import bindparam, update
-
-    box, done, last_id = vault(), 0, 0
+    box, last_id = vault(), 0
+    table = Resident.__table__
+    statement = (update(table).where(table.c.id == bindparam("rid"))
+                 .values(id_number_enc=bindparam("enc"), id_number_hash=bindparam("hash")))
     while True:
         rows = db.session.execute(select(Resident.id, Resident.id_number_enc).where(Resident.id > last_id)
                                   .order_by(Resident.id).limit(batch)).all()
         if not rows:
-            return done
+            return
         params = []
         for rid, token in rows:
             number = box.decrypt(token)
             params.append({"rid": rid, "enc": box.encrypt(number), "hash": box.lookup_hash(number)})
-        table = Resident.__table__
-        db.session.execute(update(table).where(table.c.id == bindparam("rid"))
-                           .values(id_number_enc=bindparam("enc"), id_number_hash=bindparam("hash")), params)
-        db.session.commit()
-        done += len(rows)
+        db.session.execute(statement, params)
+        db.session.flush()
         last_id = rows[-1][0]
+        yield len(rows)

@@ -31,15 +31,16 @@ from app.surveys.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from app.surveys.services import is_positive_respondent, target_clause
+from app.surveys.publishing import target_clause
+from app.surveys.rules import is_positive_respondent
 
 SATISFACTION_LABELS = ("非常不满意", "不满意", "一般", "满意", "非常满意")
 KNOWLEDGE_LABELS = ("完全不了解", "不太了解", "一般", "比较了解", "非常了解")
 
 # (text, type, required, [(label, positive)])
 SATISFACTION_QUESTIONS = (
-    ("您对家庭医生团队的服务态度是否满意？", "scale", True, [(l, v >= 4) for v, l in enumerate(SATISFACTION_LABELS, 1)]),
-    ("您对家庭医生的专业技术水平是否满意？", "scale", True, [(l, v >= 4) for v, l in enumerate(SATISFACTION_LABELS, 1)]),
+    ("您对家庭医生团队的服务态度是否满意？", "scale", True, [(label, v >= 4) for v, label in enumerate(SATISFACTION_LABELS, 1)]),
+    ("您对家庭医生的专业技术水平是否满意？", "scale", True, [(label, v >= 4) for v, label in enumerate(SATISFACTION_LABELS, 1)]),
     ("您对签约后获得的健康管理服务（随访、体检等）是否满意？", "single", True,
      [("满意", True), ("基本满意", True), ("不满意", False), ("说不清", False)]),
     ("遇到健康问题时，您能否方便地联系到您的家庭医生？", "single", True,
@@ -56,7 +57,7 @@ AWARENESS_QUESTIONS = (
     ("以下哪些属于国家基本公共卫生服务？（可多选）", "multi", True,
      [("建立居民健康档案", True), ("65岁及以上老年人健康管理", True), ("高血压患者健康管理", True),
       ("住院手术费用报销", False)]),
-    ("您对家庭医生签约服务内容的了解程度", "scale", True, [(l, v >= 4) for v, l in enumerate(KNOWLEDGE_LABELS, 1)]),
+    ("您对家庭医生签约服务内容的了解程度", "scale", True, [(label, v >= 4) for v, label in enumerate(KNOWLEDGE_LABELS, 1)]),
     ("您希望通过哪些渠道了解家庭医生和公共卫生服务？", "text", False, []),
 )
 SATISFACTION_COMMENTS = (
@@ -130,12 +131,12 @@ def seed_surveys(ctx) -> None:
             published_at=published_at)])
         question_rows, option_rows, built = [], [], []
         question_ids = ctx.allocate_ids(SurveyQuestion, len(questions))
-        for position, (question_id, (text, qtype, required, options)) in enumerate(zip(question_ids, questions), 1):
+        for position, (question_id, (text, qtype, required, options)) in enumerate(zip(question_ids, questions, strict=True), 1):
             question_rows.append(dict(id=question_id, survey_id=survey_id, position=position, text=text, type=qtype,
                                       required=required))
             opts = []
             for number, (option_id, (label, positive)) in enumerate(
-                    zip(ctx.allocate_ids(SurveyOption, len(options)), options), 1):
+                    zip(ctx.allocate_ids(SurveyOption, len(options)), options, strict=True), 1):
                 row = dict(id=option_id, question_id=question_id, position=number, label=label, positive=positive,
                            value=number if qtype == "scale" else None)
                 option_rows.append(row)
@@ -205,7 +206,7 @@ def seed_surveys(ctx) -> None:
                 id=response_id, survey_id=survey_id, resident_id=resident_id, account_id=None,
                 submitted_by_resident_id=submitted_by, proxy=proxy, scored_count=scored, positive_count=positive,
                 submitted_at=clock.at_local(opens_on, 9) + timedelta(seconds=rng.randrange(window))))
-        for row, option_id in zip(chosen_rows, ctx.allocate_ids(SurveyAnswerOption, len(chosen_rows))):
+        for row, option_id in zip(chosen_rows, ctx.allocate_ids(SurveyAnswerOption, len(chosen_rows)), strict=True):
             row["id"] = option_id
         ctx.insert(SurveyResponse, response_rows)
         ctx.insert(SurveyAnswer, answer_rows)

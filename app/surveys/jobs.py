@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from app.common.time import now, today
 from app.extensions import db
-from app.surveys import services
 from app.surveys.models import Survey
+from app.surveys.publishing import invite
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def invite_newcomers() -> dict:
                                      .order_by(Survey.id)).all()
         invited = enqueued = 0
         for survey in running:  # a handful of surveys; each is one set-based statement
-            added, queued = services.invite(survey, day, at)
+            added, queued = invite(survey, day, at)
             invited += added
             enqueued += queued
         db.session.commit()

@@ -63,8 +63,8 @@ class Survey(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    institution: Mapped["Institution"] = relationship()  # noqa: F821
-    questions: Mapped[list["SurveyQuestion"]] = relationship(
+    institution: Mapped[Institution] = relationship()  # noqa: F821
+    questions: Mapped[list[SurveyQuestion]] = relationship(
         back_populates="survey", cascade="all, delete-orphan", order_by="SurveyQuestion.position")
 
     @property
@@ -92,7 +92,7 @@ class SurveyQuestion(db.Model):
     required: Mapped[bool] = mapped_column(default=True)
 
     survey: Mapped[Survey] = relationship(back_populates="questions")
-    options: Mapped[list["SurveyOption"]] = relationship(
+    options: Mapped[list[SurveyOption]] = relationship(
         back_populates="question", cascade="all, delete-orphan", order_by="SurveyOption.position")
 
     @property
@@ -146,7 +146,7 @@ class SurveyResponse(db.Model):
     positive_count: Mapped[int] = mapped_column(default=0)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
-    answers: Mapped[list["SurveyAnswer"]] = relationship(
+    answers: Mapped[list[SurveyAnswer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="SurveyAnswer.id")
 
 
@@ -165,7 +165,7 @@ class SurveyAnswer(db.Model):
     positive: Mapped[bool | None]  # None: not a scored question
 
     response: Mapped[SurveyResponse] = relationship(back_populates="answers")
-    options: Mapped[list["SurveyAnswerOption"]] = relationship(cascade="all, delete-orphan")
+    options: Mapped[list[SurveyAnswerOption]] = relationship(cascade="all, delete-orphan")
 
 
 class SurveyAnswerOption(db.Model):

@@ -5,7 +5,7 @@ Definitions (the same in the JSON, the .xlsx and the indicators):
 - **responses**: residents with a response (at most one each; proxy answers included);
 - **response_rate** = responses ÷ invited;
 - **positive** respondents: those whose positive scored answers are at least the survey's
-  ``positive_threshold`` share of the scored questions they answered (``services.rule_text``);
+  ``positive_threshold`` share of the scored questions they answered (``rules.rule_text``);
   compared in integers (per mille), so 4 of 5 at 0.8 is positive on every engine;
 - **positive_rate** (满意度 / 知晓率) = positive respondents ÷ responses;
 - per question: ``answered`` = responses answering it, each option's ``count`` (responses
@@ -32,8 +32,9 @@ from app.access.scope import get_institution, get_team
 from app.audit import services as audit
 from app.common.pagination import paginate
 from app.common.time import today
+from app.errors import NotFound
 from app.extensions import db
-from app.orgs.models import Institution, Team
+from app.orgs.models import Institution, Team, subtree_ids
 from app.residents.models import Resident
 from app.surveys.models import (
     Survey,
@@ -42,7 +43,7 @@ from app.surveys.models import (
     SurveyInvitation,
     SurveyResponse,
 )
-from app.surveys.services import INDICATOR_OF, positive_respondent, rule_text
+from app.surveys.rules import INDICATOR_OF, positive_respondent, rule_text
 
 TEXT_PREVIEW = 50  # newest free-text answers inline per question; the rest page through
 
@@ -64,8 +65,7 @@ class Scope:
     def filters(self) -> list:
         found = []
         if self.institution is not None and self.institution.parent_id is not None:
-            found.append(Resident.institution_id.in_(
-                select(Institution.id).where(Institution.path.startswith(self.institution.path))))
+            found.append(Resident.institution_id.in_(subtree_ids(self.institution.path)))
         if self.team is not None:
             found.append(Resident.team_id == self.team.id)
         return found
@@ -77,7 +77,7 @@ def scope_for(actor: Actor, survey: Survey, institution_id: int | None, team_id:
     team = get_team(actor, team_id) if team_id is not None else None
     if institution_id is not None:
         institution = get_institution(actor, institution_id)
-    elif actor.is_district_admin or survey.institution.path.startswith(actor.institution_path):
+    elif actor.is_district_admin or survey.institution.is_within(actor.institution_path):
         institution = survey.institution
     else:
         institution = get_institution(actor, actor.institution_id)
@@ -217,8 +217,6 @@ def compute(actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEX
 
 def text_answers(actor: Actor, survey: Survey, scope: Scope, question_id: int, page: int, per_page: int):
     """All free-text answers to one question, a page at a time (identity: district admin only)."""
-    from app.errors import NotFound
-
     question = next((q for q in survey.questions if q.id == question_id and q.type == "text"), None)
     if question is None:
         raise NotFound("no such free-text question in this survey")

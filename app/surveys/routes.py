@@ -5,8 +5,8 @@ from flask_smorest import Blueprint
 from app.access.actors import current_actor, login_required, resident_required, staff_required
 from app.common.idempotency import idempotent
 from app.common.pagination import page_body
-from app.extensions import db, limiter
-from app.surveys import export, notifications, results, schemas, services  # noqa: F401  (registers kinds)
+from app.extensions import limiter
+from app.surveys import answers, drafts, export, publishing, results, schemas, scope, views
 
 blp = Blueprint("surveys", __name__, url_prefix="/api/v1",
                 description="Satisfaction (满意度) and awareness (知晓率) surveys: questionnaires, invitations, "
@@ -28,8 +28,8 @@ def create_survey(body):
     special_family, signed) with ``population_match`` any (default) or all. Choice and scale
     questions mark which answers count as positive; ``positive_threshold`` (default 0.8) states
     the respondent rule."""
-    survey = services.create(current_actor(), body)
-    return services.present_for_staff(survey)
+    survey = drafts.create(current_actor(), body)
+    return views.present_for_staff(survey)
 
 
 @blp.route("/surveys", methods=["GET"])
@@ -39,7 +39,7 @@ def create_survey(body):
 def list_surveys(args):
     """Surveys the caller may see: admins those owned in their subtree and the published ones
     covering their institution; other staff the published ones overlapping their institution."""
-    items, total = services.list_for_staff(current_actor(), args)
+    items, total = views.list_for_staff(current_actor(), args)
     return page_body(items, args["page"], args["per_page"], total)
 
 
@@ -50,7 +50,7 @@ def get_survey(survey_id):
     """One survey with its questions. Residents (invited, or acting for an invited family member)
     see published surveys, without which answers count as positive."""
     actor = current_actor()
-    return services.present(actor, services.get_survey(actor, survey_id))
+    return views.present(actor, scope.get_survey(actor, survey_id))
 
 
 @blp.route("/surveys/<int:survey_id>", methods=["PUT"])
@@ -60,9 +60,8 @@ def get_survey(survey_id):
 def update_survey(body, survey_id):
     """Replace a draft (questions and options get new ids). A published survey is frozen: 409."""
     actor = current_actor()
-    survey = services.update_draft(actor, services.get_owned_survey(actor, survey_id), body)
-    db.session.commit()
-    return services.present_for_staff(survey)
+    survey = drafts.update_draft(actor, scope.get_owned_survey(actor, survey_id), body)
+    return views.present_for_staff(survey)
 
 
 @blp.route("/surveys/<int:survey_id>", methods=["DELETE"])
@@ -71,8 +70,7 @@ def update_survey(body, survey_id):
 def delete_survey(survey_id):
     """Delete a draft. A published survey stays: 409."""
     actor = current_actor()
-    services.delete_draft(actor, services.get_owned_survey(actor, survey_id))
-    db.session.commit()
+    drafts.delete_draft(actor, scope.get_owned_survey(actor, survey_id))
     return ""
 
 
@@ -84,9 +82,8 @@ def publish_survey(survey_id):
     reminder each: WeChat where there is a credit, the inbox always; sent from the opening day at a
     civil hour). Publishing again changes nothing. Past its closing date: 409."""
     actor = current_actor()
-    survey = services.publish(actor, services.get_owned_survey(actor, survey_id))
-    db.session.commit()
-    return services.present_for_staff(survey)
+    survey = publishing.publish(actor, scope.get_owned_survey(actor, survey_id))
+    return views.present_for_staff(survey)
 
 
 # --- answering (residents) --------------------------------------------------------------
@@ -98,7 +95,7 @@ def publish_survey(survey_id):
 def my_surveys(args):
     """Open surveys for me and for the family members I act for, each with who may answer it
     (``respondents``) and whether they have."""
-    items, total = services.my_open_surveys(current_actor(), args["page"], args["per_page"])
+    items, total = views.my_open_surveys(current_actor(), args["page"], args["per_page"])
     return page_body(items, args["page"], args["per_page"], total)
 
 
@@ -123,15 +120,15 @@ def answer_survey(body, survey_id):
     ``on_behalf_of``: a family member this account acts for (recorded as a proxy answer). Not yet
     open or closed: 409. Missing required answers, options of another question, a scale value
     outside 1–5 or text longer than 500 characters: 422 with ``errors["answers.<question_id>"]``."""
-    response = services.respond(current_actor(), survey_id, body)
-    return services.present_response(response)
+    response = answers.respond(current_actor(), survey_id, body)
+    return answers.present_response(response)
 
 
 # --- results (admins) ---------------------------------------------------------------------
 
 def _scoped(args, survey_id):
     actor = current_actor()
-    survey = services.get_survey_for_staff(actor, survey_id)
+    survey = scope.get_survey_for_staff(actor, survey_id)
     return actor, survey, results.scope_for(actor, survey, args.get("institution_id"), args.get("team_id"))
 
 
@@ -146,7 +143,6 @@ def survey_results(args, survey_id):
     who wrote them only for the district admin. Doctors: 403."""
     actor, survey, scope = _scoped(args, survey_id)
     body = results.compute(actor, survey, scope)
-    db.session.commit()
     return body
 
 
@@ -160,7 +156,6 @@ def survey_results_xlsx(args, survey_id):
     actor, survey, scope = _scoped(args, survey_id)
     body = results.compute(actor, survey, scope, text_limit=0, purpose="export")
     data = export.workbook(body, results.all_text_answers(actor, survey, scope))
-    db.session.commit()
     return Response(data, mimetype=export.MIME, headers={
         "Content-Disposition": f'attachment; filename="survey-{survey.id}-results.xlsx"'})
 
@@ -174,5 +169,4 @@ def free_text_answers(args, survey_id, question_id):
     results)."""
     actor, survey, scope = _scoped(args, survey_id)
     items, total = results.text_answers(actor, survey, scope, question_id, args["page"], args["per_page"])
-    db.session.commit()
     return page_body(items, args["page"], args["per_page"], total)

@@ -3,8 +3,14 @@ import marshmallow as ma
 from app.common.pagination import PageArgs, page_schema
 from app.common.schemas import Out, Strict, name_field
 from app.residents.populations import POPULATIONS
-from app.surveys.models import POPULATION_MATCHES, QUESTION_TYPES, SCALE_VALUES, SCORED_TYPES, SURVEY_KINDS, \
-    SURVEY_STATUSES
+from app.surveys.models import (
+    POPULATION_MATCHES,
+    QUESTION_TYPES,
+    SCALE_VALUES,
+    SCORED_TYPES,
+    SURVEY_KINDS,
+    SURVEY_STATUSES,
+)
 
 _list = ma.fields.List
 # Target populations: the archive's key populations plus "signed" (an active contract).

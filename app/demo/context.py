@@ -1,0 +1,190 @@
+"""What the demo seed's steps share: the targets table, the sites and centres built so far, and
+the :class:`SeedContext` every step reads from and writes through.
+
+Rules every step keeps:
+- **Deterministic.** Randomness only from ``ctx.rng(step_name, …)`` — a private
+  ``random.Random`` per step and institution, seeded from ``--seed`` — never the global
+  generator, so the same seed on the same local date gives the same district, and a
+  new step does not shift the numbers of the steps before it.
+- **Fast.** Rows are built as dicts and inserted with bulk Core inserts in chunks
+  (``ctx.insert``); primary keys come from ``ctx.allocate_ids`` so rows can refer to
+  each other without a round trip.
+- Demo data only: every name, number and address is made up.
+"""
+from __future__ import annotations
+
+import csv
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from sqlalchemy import func, insert, select
+
+from app.common.ids import make_id_number
+from app.extensions import db
+
+# Shipped with the package: the product never reads the planning material at run time.
+TARGETS_FILE = Path(__file__).resolve().parent / "data" / "huancui_2024_targets.csv"
+AREA_CODE = "371002"  # 山东省威海市环翠区
+DISTRICT = "环翠区"
+BUREAU_CODE = "HC00"
+BUREAU_NAME = "威海市环翠区卫生健康局"
+CHUNK_SIZE = 5000
+RESIDENTS_PER_TEAM = 2000
+# Share of a centre's households registered at the centre itself; the rest go to its
+# clinics / stations (docs/domain.md §2: level 4 carries ≥ 40 % of the work).
+CENTRE_SHARE = 0.4
+SUB_UNIT_KIND = {
+    "township_health_center": "village_clinic",
+    "community_health_center": "community_health_station",
+}
+_TEXT_COLUMNS = ("institution", "kind")
+
+
+# --- targets --------------------------------------------------------------
+
+def load_targets(path: Path = TARGETS_FILE) -> list[dict]:
+    """The district's per-institution table (docs/domain.md §7), numbers as ints, in file order."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    targets = []
+    for row in rows:
+        parsed = {key: (value.strip() if key in _TEXT_COLUMNS else int(value)) for key, value in row.items()}
+        if parsed["kind"] not in SUB_UNIT_KIND:
+            raise ValueError(f"{path.name}: unexpected institution kind {parsed['kind']!r}")
+        targets.append(parsed)
+    return targets
+
+
+# --- what the steps share -------------------------------------------------
+
+@dataclass
+class Site:
+    """An institution residents can be registered at (a centre or one of its units)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+    # Roads (urban) or the village (village clinic) used for household addresses.
+    places: tuple[str, ...] = ()
+    town: str | None = None
+    village: str | None = None
+
+
+@dataclass
+class Centre:
+    """A level-3 institution of the CSV, with its level-4 units and teams."""
+
+    target: dict
+    site: Site
+    units: list[Site] = field(default_factory=list)
+    team_ids: list[int] = field(default_factory=list)
+    team_leader: dict[int, int] = field(default_factory=dict)  # team id -> leader staff id
+
+    @property
+    def id(self) -> int:
+        return self.site.id
+
+    @property
+    def code(self) -> str:
+        return self.site.code
+
+    @property
+    def name(self) -> str:
+        return self.site.name
+
+    @property
+    def kind(self) -> str:
+        return self.site.kind
+
+    @property
+    def sites(self) -> list[Site]:
+        return [self.site, *self.units]
+
+
+class ResidentRef(NamedTuple):
+    """What later steps usually need about a seeded resident, without a query."""
+
+    id: int
+    site_id: int
+    team_id: int
+    household_id: int
+    birth_on: date
+    sex: str
+    married: bool
+
+
+Step = Callable[["SeedContext"], None]
+
+
+@dataclass
+class SeedContext:
+    scale: float
+    seed: int
+    today: date
+    now: datetime
+    password: str
+    password_hash: str
+    targets: list[dict]
+    echo: Callable[[str], None] = print
+    progress: bool = False
+    targets_file: Path = TARGETS_FILE  # the table ``targets`` was read from (for steps that import it)
+    bureau: Site | None = None
+    centres: list[Centre] = field(default_factory=list)
+    staff_ids: dict[str, int] = field(default_factory=dict)  # username -> id
+    staff_notes: dict[str, str] = field(default_factory=dict)  # username -> role text for the summary
+    residents: dict[str, list[ResidentRef]] = field(default_factory=dict)  # centre code -> refs
+    conditions: dict[str, set[int]] = field(default_factory=dict)  # disease -> resident ids
+    pregnant: dict[int, date] = field(default_factory=dict)  # resident id -> due date
+    notes: list[str] = field(default_factory=list)  # extra lines for the closing message
+    extras: dict = field(default_factory=dict)  # free space for later steps
+    counts: Counter = field(default_factory=Counter)  # table -> rows inserted
+    _next_id: dict[str, int] = field(default_factory=dict)
+    _id_seen: set = field(default_factory=set)
+
+    def rng(self, *parts) -> random.Random:
+        """A private generator for one step (and institution): same seed, same stream."""
+        return random.Random(":".join(str(part) for part in (self.seed, *parts)))
+
+    def scaled(self, value: float) -> int:
+        return round(value * self.scale)
+
+    def centre(self, code: str) -> Centre:
+        return next(c for c in self.centres if c.code == code)
+
+    def allocate_ids(self, model, count: int) -> range:
+        """Reserve ``count`` primary keys of ``model``'s table (max(id)+1 onwards)."""
+        table = model.__table__
+        if table.name not in self._next_id:
+            current = db.session.scalar(select(func.max(table.c.id)))
+            self._next_id[table.name] = (current or 0) + 1
+        start = self._next_id[table.name]
+        self._next_id[table.name] = start + count
+        return range(start, start + count)
+
+    def new_id(self, model) -> int:
+        return self.allocate_ids(model, 1)[0]
+
+    def insert(self, model, rows: list[dict]) -> None:
+        """Bulk Core insert (executemany) in chunks; every dict carries the same keys."""
+        table = getattr(model, "__table__", model)
+        statement = insert(table)
+        for start in range(0, len(rows), CHUNK_SIZE):
+            db.session.execute(statement, rows[start:start + CHUNK_SIZE])
+        self.counts[table.name] += len(rows)
+
+    def id_number(self, rng: random.Random, birth_on: date, sex: str) -> str:
+        """A valid GB 11643 number, unique in this seed: area, birth date, sequence parity = sex."""
+        day = birth_on.toordinal() * 1000
+        for _ in range(2000):
+            sequence = rng.randrange(1, 500) * 2 - (1 if sex == "male" else 0)
+            if day + sequence not in self._id_seen:
+                self._id_seen.add(day + sequence)
+                return make_id_number(AREA_CODE, birth_on, sequence)
+        raise RuntimeError(f"no free ID sequence left for {birth_on}")

@@ -1,0 +1,346 @@
+"""Demo step "residents": households of 1–5 and their residents, centre by centre, with the exact
+numbers of elderly (65+) and children (0–6) the targets table gives each centre."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from tqdm import tqdm
+
+from app.common import time as clock
+from app.common.ids import vault
+from app.demo import names
+from app.demo.context import (
+    CENTRE_SHARE,
+    CHUNK_SIZE,
+    DISTRICT,
+    Centre,
+    ResidentRef,
+    SeedContext,
+    Site,
+)
+from app.residents.models import Household, Resident
+
+
+class _Quota:
+    """How many residents of each age band a centre still needs (exact totals)."""
+
+    def __init__(self, child: int, adult: int, elderly: int):
+        self.left = {"child": child, "adult": adult, "elderly": elderly}
+
+    def take(self, band: str) -> bool:
+        if self.left[band] <= 0:
+            return False
+        self.left[band] -= 1
+        return True
+
+    def spare_adults(self) -> int:
+        """Adults (7–64) not kept back as parents for the children still to place."""
+        return self.left["adult"] - 2 * self.left["child"]
+
+    def remaining(self) -> int:
+        return sum(self.left.values())
+
+
+def _band(age: int) -> str:
+    return "child" if age <= 6 else ("elderly" if age >= 65 else "adult")
+
+
+# Working-age heads of households: Weihai is an old city, more 45–64 than 18–34.
+_ADULT_AGE = names.WeightedChoice([(age, 0.8 if age < 25 else 1.0 if age < 35 else 1.1 if age < 45
+                                    else 1.35) for age in range(18, 65)])
+
+
+def _adult_age(rng: random.Random, low: int = 18, high: int = 64) -> int:
+    for _ in range(8):
+        age = _ADULT_AGE(rng)
+        if low <= age <= high:
+            return age
+    return rng.randint(low, high)
+
+
+def _elderly_age(rng: random.Random) -> int:
+    return min(104, 65 + int(rng.expovariate(1 / 8.5)))
+
+
+def _other(sex: str) -> str:
+    return "female" if sex == "male" else "male"
+
+
+def _child_relation(sex: str, grand: bool = False) -> str:
+    if grand:
+        return "孙子" if sex == "male" else "孙女"
+    return "子" if sex == "male" else "女"
+
+
+def _compose_household(rng: random.Random, quota: _Quota) -> list[tuple[str, str, int]]:
+    """Members as (relation to head, sex, age); consumes the quota exactly.
+
+    Household types are drawn in proportion to the households each band still needs,
+    so the bands run out together: young families (children 0–6), elderly couples
+    or widows, and working-age households (with school-age children sometimes).
+    """
+    left = quota.left
+    w_young = left["child"] / 1.15
+    w_elder = max(left["elderly"] - 0.25 * w_young, 0) / 1.65
+    w_adult = max(left["adult"] - 1.95 * w_young - 0.15 * w_elder, 0) / 2.3
+    total = w_young + w_elder + w_adult
+    if total > 0:
+        draw = rng.random() * total
+        kind = "young" if draw < w_young else "elderly" if draw < w_young + w_elder else "adult"
+    else:  # only the reserve is left: whichever band still has people
+        kind = "young" if left["child"] else "elderly" if left["elderly"] else "adult"
+
+    members: list[tuple[str, str, int]] = []
+    if kind == "young":
+        if quota.take("adult"):
+            head_sex = "male" if rng.random() < 0.8 else "female"
+            head_age = min(64, max(22, int(rng.triangular(23, 46, 32))))
+            members.append(("户主", head_sex, head_age))
+            if rng.random() < 0.92 and quota.take("adult"):
+                shift = -2 if head_sex == "male" else 2
+                members.append(("配偶", _other(head_sex), min(64, max(20, head_age + shift + rng.randint(-3, 3)))))
+            grand = False
+        elif quota.take("elderly"):  # grandparents bringing up a grandchild
+            head_sex = "male" if rng.random() < 0.5 else "female"
+            members.append(("户主", head_sex, min(80, _elderly_age(rng))))
+            grand = True
+        else:
+            grand = False
+        sex = "male" if rng.random() < 0.52 else "female"
+        quota.take("child")
+        members.append(("户主" if not members else _child_relation(sex, grand), sex, rng.randint(0, 6)))
+        if len(members) < 5 and rng.random() < 0.3:
+            sex = "male" if rng.random() < 0.52 else "female"
+            if left["child"] > 0 and rng.random() < 0.6:
+                quota.take("child")
+                members.append((_child_relation(sex, grand), sex, rng.randint(0, 6)))
+            elif not grand and members[0][2] >= 28 and quota.spare_adults() > 0:
+                quota.take("adult")
+                members.append((_child_relation(sex), sex, rng.randint(7, min(17, members[0][2] - 20))))
+        if not grand and members[0][0] == "户主" and len(members) < 5 and rng.random() < 0.22 \
+                and quota.take("elderly"):
+            sex = "male" if rng.random() < 0.45 else "female"
+            age = min(100, max(65 + rng.randint(0, 6), members[0][2] + rng.randint(24, 34)))
+            members.append(("父亲" if sex == "male" else "母亲", sex, age))
+    elif kind == "elderly":
+        quota.take("elderly")
+        head_sex = "male" if rng.random() < 0.45 else "female"  # more widows than widowers
+        head_age = _elderly_age(rng)
+        members.append(("户主", head_sex, head_age))
+        if rng.random() < max(0.2, 0.75 - (head_age - 65) * 0.02) and quota.take("elderly"):
+            shift = -2 if head_sex == "male" else 2
+            members.append(("配偶", _other(head_sex), min(104, max(65, head_age + shift + rng.randint(-3, 3)))))
+        if rng.random() < 0.15 and quota.spare_adults() > 0:
+            quota.take("adult")
+            sex = "male" if rng.random() < 0.5 else "female"
+            members.append((_child_relation(sex), sex, rng.randint(35, min(64, head_age - 22))))
+    else:
+        quota.take("adult")
+        head_sex = "male" if rng.random() < 0.65 else "female"
+        head_age = _adult_age(rng)
+        members.append(("户主", head_sex, head_age))
+        married = rng.random() < (0.15 if head_age < 25 else 0.55 if head_age < 30 else 0.82)
+        if married and quota.spare_adults() > 0:
+            quota.take("adult")
+            shift = -2 if head_sex == "male" else 2
+            members.append(("配偶", _other(head_sex), min(64, max(18, head_age + shift + rng.randint(-3, 3)))))
+        if 27 <= head_age <= 57:
+            wanted = rng.choices((0, 1, 2), weights=(0.45, 0.42, 0.13))[0]
+            for _ in range(wanted):
+                if quota.spare_adults() <= 0:
+                    break
+                quota.take("adult")
+                sex = "male" if rng.random() < 0.52 else "female"
+                members.append((_child_relation(sex), sex, rng.randint(7, min(17, head_age - 20))))
+        if head_age >= 44 and len(members) < 5 and rng.random() < 0.3 and quota.spare_adults() > 0:
+            quota.take("adult")
+            sex = "male" if rng.random() < 0.52 else "female"
+            members.append((_child_relation(sex), sex, rng.randint(18, min(30, head_age - 20))))
+        if head_age >= 40 and len(members) < 5 and rng.random() < 0.08 and quota.take("elderly"):
+            sex = "male" if rng.random() < 0.4 else "female"
+            members.append(("父亲" if sex == "male" else "母亲", sex,
+                            min(100, max(65, head_age + rng.randint(22, 34)))))
+    return members
+
+
+def _birth_for_age(rng: random.Random, today: date, age: int) -> date:
+    """A birth date giving exactly ``age`` completed years today."""
+    latest = clock.years_before(today, age)
+    earliest = clock.years_before(today, age + 1) + timedelta(days=1)
+    return earliest + timedelta(days=rng.randrange((latest - earliest).days + 1))
+
+
+_EDUCATION = {
+    "old": names.WeightedChoice([("文盲或半文盲", 18), ("小学", 38), ("初中", 28), ("高中", 9),
+                                 ("中等专业学校", 4), ("大学专科和专科学校", 2), ("大学本科", 1)]),
+    "mid": names.WeightedChoice([("小学", 8), ("初中", 38), ("高中", 20), ("中等专业学校", 8), ("技工学校", 5),
+                                 ("大学专科和专科学校", 11), ("大学本科", 9), ("研究生", 1)]),
+    "young": names.WeightedChoice([("初中", 14), ("高中", 14), ("中等专业学校", 8), ("技工学校", 4),
+                                   ("大学专科和专科学校", 25), ("大学本科", 31), ("研究生", 4)]),
+}
+_OCCUPATION = names.WeightedChoice([
+    ("国家机关、党群组织、企业、事业单位负责人", 3), ("专业技术人员", 14), ("办事人员和有关人员", 12),
+    ("商业、服务业人员", 25), ("农、林、牧、渔、水利业生产人员", 10),
+    ("生产、运输设备操作人员及有关人员", 22), ("军人", 0.5), ("不便分类的其他从业人员", 8), ("无职业", 6)])
+_BLOOD = names.WeightedChoice([("O", 34), ("A", 28), ("B", 24), ("AB", 9), ("unknown", 5)])
+_ALLERGIES = ("青霉素", "磺胺", "链霉素", "头孢类")
+_DISABILITIES = ("肢体残疾", "视力残疾", "听力残疾", "言语残疾", "智力残疾", "精神残疾")
+
+
+def _education(rng: random.Random, age: int, birth_year: int) -> str | None:
+    if age < 7:
+        return None
+    if age <= 12:
+        return "小学"
+    if age <= 15:
+        return "初中"
+    if age <= 18:
+        return "高中"
+    era = "old" if birth_year < 1960 else "mid" if birth_year < 1990 else "young"
+    return _EDUCATION[era](rng)
+
+
+def _marital(rng: random.Random, age: int, has_spouse: bool) -> str | None:
+    if age < 18:
+        return None
+    if has_spouse:
+        return "已婚"
+    if age >= 65:
+        return rng.choices(("丧偶", "已婚", "离婚", "未婚"), weights=(65, 25, 7, 3))[0]
+    if age < 30:
+        return "未婚" if rng.random() < 0.8 else "已婚"
+    return rng.choices(("已婚", "离婚", "未婚", "丧偶"), weights=(60, 25, 10, 5))[0]
+
+
+class _AddressBook:
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def __call__(self, site: Site) -> str:
+        rng = self.rng
+        if site.village:
+            return f"{DISTRICT}{site.town}{site.village}村{rng.randint(1, 320)}号"
+        road = rng.choice(site.places)
+        if site.town:  # the town seat
+            return f"{DISTRICT}{site.town}{road}{rng.randint(1, 180)}号"
+        if rng.random() < 0.85:  # flats
+            return (f"{DISTRICT}{road}{rng.randint(1, 199)}号{rng.randint(1, 24)}号楼{rng.randint(1, 4)}单元"
+                    f"{rng.randint(1, 18)}0{rng.randint(1, 4)}室")
+        return f"{DISTRICT}{road}{rng.randint(1, 199)}号"
+
+
+def build_residents(ctx: SeedContext) -> None:
+    """Households of 1–5 and their residents, with exact 65+ and 0–6 counts per centre."""
+    total = sum(ctx.scaled(c.target["service_population"]) for c in ctx.centres)
+    with tqdm(total=total, unit=" residents", desc="residents", disable=not ctx.progress,
+              dynamic_ncols=True, leave=False) as bar:
+        for centre in ctx.centres:
+            _populate_centre(ctx, centre, bar)
+
+
+def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
+    target = centre.target
+    rng = ctx.rng("residents", centre.code)
+    today = ctx.today
+    keys = vault()
+    population = ctx.scaled(target["service_population"])
+    elderly = ctx.scaled(target["elderly_65_plus"])
+    children = ctx.scaled(target["children_0_6"])
+    if elderly + children > population:
+        raise ValueError(f"{centre.name}: more elderly and children than residents at this scale")
+    quota = _Quota(child=children, adult=population - elderly - children, elderly=elderly)
+
+    township = centre.kind == "township_health_center"
+    unit_weights = [rng.uniform(0.7, 1.3) for _ in centre.units]
+    scale_units = (1 - CENTRE_SHARE) / sum(unit_weights) if unit_weights else 0
+    pick_site = names.WeightedChoice([(centre.site, CENTRE_SHARE)]
+                                     + [(u, w * scale_units) for u, w in zip(centre.units, unit_weights, strict=True)])
+    address_of = _AddressBook(rng)
+    refs: list[ResidentRef] = []
+    ctx.residents[centre.code] = refs
+    household_rows: list[dict] = []
+    resident_rows: list[dict] = []
+    household_no = archive_no = 0
+    empty_list: list = []
+
+    def flush():
+        if household_rows:
+            ctx.insert(Household, household_rows)
+        if resident_rows:
+            ctx.insert(Resident, resident_rows)
+            bar.update(len(resident_rows))
+        household_rows.clear()
+        resident_rows.clear()
+
+    while quota.remaining() > 0:
+        members = _compose_household(rng, quota)
+        household_no += 1
+        household_id = ctx.new_id(Household)
+        site = pick_site(rng)
+        team_id = rng.choice(centre.team_ids)
+        address = address_of(site)
+        household_rows.append(dict(id=household_id, code=f"{centre.code}-H{household_no:06d}", address=address,
+                                   institution_id=site.id, created_at=ctx.now))
+        residency = "registered" if rng.random() < 0.9 else "non_registered"
+        ethnicity = names.ethnicity(rng)
+        poor = rng.random() < (0.018 if township else 0.004)
+        employee_insured = rng.random() < (0.35 if township else 0.62)
+        # Children take the family name: the man's among head and spouse.
+        head_sex = members[0][1]
+        family = names.surname(rng)
+        has_couple = len(members) > 1 and members[1][0] == "配偶"
+        head_phone = None
+        for relation, sex, age in members:
+            birth_on = _birth_for_age(rng, today, age)
+            married = has_couple and relation in ("户主", "配偶")
+            if relation in ("户主", "配偶"):
+                own_family = (sex == "male") or not has_couple and head_sex == sex
+                surname = family if own_family else names.surname(rng)
+            elif relation in ("母亲",):
+                surname = names.surname(rng)
+            else:
+                surname = family
+            name = names.full_name(rng, sex, birth_on.year, surname)
+            number = ctx.id_number(rng, birth_on, sex)
+            if age <= 6:
+                phone = None
+            elif age < 18:
+                phone = names.mobile(rng) if age >= 14 and rng.random() < 0.5 else (
+                    head_phone if rng.random() < 0.3 else None)
+            else:
+                phone = names.mobile(rng) if rng.random() < (0.7 if age >= 85 else 0.97) else None
+            if relation == "户主":
+                head_phone = phone
+            band = _band(age)
+            disabled = rng.random() < (0.04 if band == "elderly" else 0.011 if band == "adult" else 0.004)
+            archive_no += 1
+            resident_id = ctx.new_id(Resident)
+            if age < 18:
+                payment = ["城乡居民基本医疗保险"]
+            elif employee_insured and (age < 60 or rng.random() < 0.7):
+                payment = ["城镇职工基本医疗保险"]
+            else:
+                payment = ["城乡居民基本医疗保险"]
+            if age >= 18 and rng.random() < 0.06:
+                payment = [*payment, "商业医疗保险"]
+            resident_rows.append(dict(
+                id=resident_id, archive_no=f"{centre.code}{archive_no:08d}", name=name,
+                id_number_enc=keys.encrypt(number), id_number_hash=keys.lookup_hash(number),
+                sex=sex, birth_on=birth_on, phone=phone, address=address, household_id=household_id,
+                relation_to_head=relation, residency_type=residency, institution_id=site.id, team_id=team_id,
+                status="active", status_changed_on=None,
+                ethnicity=names.ethnicity(rng) if relation == "配偶" else ethnicity,
+                marital_status=_marital(rng, age, married), education=_education(rng, age, birth_on.year),
+                occupation=None if age < 16 else ("无职业" if age >= 60 and rng.random() < 0.8 else _OCCUPATION(rng)),
+                blood_type=_BLOOD(rng), payment_methods=payment,
+                allergies=[rng.choice(_ALLERGIES)] if rng.random() < 0.04 else empty_list,
+                exposures=empty_list, past_history=empty_list, family_history=empty_list,
+                disabilities=[rng.choice(_DISABILITIES)] if disabled else empty_list,
+                living_environment={}, disabled_certified=disabled, poverty_alleviated=poor,
+                special_family=age >= 50 and rng.random() < 0.008, pregnancy_due_on=None,
+                created_at=ctx.now, updated_at=ctx.now))
+            refs.append(ResidentRef(resident_id, site.id, team_id, household_id, birth_on, sex, married))
+        if len(resident_rows) >= CHUNK_SIZE:
+            flush()
+    flush()

@@ -1,0 +1,115 @@
+"""Who is managed, and the follow-up plans a visit moves.
+
+Who is managed: a resident whose archive is ``active`` with an active ``Condition`` of
+hypertension or T2DM (``app.residents.populations.has_condition`` — the same definition as
+the population lists). Management of a disease ends when the resident moves away or dies or
+the diagnosis is deactivated: the worklist and the reminders drop the patient at once (their
+queries check it), and the daily plan job closes the plan.
+
+Plans are kept per patient *and disease*; a visit says which parts of the form were filled
+in (``disease``: hypertension, t2dm or both). A combined visit closes both plans; a visit
+covering one disease closes only that one — the other disease stays due. Only a face-to-face
+visit (clinic or home) closes a plan; a phone follow-up is recorded and classified, and when it
+needs a recheck it brings the open plan's window forward instead.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, exists, select
+
+from app.extensions import db
+from app.followups import rules
+from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.residents.models import Condition, Resident
+
+# --- who is managed -------------------------------------------------------------------------
+
+
+def condition_active(disease_column):
+    """SQL: the resident (``Resident.id``) has an active diagnosis of ``disease_column``."""
+    return exists(select(Condition.id).where(Condition.resident_id == Resident.id,
+                                             Condition.disease == disease_column, Condition.active))
+
+
+def managed_plan_clause():
+    """SQL over FollowupPlan ⋈ Resident: the plan's patient is still managed for its disease."""
+    return and_(Resident.status == "active", condition_active(FollowupPlan.disease))
+
+
+def managed_diseases(resident: Resident) -> list[str]:
+    if resident.status != "active":
+        return []
+    active = {c.disease for c in resident.conditions if c.active}
+    return [d for d in MANAGED_DISEASES if d in active]
+
+
+def open_plans(resident: Resident) -> list[FollowupPlan]:
+    """The resident's open plans, for the diseases still managed (earliest due first)."""
+    managed = managed_diseases(resident)
+    if not managed:
+        return []
+    return list(db.session.scalars(
+        select(FollowupPlan).where(FollowupPlan.resident_id == resident.id, FollowupPlan.status == "open",
+                                   FollowupPlan.disease.in_(managed))
+        .order_by(FollowupPlan.due_on, FollowupPlan.id)))
+
+
+# --- what a visit does to the plans ---------------------------------------------------------
+
+def _open_plan(resident_id: int, disease: str) -> FollowupPlan | None:
+    return db.session.scalar(select(FollowupPlan).where(
+        FollowupPlan.resident_id == resident_id, FollowupPlan.disease == disease, FollowupPlan.status == "open"))
+
+
+def _tighten(plan: FollowupPlan, outcome: rules.Outcome) -> None:
+    """A phone follow-up that needs a recheck brings the face-to-face window forward."""
+    if outcome.due_on < plan.due_on:
+        plan.due_on = outcome.due_on
+        plan.opens_on = min(plan.opens_on, outcome.opens_on)
+    if outcome.priority > plan.priority or (outcome.priority == plan.priority and plan.reason in ("routine", "first")):
+        plan.priority, plan.reason = outcome.priority, outcome.reason
+
+
+def apply_plan(resident_id: int, visit: FollowupVisit, outcome: rules.Outcome, later_visit: bool,
+               day: date) -> FollowupPlan | None:
+    """Move the disease's plan after ``visit``: a face-to-face visit closes it and opens the next."""
+    plan = _open_plan(resident_id, outcome.disease)
+    if later_visit:  # a late entry of an older visit: the plans already follow a newer one
+        return plan
+    if visit.face_to_face:
+        if plan is not None:
+            plan.status, plan.closed_by_visit_id = "done", visit.id
+            plan.closed_on, plan.close_reason = visit.visit_on, "visit"
+            db.session.flush()  # free the "one open plan" slot before the next one is inserted
+        plan = FollowupPlan(resident_id=resident_id, disease=outcome.disease, opens_on=outcome.opens_on,
+                            due_on=outcome.due_on, status="open", reason=outcome.reason,
+                            priority=outcome.priority, last_visit_id=visit.id)
+        db.session.add(plan)
+        return plan
+    if plan is None:
+        opens_on, due_on = rules.first_window(day)
+        plan = FollowupPlan(resident_id=resident_id, disease=outcome.disease, opens_on=opens_on, due_on=due_on,
+                            status="open", reason="first", priority=0)
+        db.session.add(plan)
+    plan.last_visit_id = visit.id
+    if outcome.needs_recheck:
+        _tighten(plan, outcome)
+    return plan
+
+
+# --- presenting -----------------------------------------------------------------------------
+
+def window_of(opens_on: date, due_on: date, day: date) -> str:
+    if due_on < day:
+        return "overdue"
+    return "due" if opens_on <= day else "upcoming"
+
+
+def present_plan(plan: FollowupPlan, day: date) -> dict:
+    is_open = plan.status == "open"
+    return {"id": plan.id, "disease": plan.disease, "opens_on": plan.opens_on, "due_on": plan.due_on,
+            "status": plan.status, "window": window_of(plan.opens_on, plan.due_on, day) if is_open else None,
+            "overdue_days": max(0, (day - plan.due_on).days) if is_open else 0,
+            "reason": plan.reason, "priority": plan.priority, "closed_on": plan.closed_on,
+            "close_reason": plan.close_reason}

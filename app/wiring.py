@@ -1,0 +1,75 @@
+"""Who listens to what: every cross-feature hook of the product, in one place.
+
+A feature announces (``app.common.events``) or offers an extension point (a hook list of its
+own, e.g. the archive's sections) and knows nobody who uses it. This module — the top layer,
+read once by ``create_app`` — connects them, so this one file answers "what happens elsewhere
+when X happens?" and "where does this section of the archive come from?".
+
+The order of each list is the order of the answer's keys (the archive's and ``/me``'s JSON).
+"""
+from __future__ import annotations
+
+import importlib
+
+from app.access import family_hooks
+from app.accounts import services as accounts_services
+from app.appointments import booking as appointments_booking
+from app.archive import fhir as archive_fhir
+from app.archive import metrics as archive_metrics
+from app.archive import services as archive_services
+from app.common import events
+from app.contracts import archive_hooks as contract_hooks
+from app.contracts import deliveries as contract_deliveries
+from app.contracts import views as contract_views
+from app.family import services as family_services
+from app.followups import archive_hooks as followup_hooks
+from app.notify import channels
+from app.residents import services as residents_services
+
+# Every feature's message kinds: each module registers its kinds with app.notify.templates.
+NOTIFICATIONS = (
+    "app.notify.notifications",
+    "app.family.notifications",
+    "app.contracts.notifications",
+    "app.surveys.notifications",
+    "app.appointments.notifications",
+    "app.followups.notifications",
+)
+
+# (hook list, contributor): the extension points features offer, and who fills them.
+HOOKS = (
+    # access: the archives an account may view through family grants
+    (family_hooks.GRANTED, family_services.granted_resident_ids),
+    # GET /me: the family list, then the contract
+    (residents_services.ME_SECTIONS, family_services.me_section),
+    (residents_services.ME_SECTIONS, contract_views.me_section),
+    # GET /residents/{rid}/archive: "contract", then "followups"
+    (archive_services.ARCHIVE_SECTIONS, contract_hooks.contract_section),
+    (archive_services.ARCHIVE_SECTIONS, followup_hooks.archive_section),
+    # the FHIR export: the contract as EpisodeOfCare with its CareTeam
+    (archive_fhir.FHIR_SECTIONS, contract_hooks.contract_fhir),
+    # what counts as archive activity for the dynamic-use rate
+    (archive_metrics.ACTIVITY_SOURCES, contract_hooks.contract_deliveries_activity),
+    (archive_metrics.ACTIVITY_SOURCES, followup_hooks.activity_source),
+)
+
+# (event, listener): what happens elsewhere when something happens.
+LISTENERS = (
+    # a health check, service record or follow-up visit counts as a contract delivery (履约)
+    (events.service_delivered, contract_deliveries.on_service_delivered),
+    # recording the follow-up visit of a checked-in appointment completes the appointment
+    (events.visit_recorded, appointments_booking.on_visit_recorded),
+)
+
+
+def install() -> None:
+    """Connect everything; safe to call again (tests create several apps)."""
+    for name in NOTIFICATIONS:
+        importlib.import_module(name)
+    for hooks, contributor in HOOKS:
+        if contributor not in hooks:
+            hooks.append(contributor)
+    for event, listener in LISTENERS:
+        event.connect(listener)  # blinker keeps one connection per receiver
+    # the dispatcher's "which WeChat account does this resident have"
+    channels.use_account_lookup(accounts_services.wechat_accounts_of)
