@@ -5,6 +5,7 @@ README. Parsing fails loudly at start-up rather than at the first request: a
 typo in ``LOGIN_RATE_LIMIT`` or a non-numeric ``MAX_CONTENT_LENGTH`` must stop
 the process, not be ignored.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,9 +79,9 @@ def _database_url(default_file: str) -> str:
         return f"sqlite:///{INSTANCE_DIR / default_file}"
     # Operators paste URLs from other tools; accept the common spellings.
     if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://"):]
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
     elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -165,8 +166,10 @@ class Config:
         # a second dispatcher claim a row while it is still being sent.
         longest_send = 4 * self.WECHAT_TIMEOUT_SECONDS + 2
         if self.NOTIFY_LEASE_SECONDS < longest_send:
-            raise ConfigError(f"NOTIFY_LEASE_SECONDS must be at least {longest_send:g} "
-                              f"(4 x WECHAT_TIMEOUT_MS + 2 s), got {self.NOTIFY_LEASE_SECONDS}")
+            raise ConfigError(
+                f"NOTIFY_LEASE_SECONDS must be at least {longest_send:g} "
+                f"(4 x WECHAT_TIMEOUT_MS + 2 s), got {self.NOTIFY_LEASE_SECONDS}"
+            )
 
 
 class DevelopmentConfig(Config):
@@ -195,9 +198,7 @@ class ProductionConfig(Config):
         }
         weak = [name for name, value in defaults.items() if getattr(self, name) == value]
         if weak:
-            raise ConfigError(
-                "refusing to start in production with default secrets: " + ", ".join(weak)
-            )
+            raise ConfigError("refusing to start in production with default secrets: " + ", ".join(weak))
         if len(self.JWT_SECRET_KEY) < 32:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 characters")
 

@@ -7,6 +7,7 @@
 
 Uses only the standard library until the virtualenv exists.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,19 @@ def ensure_env() -> None:
     wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
         print("installing requirements …", flush=True)
-        subprocess.run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "-r", str(ROOT / "requirements.txt")], check=True)
+        subprocess.run(
+            [
+                str(PY),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(ROOT / "requirements.txt"),
+            ],
+            check=True,
+        )
         STAMP.write_text(wanted)
 
 
@@ -63,8 +75,7 @@ def up(extra: list[str]) -> int:
 
 def test(extra: list[str]) -> int:
     ensure_env()
-    return subprocess.call([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=ROOT,
-                           env=venv_env())
+    return subprocess.call([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=ROOT, env=venv_env())
 
 
 def check(extra: list[str]) -> int:

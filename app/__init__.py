@@ -1,4 +1,5 @@
 """Application factory."""
+
 from __future__ import annotations
 
 import importlib
@@ -53,17 +54,14 @@ def create_app(config: Config | str | None = None) -> Flask:
     app.config["OPENAPI_SWAGGER_UI_URL"] = "/api/docs/assets/"
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # Counters shared by every worker and process: the database, or Redis when configured.
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(config.REDIS_URL))
     if config.TRUSTED_PROXY_HOPS:
         # The client address (limits, access log) from X-Forwarded-For, believing exactly
         # that many proxies; with none, forwarded headers are ignored.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS,
-                                x_proto=config.TRUSTED_PROXY_HOPS)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS, x_proto=config.TRUSTED_PROXY_HOPS)
 
     json_depth.register(app)  # first of the before_request hooks: before the rate limits read a body
     db.init_app(app)
@@ -71,10 +69,15 @@ def create_app(config: Config | str | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     limiter.init_app(app)
-    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
-        "security": [{"bearerAuth": []}]})
-
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
 
     register_error_handlers(app)
     unit_of_work.install(app)
@@ -101,6 +104,7 @@ def _tune_sqlite(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
+
         @event.listens_for(db.engine, "connect")
         def _pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
@@ -159,7 +163,6 @@ def _register_jwt_callbacks() -> None:
 
 def _register_platform_routes(app: Flask) -> None:
 
-
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
@@ -171,8 +174,7 @@ def _register_platform_routes(app: Flask) -> None:
             db.session.execute(text("SELECT 1 FROM institutions WHERE 1 = 0"))
         except Exception:
             db.session.rollback()
-            return jsonify(code=503, error="database_unavailable",
-                           message="the database does not answer"), 503
+            return jsonify(code=503, error="database_unavailable", message="the database does not answer"), 503
         return jsonify(status="ready")
 
     # Swagger UI assets ship with the swagger-ui-bundle package: no CDN at run time.
@@ -185,9 +187,13 @@ def _register_security_headers(app: Flask) -> None:
 
     # CORS only for the configured origins (the mini-program itself does not need it).
     if app.config.get("CORS_ORIGINS"):
-        CORS(app, origins=app.config["CORS_ORIGINS"], resources={r"/api/*": {}},
-             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-             methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        CORS(
+            app,
+            origins=app.config["CORS_ORIGINS"],
+            resources={r"/api/*": {}},
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        )
 
     @app.after_request
     def _headers(response):

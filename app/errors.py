@@ -6,6 +6,7 @@ Services raise :class:`AppError` (or a subclass); Werkzeug's HTTP errors, webarg
 validation errors and unexpected exceptions are all turned into the same shape here,
 so no HTML page or stack trace ever leaves the process.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,9 @@ class AppError(Exception):
     status = 400
     error = "bad_request"
 
-    def __init__(self, message: str, *, error: str | None = None, status: int | None = None,
-                 errors: dict | None = None):
+    def __init__(
+        self, message: str, *, error: str | None = None, status: int | None = None, errors: dict | None = None
+    ):
         super().__init__(message)
         self.message = message
         if error:
@@ -127,8 +129,7 @@ def http_error_response(error: HTTPException):
     headers = data.get("headers") or {}
     if status == 429:
         headers = dict(headers)
-    return error_response(status, data.get("error") or _MACHINE_CODES.get(status, "error"),
-                          message, errors, headers)
+    return error_response(status, data.get("error") or _MACHINE_CODES.get(status, "error"), message, errors, headers)
 
 
 def _default_message(status: int, error: HTTPException) -> str:
@@ -146,8 +147,7 @@ def _default_message(status: int, error: HTTPException) -> str:
 def register_error_handlers(app) -> None:
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
-        return error_response(err.status, err.error, err.message, err.errors,
-                              getattr(err, "headers", None))
+        return error_response(err.status, err.error, err.message, err.errors, getattr(err, "headers", None))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
@@ -162,6 +162,5 @@ def register_error_handlers(app) -> None:
         if isinstance(err, (OperationalError, InterfaceError)) or (
             isinstance(err, DBAPIError) and err.connection_invalidated
         ):
-            return error_response(503, "database_unavailable",
-                                  "the database is unavailable, try again shortly")
+            return error_response(503, "database_unavailable", "the database is unavailable, try again shortly")
         return error_response(500, "internal_error", "internal error")

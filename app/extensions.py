@@ -1,4 +1,5 @@
 """Extension objects, created unbound and initialised in ``create_app``."""
+
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address

@@ -7,6 +7,7 @@ when X happens?" and "where does this section of the archive come from?".
 
 The order of each list is the order of the answer's keys (the archive's and ``/me``'s JSON).
 """
+
 from __future__ import annotations
 
 import importlib

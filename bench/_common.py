@@ -1,4 +1,5 @@
 """Shared plumbing for benchmarks: a scratch PostgreSQL database and subprocess helpers."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ serialisation, the access log) on top of gunicorn, HTTP and the load generator s
 
     gunicorn --workers 2 --bind 127.0.0.1:PORT bench.bare_app:app
 """
+
 from flask import Flask, jsonify
 
 app = Flask(__name__)

@@ -6,6 +6,7 @@ dispatcher processes on PostgreSQL, duplicates counted (must be 0).
 Each run uses a fresh scratch database and a fresh sandbox process; the sandbox's
 message log is the witness for duplicates.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,25 +31,50 @@ def populate(url: str, rows: int) -> None:
     from app.extensions import db
     from app.notify import services as notify
     from app.notify.models import SubscriptionCredit
+    from app.notify.notifications import HEALTH_REMINDER as template
     from app.orgs.models import Institution
     from app.residents.models import Resident
 
-    from app.notify.notifications import HEALTH_REMINDER as template
     app = create_app("production" if os.environ.get("APP_ENV") == "production" else "development")
     with app.app_context():
         db.create_all()
-        db.session.add(Institution(id=1, code="B1", name="bench", kind="community_health_center", level=3,
-                                   path="/1/"))
+        db.session.add(Institution(id=1, code="B1", name="bench", kind="community_health_center", level=3, path="/1/"))
         db.session.flush()
-        db.session.execute(insert(Resident), [
-            {"id": i + 1, "archive_no": f"B{i}", "name": "居民", "id_number_enc": "x", "id_number_hash": f"{i}",
-             "sex": "male", "birth_on": date(1970, 1, 1), "institution_id": 1} for i in range(rows)])
-        db.session.execute(insert(WechatAccount), [{"id": i + 1, "openid": f"o{i}", "resident_id": i + 1}
-                                                   for i in range(rows)])
-        db.session.execute(insert(SubscriptionCredit), [
-            {"account_id": i + 1, "template_id": template.template_id, "credits": 1} for i in range(rows)])
-        notify.enqueue_many([(notify.resident(i + 1), template.kind, f"b:{i}", {"title": "请按时随访", "team": "团队", "when": "2026-12-01 09:00"}, None)
-                             for i in range(rows)])
+        db.session.execute(
+            insert(Resident),
+            [
+                {
+                    "id": i + 1,
+                    "archive_no": f"B{i}",
+                    "name": "居民",
+                    "id_number_enc": "x",
+                    "id_number_hash": f"{i}",
+                    "sex": "male",
+                    "birth_on": date(1970, 1, 1),
+                    "institution_id": 1,
+                }
+                for i in range(rows)
+            ],
+        )
+        db.session.execute(
+            insert(WechatAccount), [{"id": i + 1, "openid": f"o{i}", "resident_id": i + 1} for i in range(rows)]
+        )
+        db.session.execute(
+            insert(SubscriptionCredit),
+            [{"account_id": i + 1, "template_id": template.template_id, "credits": 1} for i in range(rows)],
+        )
+        notify.enqueue_many(
+            [
+                (
+                    notify.resident(i + 1),
+                    template.kind,
+                    f"b:{i}",
+                    {"title": "请按时随访", "team": "团队", "when": "2026-12-01 09:00"},
+                    None,
+                )
+                for i in range(rows)
+            ]
+        )
         db.session.commit()
         db.engine.dispose()
 
@@ -57,14 +83,23 @@ def run(rows: int, dispatchers: int) -> dict:
     with scratch_database() as url:
         populate(url, rows)
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "WECHAT_API_BASE": f"http://127.0.0.1:{port}",
-               "QUIET_HOURS": "0-0", "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "WECHAT_API_BASE": f"http://127.0.0.1:{port}",
+            "QUIET_HOURS": "0-0",
+            "LOG_LEVEL": "WARNING",
+        }
         sandbox = start(flask_cmd("wechat-sandbox", "--port", str(port)), env)
         try:
             wait_http(f"http://127.0.0.1:{port}/sandbox/state")
             started = time.perf_counter()
-            workers = [start([*flask_cmd("notify", "dispatch", "--once", "--batch", "100")],
-                             {**env, "BENCH_ROLE": "dispatcher"}) for _ in range(dispatchers)]
+            workers = [
+                start(
+                    [*flask_cmd("notify", "dispatch", "--once", "--batch", "100")], {**env, "BENCH_ROLE": "dispatcher"}
+                )
+                for _ in range(dispatchers)
+            ]
             for w in workers:
                 w.wait()
             seconds = time.perf_counter() - started
@@ -73,8 +108,15 @@ def run(rows: int, dispatchers: int) -> dict:
             sandbox.terminate()
             sandbox.wait()
     unique = len({m["touser"] for m in sent})
-    return {"dispatchers": dispatchers, "rows": rows, "seconds": seconds, "sent": len(sent),
-            "duplicates": len(sent) - unique, "missing": rows - unique, "per_second": len(sent) / seconds}
+    return {
+        "dispatchers": dispatchers,
+        "rows": rows,
+        "seconds": seconds,
+        "sent": len(sent),
+        "duplicates": len(sent) - unique,
+        "missing": rows - unique,
+        "per_second": len(sent) / seconds,
+    }
 
 
 def main() -> None:
@@ -85,8 +127,10 @@ def main() -> None:
     two = run(args.rows, 2)
     print(f"data: {args.rows} due reminders, each to its own bound WeChat account with one credit")
     for r in (one, two):
-        print(f"{r['dispatchers']} dispatcher(s): {r['sent']} sent in {r['seconds']:.1f}s = "
-              f"{r['per_second']:.0f}/s, duplicates {r['duplicates']}, missing {r['missing']}")
+        print(
+            f"{r['dispatchers']} dispatcher(s): {r['sent']} sent in {r['seconds']:.1f}s = "
+            f"{r['per_second']:.0f}/s, duplicates {r['duplicates']}, missing {r['missing']}"
+        )
     print(f"ratio two/one dispatchers: {two['per_second'] / one['per_second']:.2f}x")
 
 

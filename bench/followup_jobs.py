@@ -16,6 +16,7 @@ Builds a scratch database (``bench/_common.scratch_database``), seeds it with
   windows opening and closing), reruns (nothing: deduplicated), against hand-written
   INSERT INTO outbox … SELECT … ON CONFLICT DO NOTHING statements making the same rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,8 +122,7 @@ def run(scale: float, runs: int, seed: bool = True) -> dict:
     from app.notify.models import Outbox
 
     app = create_app("development")
-    report: dict = {"scale": scale if seed else None, "cpus": os.cpu_count(),
-                    "load_average_at_start": os.getloadavg()}
+    report: dict = {"scale": scale if seed else None, "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
     with app.app_context():
         if seed:
             db.create_all()
@@ -150,10 +150,13 @@ def run(scale: float, runs: int, seed: bool = True) -> dict:
 
         report["data"] = {
             "residents": scalar("select count(*) from residents"),
-            "managed_patients": scalar("select count(distinct resident_id) from conditions "
-                                       "where active and disease in ('hypertension', 't2dm')"),
-            "patient_diseases": scalar("select count(*) from conditions where active "
-                                       "and disease in ('hypertension', 't2dm')"),
+            "managed_patients": scalar(
+                "select count(distinct resident_id) from conditions "
+                "where active and disease in ('hypertension', 't2dm')"
+            ),
+            "patient_diseases": scalar(
+                "select count(*) from conditions where active and disease in ('hypertension', 't2dm')"
+            ),
             "visits": scalar("select count(*) from followup_visits"),
             "open_plans": scalar("select count(*) from followup_plans where status = 'open'"),
             "followup_visits_size": scalar("select pg_size_pretty(pg_total_relation_size('followup_visits'))"),
@@ -178,18 +181,27 @@ def run(scale: float, runs: int, seed: bool = True) -> dict:
             seconds, counts = timed(jobs.ensure_plans, day)
             cold.append(seconds)
             opened = counts["opened"]
-            job_rows = db.session.execute(select(func.count(), func.sum(FollowupPlan.resident_id),
-                                                 func.max(FollowupPlan.due_on))).one()
+            job_rows = db.session.execute(
+                select(func.count(), func.sum(FollowupPlan.resident_id), func.max(FollowupPlan.due_on))
+            ).one()
             db.session.execute(delete(FollowupPlan))
             db.session.commit()
             started = time.perf_counter()
-            result = db.session.execute(text(BARE_PLANS), {
-                "today": day, "open_days": cfg["open_days"], "due_days": cfg["due_days"],
-                "recheck_days": cfg["recheck_days"], "first_due_days": cfg["first_due_days"]})
+            result = db.session.execute(
+                text(BARE_PLANS),
+                {
+                    "today": day,
+                    "open_days": cfg["open_days"],
+                    "due_days": cfg["due_days"],
+                    "recheck_days": cfg["recheck_days"],
+                    "first_due_days": cfg["first_due_days"],
+                },
+            )
             db.session.commit()
             bare.append(time.perf_counter() - started)
-            bare_rows = db.session.execute(select(func.count(), func.sum(FollowupPlan.resident_id),
-                                                  func.max(FollowupPlan.due_on))).one()
+            bare_rows = db.session.execute(
+                select(func.count(), func.sum(FollowupPlan.resident_id), func.max(FollowupPlan.due_on))
+            ).one()
             assert tuple(job_rows) == tuple(bare_rows), (job_rows, bare_rows)
             assert result.rowcount == opened
         db.session.execute(text("ANALYZE followup_plans"))  # the cycles above rewrote the table
@@ -221,11 +233,17 @@ def run(scale: float, runs: int, seed: bool = True) -> dict:
             started = time.perf_counter()
             made = 0
             for kind, template, anchor, extra in (
-                    ("open", WINDOW_OPEN, "opens_on", ""),
-                    ("closing", WINDOW_CLOSING, "due_on",
-                     f"AND p.due_on <= CAST(:today AS date) + {cfg['closing_days']} AND p.opens_on < :today")):
-                sql = BARE_REMINDERS.format(kind=kind, template=template.kind, title=template.title, anchor=anchor,
-                                            extra=extra)
+                ("open", WINDOW_OPEN, "opens_on", ""),
+                (
+                    "closing",
+                    WINDOW_CLOSING,
+                    "due_on",
+                    f"AND p.due_on <= CAST(:today AS date) + {cfg['closing_days']} AND p.opens_on < :today",
+                ),
+            ):
+                sql = BARE_REMINDERS.format(
+                    kind=kind, template=template.kind, title=template.title, anchor=anchor, extra=extra
+                )
                 made += db.session.execute(text(sql), {"today": day, "at": at}).rowcount
             db.session.commit()
             bare.append(time.perf_counter() - started)
@@ -251,8 +269,10 @@ def run(scale: float, runs: int, seed: bool = True) -> dict:
         report["load_average_at_end"] = os.getloadavg()
         report["visits_per_patient"] = round(report["data"]["visits"] / max(1, report["data"]["managed_patients"]), 1)
         report["plan_rows_checked_against_visits"] = db.session.scalar(
-            select(func.count()).select_from(FollowupPlan).join(FollowupVisit,
-                                                                 FollowupVisit.id == FollowupPlan.last_visit_id))
+            select(func.count())
+            .select_from(FollowupPlan)
+            .join(FollowupVisit, FollowupVisit.id == FollowupPlan.last_visit_id)
+        )
         db.session.remove()
         db.engine.dispose()
     return report
@@ -269,16 +289,22 @@ def worklist_timings(db, runs: int) -> dict:
     from app.residents.models import Resident
 
     by_team = db.session.execute(
-        select(Resident.team_id, func.count()).select_from(FollowupPlan)
+        select(Resident.team_id, func.count())
+        .select_from(FollowupPlan)
         .join(Resident, Resident.id == FollowupPlan.resident_id)
-        .where(FollowupPlan.status == "open").group_by(Resident.team_id).order_by(func.count().desc())).all()
+        .where(FollowupPlan.status == "open")
+        .group_by(Resident.team_id)
+        .order_by(func.count().desc())
+    ).all()
     biggest_team, team_plans = by_team[0]
     institution = db.session.scalar(select(Team.institution_id).where(Team.id == biggest_team))
     centre_teams = list(db.session.scalars(select(Team.id).where(Team.institution_id == institution)))
     centre_plans = sum(n for team, n in by_team if team in centre_teams)
     out = {}
-    for label, team_ids, plans in (("largest_team", [biggest_team], team_plans),
-                                   ("all_teams_of_its_centre", centre_teams, centre_plans)):
+    for label, team_ids, plans in (
+        ("largest_team", [biggest_team], team_plans),
+        ("all_teams_of_its_centre", centre_teams, centre_plans),
+    ):
         actor = Actor("staff", 0, "bench", roles=frozenset({"district_admin"}), team_ids=team_ids)
         timings = []
         with current_app.test_request_context():

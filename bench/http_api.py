@@ -34,6 +34,7 @@ to last two hours (``JWT_ACCESS_MINUTES``) so that a long run does not outlive t
 DIR on the same database and measures each API row against it right after ours ("[baseline]" rows):
 run one after the other, before / after comparisons drown in the noise of a shared machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,26 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import flask_cmd, free_port, start, wait_http  # noqa: E402
 
-DATA_TABLES = ("institutions", "teams", "staff", "households", "residents", "conditions", "followup_plans",
-               "followup_visits", "contracts", "contract_items", "health_checks", "service_records",
-               "access_log", "outbox")
+DATA_TABLES = (
+    "institutions",
+    "teams",
+    "staff",
+    "households",
+    "residents",
+    "conditions",
+    "followup_plans",
+    "followup_visits",
+    "contracts",
+    "contract_items",
+    "health_checks",
+    "service_records",
+    "access_log",
+    "outbox",
+)
 
 
 # --- the subjects ------------------------------------------------------------------------------
+
 
 def prepare(app) -> dict:
     """Data sizes, and the team, doctor and resident to measure with (read in this process)."""
@@ -76,26 +91,43 @@ def prepare(app) -> dict:
                 db.session.rollback()
         data["open_plans"] = scalar("SELECT count(*) FROM followup_plans WHERE status = 'open'")
         data["database_size"] = scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")
-        team_id, team_plans = db.session.execute(text(
-            "SELECT r.team_id, count(*) FROM followup_plans p JOIN residents r ON r.id = p.resident_id "
-            "WHERE p.status = 'open' GROUP BY r.team_id ORDER BY count(*) DESC, r.team_id LIMIT 1")).one()
-        doctor = db.session.execute(text(
-            "SELECT s.username FROM team_members m JOIN staff s ON s.id = m.staff_id "
-            "WHERE m.team_id = :team AND m.role = 'leader_gp'"), {"team": team_id}).scalar_one()
+        team_id, team_plans = db.session.execute(
+            text(
+                "SELECT r.team_id, count(*) FROM followup_plans p JOIN residents r ON r.id = p.resident_id "
+                "WHERE p.status = 'open' GROUP BY r.team_id ORDER BY count(*) DESC, r.team_id LIMIT 1"
+            )
+        ).one()
+        doctor = db.session.execute(
+            text(
+                "SELECT s.username FROM team_members m JOIN staff s ON s.id = m.staff_id "
+                "WHERE m.team_id = :team AND m.role = 'leader_gp'"
+            ),
+            {"team": team_id},
+        ).scalar_one()
         # A contract in force, as for about half the district: its summary is part of the archive.
-        resident = db.session.execute(text(
-            "SELECT r.id, r.name, r.id_number_enc, count(v.id) AS visits FROM residents r "
-            "JOIN followup_visits v ON v.resident_id = r.id WHERE r.team_id = :team AND r.status = 'active' "
-            "AND EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id AND c.status = 'active') "
-            "GROUP BY r.id ORDER BY count(v.id) DESC, r.id LIMIT 1"), {"team": team_id}).one()
+        resident = db.session.execute(
+            text(
+                "SELECT r.id, r.name, r.id_number_enc, count(v.id) AS visits FROM residents r "
+                "JOIN followup_visits v ON v.resident_id = r.id WHERE r.team_id = :team AND r.status = 'active' "
+                "AND EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id AND c.status = 'active') "
+                "GROUP BY r.id ORDER BY count(v.id) DESC, r.id LIMIT 1"
+            ),
+            {"team": team_id},
+        ).one()
         subject = {
-            "team_id": team_id, "team_open_plans": team_plans, "doctor": doctor,
-            "resident_id": resident.id, "resident_name": resident.name,
-            "resident_id_number": vault().decrypt(resident.id_number_enc), "resident_visits": resident.visits,
-            "resident_health_checks": _maybe(db, scalar, "SELECT count(*) FROM health_checks "
-                                                         "WHERE resident_id = :rid", rid=resident.id),
-            "resident_service_records": _maybe(db, scalar, "SELECT count(*) FROM service_records "
-                                                           "WHERE resident_id = :rid", rid=resident.id),
+            "team_id": team_id,
+            "team_open_plans": team_plans,
+            "doctor": doctor,
+            "resident_id": resident.id,
+            "resident_name": resident.name,
+            "resident_id_number": vault().decrypt(resident.id_number_enc),
+            "resident_visits": resident.visits,
+            "resident_health_checks": _maybe(
+                db, scalar, "SELECT count(*) FROM health_checks WHERE resident_id = :rid", rid=resident.id
+            ),
+            "resident_service_records": _maybe(
+                db, scalar, "SELECT count(*) FROM service_records WHERE resident_id = :rid", rid=resident.id
+            ),
         }
         db.session.rollback()
     return {"data": data, "subject": subject}
@@ -111,8 +143,9 @@ def _maybe(db, scalar, sql, **params):
 
 def log_in(api: str, subject: dict, password: str) -> dict:
     """Bearer headers for the doctor (password) and the resident (WeChat sandbox login + binding)."""
-    response = requests.post(f"{api}/auth/staff/login", json={"username": subject["doctor"], "password": password},
-                             timeout=30)
+    response = requests.post(
+        f"{api}/auth/staff/login", json={"username": subject["doctor"], "password": password}, timeout=30
+    )
     response.raise_for_status()
     doctor = {"Authorization": f"Bearer {response.json()['access_token']}"}
     # One WeChat account per archive across runs: binding again is a no-op for the same account.
@@ -120,14 +153,19 @@ def log_in(api: str, subject: dict, password: str) -> dict:
     response = requests.post(f"{api}/auth/wechat/login", json={"code": code}, timeout=30)
     response.raise_for_status()
     resident = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    response = requests.post(f"{api}/auth/wechat/bind", headers=resident, timeout=30,
-                             json={"name": subject["resident_name"], "id_number": subject["resident_id_number"]})
+    response = requests.post(
+        f"{api}/auth/wechat/bind",
+        headers=resident,
+        timeout=30,
+        json={"name": subject["resident_name"], "id_number": subject["resident_id_number"]},
+    )
     if response.status_code != 200:
         raise RuntimeError(f"binding the bench resident failed: {response.status_code} {response.text}")
     return {"doctor": doctor, "resident": resident}
 
 
 # --- load --------------------------------------------------------------------------------------
+
 
 def load(url: str, headers: dict, clients: int, seconds: float, warmup: float) -> dict:
     """``clients`` threads request ``url`` back to back; latencies of the measured window only."""
@@ -167,8 +205,14 @@ def load(url: str, headers: dict, clients: int, seconds: float, warmup: float) -
         t.join()
     # Throughput over the window: requests started in it (the last ones may end slightly after).
     done = sorted(x for per_client in latencies for x in per_client)
-    return {"requests": len(done), "errors": sum(errors), "per_second": len(done) / seconds,
-            "p50": _pct(done, 50), "p95": _pct(done, 95), "p99": _pct(done, 99)}
+    return {
+        "requests": len(done),
+        "errors": sum(errors),
+        "per_second": len(done) / seconds,
+        "p50": _pct(done, 50),
+        "p95": _pct(done, 95),
+        "p99": _pct(done, 99),
+    }
 
 
 def _pct(sorted_values: list[float], p: float) -> float:
@@ -180,6 +224,7 @@ def _pct(sorted_values: list[float], p: float) -> float:
 
 
 # --- what one request costs in SQL ---------------------------------------------------------------
+
 
 def in_process_cost(app, paths: dict[str, tuple[str, dict]], repeat: int) -> dict[str, dict]:
     """Per request, through the Flask test client in this process (no HTTP, no other load from this
@@ -214,9 +259,12 @@ def in_process_cost(app, paths: dict[str, tuple[str, dict]], repeat: int) -> dic
         for _ in range(repeat):
             client.get(path, headers=headers)
         pg_after = _process_cpu(backend)
-        out[label] = {"statements": len(seen), "wall_ms": (time.perf_counter() - wall) * 1000 / repeat,
-                      "cpu_ms": (time.process_time() - cpu) * 1000 / repeat,
-                      "pg_cpu_ms": None if pg is None or pg_after is None else (pg_after - pg) * 1000 / repeat}
+        out[label] = {
+            "statements": len(seen),
+            "wall_ms": (time.perf_counter() - wall) * 1000 / repeat,
+            "cpu_ms": (time.process_time() - cpu) * 1000 / repeat,
+            "pg_cpu_ms": None if pg is None or pg_after is None else (pg_after - pg) * 1000 / repeat,
+        }
     with app.app_context():
         db.engine.dispose()
     return out
@@ -232,6 +280,7 @@ def _process_cpu(pid: int) -> float | None:
 
 
 # --- processes -----------------------------------------------------------------------------------
+
 
 def gunicorn(target: str, port: int, workers: int, env: dict, cwd: Path | None = None):
     import subprocess
@@ -272,6 +321,7 @@ def stop(process) -> None:
 
 # --- the run ------------------------------------------------------------------------------------
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="a PostgreSQL database seeded with seed-demo")
@@ -279,11 +329,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each measurement")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--baseline-tree", type=Path, metavar="DIR",
-                        help="another copy of the code (e.g. the previous commit): served side by side on the same "
-                             "database, its rows measured right after ours (before / after on a shared machine)")
-    parser.add_argument("--in-process", type=int, default=100, metavar="N",
-                        help="requests per endpoint for the in-process cost (statements, wall and CPU ms)")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="another copy of the code (e.g. the previous commit): served side by side on the same "
+        "database, its rows measured right after ours (before / after on a shared machine)",
+    )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=100,
+        metavar="N",
+        help="requests per endpoint for the in-process cost (statements, wall and CPU ms)",
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
 
@@ -324,14 +383,20 @@ def main() -> None:
         ]
         if args.baseline_tree:  # each API row followed by the same request to the baseline's server
             other = f"http://127.0.0.1:{baseline_port}"
-            targets = [row for label, url, h in targets for row in (
-                [(label, url, h)] + ([(f"{label} [baseline]", url.replace(base, other), h)]
-                                     if url.startswith(api) else []))]
+            targets = [
+                row
+                for label, url, h in targets
+                for row in (
+                    [(label, url, h)]
+                    + ([(f"{label} [baseline]", url.replace(base, other), h)] if url.startswith(api) else [])
+                )
+            ]
         for _, url, h in targets:  # every target answers 200 before anything is timed
             response = requests.get(url, headers=h, timeout=60)
             assert response.status_code == 200, (url, response.status_code, response.text[:300])
-        worklist_total = requests.get(f"{api}/followups/worklist", headers=headers["doctor"],
-                                      timeout=60).json()["total"]
+        worklist_total = requests.get(f"{api}/followups/worklist", headers=headers["doctor"], timeout=60).json()[
+            "total"
+        ]
         rss_boot = {"app": worker_rss_mb(real.pid), "bare": worker_rss_mb(bare.pid)}
         results = {}
         for clients in levels:
@@ -342,49 +407,69 @@ def main() -> None:
         for process in reversed(processes):
             stop(process)
 
-    cost = in_process_cost(app, {
-        "archive as doctor": (f"/api/v1/residents/{rid}/archive", headers["doctor"]),
-        "archive as resident": (f"/api/v1/residents/{rid}/archive", headers["resident"]),
-        "worklist as doctor": ("/api/v1/followups/worklist", headers["doctor"]),
-    }, args.in_process)
+    cost = in_process_cost(
+        app,
+        {
+            "archive as doctor": (f"/api/v1/residents/{rid}/archive", headers["doctor"]),
+            "archive as resident": (f"/api/v1/residents/{rid}/archive", headers["resident"]),
+            "worklist as doctor": ("/api/v1/followups/worklist", headers["doctor"]),
+        },
+        args.in_process,
+    )
 
-    print(f"machine: {os.cpu_count()} CPUs, load average at start {load_at_start[0]:.2f}, "
-          f"at end {os.getloadavg()[0]:.2f}; gunicorn {args.workers} sync workers each for the app and the bare "
-          f"endpoint; {args.seconds:g} s measured after {args.warmup:g} s warm-up per row")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average at start {load_at_start[0]:.2f}, "
+        f"at end {os.getloadavg()[0]:.2f}; gunicorn {args.workers} sync workers each for the app and the bare "
+        f"endpoint; {args.seconds:g} s measured after {args.warmup:g} s warm-up per row"
+    )
     print("data: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in data.items()))
-    print(f"subjects: team {subject['team_id']} ({subject['team_open_plans']:,} open plans, worklist total "
-          f"{worklist_total:,}), doctor {subject['doctor']}; resident {rid} ({subject['resident_visits']} follow-up "
-          f"visits, {subject['resident_health_checks']} health checks, {subject['resident_service_records']} "
-          f"service records)")
+    print(
+        f"subjects: team {subject['team_id']} ({subject['team_open_plans']:,} open plans, worklist total "
+        f"{worklist_total:,}), doctor {subject['doctor']}; resident {rid} ({subject['resident_visits']} follow-up "
+        f"visits, {subject['resident_health_checks']} health checks, {subject['resident_service_records']} "
+        f"service records)"
+    )
     print(f"in process (test client, mean of {args.in_process} requests):")
     for k, v in cost.items():
         pg = "n/a (server not local)" if v["pg_cpu_ms"] is None else f"{v['pg_cpu_ms']:.1f} ms"
-        print(f"  {k:<20} {v['statements']:>3} SQL statements, {v['wall_ms']:6.1f} ms wall, "
-              f"{v['cpu_ms']:6.1f} ms app CPU, PostgreSQL backend CPU {pg}")
+        print(
+            f"  {k:<20} {v['statements']:>3} SQL statements, {v['wall_ms']:6.1f} ms wall, "
+            f"{v['cpu_ms']:6.1f} ms app CPU, PostgreSQL backend CPU {pg}"
+        )
     print()
-    print(f"{'clients':>7}  {'endpoint':<33} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}"
-          f"  {'req/s ÷ bare':>12} {'p50 × bare':>10} {'p99 × bare':>10}")
+    print(
+        f"{'clients':>7}  {'endpoint':<33} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f"  {'req/s ÷ bare':>12} {'p50 × bare':>10} {'p99 × bare':>10}"
+    )
     for clients in levels:
         floor = results[(clients, "bare")]
         for label, _, _ in targets:
             r = results[(clients, label)]
-            print(f"{clients:>7}  {label:<33} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
-                  f"{r['p99']:>8.1f} {r['errors']:>6}  {r['per_second'] / floor['per_second']:>12.3f} "
-                  f"{r['p50'] / floor['p50']:>10.1f} {r['p99'] / floor['p99']:>10.1f}")
+            print(
+                f"{clients:>7}  {label:<33} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+                f"{r['p99']:>8.1f} {r['errors']:>6}  {r['per_second'] / floor['per_second']:>12.3f} "
+                f"{r['p50'] / floor['p50']:>10.1f} {r['p99'] / floor['p99']:>10.1f}"
+            )
     if args.baseline_tree:
         print()
         print(f"this tree ÷ baseline ({args.baseline_tree}), same client count, measured back to back:")
         for clients in levels:
             for label, _, _ in targets:
                 if label.endswith(" [baseline]"):
-                    ours, theirs = results[(clients, label[:-len(" [baseline]")])], results[(clients, label)]
-                    print(f"{clients:>7}  {label[:-len(' [baseline]')]:<22} req/s "
-                          f"{ours['per_second'] / theirs['per_second']:.2f}x, p50 {ours['p50'] / theirs['p50']:.2f}x, "
-                          f"p99 {ours['p99'] / theirs['p99']:.2f}x")
+                    ours, theirs = results[(clients, label[: -len(" [baseline]")])], results[(clients, label)]
+                    print(
+                        f"{clients:>7}  {label[: -len(' [baseline]')]:<22} req/s "
+                        f"{ours['per_second'] / theirs['per_second']:.2f}x, p50 {ours['p50'] / theirs['p50']:.2f}x, "
+                        f"p99 {ours['p99'] / theirs['p99']:.2f}x"
+                    )
     print()
     for kind in ("app", "bare"):
-        print(f"RSS per worker, {kind}: after boot " + ", ".join(f"{mb:.0f} MB" for mb in rss_boot[kind])
-              + "; after the run " + ", ".join(f"{mb:.0f} MB" for mb in rss_end[kind]))
+        print(
+            f"RSS per worker, {kind}: after boot "
+            + ", ".join(f"{mb:.0f} MB" for mb in rss_boot[kind])
+            + "; after the run "
+            + ", ".join(f"{mb:.0f} MB" for mb in rss_end[kind])
+        )
     print(f"ratio app / bare worker RSS after the run: {sum(rss_end['app']) / sum(rss_end['bare']):.1f}x")
 
 

@@ -17,6 +17,7 @@ targets), or reuses an already seeded database (``--reuse``). Then measures, eac
 - once: the month-by-month trend of every indicator, live (no snapshots), the nightly snapshot job,
   and the trend again reading the snapshots.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,11 @@ def timed(fn, *args, **kwargs):
 
 
 def summary(seconds: list[float]) -> dict:
-    return {"best": round(min(seconds), 3), "median": round(statistics.median(seconds), 3),
-            "runs": [round(s, 3) for s in seconds]}
+    return {
+        "best": round(min(seconds), 3),
+        "median": round(statistics.median(seconds), 3),
+        "runs": [round(s, 3) for s in seconds],
+    }
 
 
 def main() -> None:
@@ -67,10 +71,12 @@ def _steps(seed_module) -> list[str]:
     """Register the feature demo steps present in the tree (as the tests do); returns their names."""
     import importlib
 
-    wanted = [("followups", "app.followups.demo", "seed_followups", "conditions"),
-              ("contracts", "app.contracts.demo", "seed_contracts", None),
-              ("surveys", "app.surveys.demo", "seed_surveys", None),
-              ("targets", "app.indicators.demo", "seed_targets", None)]
+    wanted = [
+        ("followups", "app.followups.demo", "seed_followups", "conditions"),
+        ("contracts", "app.contracts.demo", "seed_contracts", None),
+        ("surveys", "app.surveys.demo", "seed_surveys", None),
+        ("targets", "app.indicators.demo", "seed_targets", None),
+    ]
     names = [name for name, _ in seed_module.STEPS]
     for name, module, function, after in wanted:
         try:
@@ -121,9 +127,20 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
                 db.session.rollback()
                 return None
 
-        report["data"] = {table: scalar(f"select count(*) from {table}") for table in (
-            "residents", "conditions", "followup_visits", "contracts", "contract_deliveries", "health_checks",
-            "service_records", "survey_responses", "indicator_targets")}
+        report["data"] = {
+            table: scalar(f"select count(*) from {table}")
+            for table in (
+                "residents",
+                "conditions",
+                "followup_visits",
+                "contracts",
+                "contract_deliveries",
+                "health_checks",
+                "service_records",
+                "survey_responses",
+                "indicator_targets",
+            )
+        }
         report["data"]["database_size"] = scalar("select pg_size_pretty(pg_database_size(current_database()))")
         db.session.commit()
 
@@ -153,13 +170,17 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
         report["district"]["rows"] = len(rows)
         report["district"]["indicators"] = len(definitions)
         report["ratio_district_to_bare_count"] = round(min(district_runs) / min(bare_runs), 1)
-        report["district_total"] = {r["indicator"]: [r["numerator"], r["denominator"], r["rate"], r["target"]]
-                                    for r in rows if r["scope"] == "total"}
+        report["district_total"] = {
+            r["indicator"]: [r["numerator"], r["denominator"], r["rate"], r["target"]]
+            for r in rows
+            if r["scope"] == "total"
+        }
 
         # through the API, as the district admin
         client = app.test_client()
-        login = client.post("/api/v1/auth/staff/login",
-                            json={"username": "admin", "password": app.config["DEMO_PASSWORD"]})
+        login = client.post(
+            "/api/v1/auth/staff/login", json={"username": "admin", "password": app.config["DEMO_PASSWORD"]}
+        )
         if login.status_code == 200:
             headers = {"Authorization": f"Bearer {login.json['access_token']}"}
             api_runs = []
@@ -171,8 +192,14 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
 
         from app.residents.models import Resident
 
-        largest = max(centres, key=lambda c: db.session.scalar(select(func.count(Resident.id)).where(
-            Resident.institution_id.in_(select(Institution.id).where(Institution.path.startswith(c.path))))))
+        largest = max(
+            centres,
+            key=lambda c: db.session.scalar(
+                select(func.count(Resident.id)).where(
+                    Resident.institution_id.in_(select(Institution.id).where(Institution.path.startswith(c.path)))
+                )
+            ),
+        )
         team_runs = []
         for _ in range(runs):
             seconds, body = timed(indicator_report.report, _admin(root), institution_id=largest.id, by="team")
@@ -182,8 +209,13 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
 
         drill_runs = []
         for _ in range(runs):
-            seconds, page = timed(drilldown.residents_page, _admin(root), "hypertension_standardised_management",
-                                  part="missing", per_page=20)
+            seconds, page = timed(
+                drilldown.residents_page,
+                _admin(root),
+                "hypertension_standardised_management",
+                part="missing",
+                per_page=20,
+            )
             db.session.rollback()
             drill_runs.append(seconds)
         report["drilldown"] = {**summary(drill_runs), "total": page["total"]}

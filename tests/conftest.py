@@ -1,6 +1,7 @@
 """Fixtures: one app per test session on the engine named by DATABASE_URL
 (SQLite in a temporary file when unset), a clean database for every test, the
 WeChat sandbox on loopback, and a small hand-built district."""
+
 from __future__ import annotations
 
 import os

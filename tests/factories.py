@@ -3,6 +3,7 @@
 Setup goes through the same service functions the API uses; the behaviour under
 test always goes through HTTP.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,8 +30,15 @@ def _hash() -> str:
 
 
 def institution(code, name, kind, parent=None, population=10000) -> Institution:
-    inst = Institution(code=code, name=name, kind=kind, level=INSTITUTION_KINDS[kind],
-                       parent_id=parent.id if parent else None, path="", service_population=population)
+    inst = Institution(
+        code=code,
+        name=name,
+        kind=kind,
+        level=INSTITUTION_KINDS[kind],
+        parent_id=parent.id if parent else None,
+        path="",
+        service_population=population,
+    )
     db.session.add(inst)
     db.session.flush()
     inst.path = f"{parent.path if parent else '/'}{inst.id}/"
@@ -38,16 +46,14 @@ def institution(code, name, kind, parent=None, population=10000) -> Institution:
 
 
 def staff(username, inst, roles, name=None) -> Staff:
-    person = Staff(username=username, name=name or username, roles=roles, institution_id=inst.id,
-                   password_hash=_hash())
+    person = Staff(username=username, name=name or username, roles=roles, institution_id=inst.id, password_hash=_hash())
     db.session.add(person)
     db.session.flush()
     return person
 
 
 def team(name, inst, members) -> Team:
-    t = Team(name=name, institution_id=inst.id,
-             members=[TeamMember(staff_id=s.id, role=role) for s, role in members])
+    t = Team(name=name, institution_id=inst.id, members=[TeamMember(staff_id=s.id, role=role) for s, role in members])
     db.session.add(t)
     db.session.flush()
     return t
@@ -56,14 +62,25 @@ def team(name, inst, members) -> Team:
 _SEQ = [100]
 
 
-def resident(name, inst, birth_on: date, *, sex="male", household=None, team_=None, phone="13812345678",
-             diseases=(), **extra) -> Resident:
+def resident(
+    name, inst, birth_on: date, *, sex="male", household=None, team_=None, phone="13812345678", diseases=(), **extra
+) -> Resident:
     _SEQ[0] += 2
     number = make_id_number("371002", birth_on, _SEQ[0] + (1 if sex == "male" else 0))
-    person = Resident(archive_no=f"T{_SEQ[0]:08d}", name=name, id_number_enc=vault().encrypt(number),
-                      id_number_hash=vault().lookup_hash(number), sex=sex, birth_on=birth_on,
-                      phone=phone, institution_id=inst.id, household_id=household.id if household else None,
-                      team_id=team_.id if team_ else None, address="环翠区测试路1号", **extra)
+    person = Resident(
+        archive_no=f"T{_SEQ[0]:08d}",
+        name=name,
+        id_number_enc=vault().encrypt(number),
+        id_number_hash=vault().lookup_hash(number),
+        sex=sex,
+        birth_on=birth_on,
+        phone=phone,
+        institution_id=inst.id,
+        household_id=household.id if household else None,
+        team_id=team_.id if team_ else None,
+        address="环翠区测试路1号",
+        **extra,
+    )
     db.session.add(person)
     db.session.flush()
     for disease in diseases:
@@ -105,17 +122,40 @@ def build_world() -> World:
     home = Household(code="H-A-1", address="环翠区鲸园路8号", institution_id=a.id)
     db.session.add(home)
     db.session.flush()
-    alice = resident("张丽", a, date(1980, 5, 17), sex="female", household=home, team_=team_a,
-                     relation_to_head="户主")
+    alice = resident("张丽", a, date(1980, 5, 17), sex="female", household=home, team_=team_a, relation_to_head="户主")
     child = resident("张小明", a, years_before(today(), 5), household=home, team_=team_a, relation_to_head="子")
-    grandpa = resident("张建国", a1, date(1950, 8, 1), household=home, team_=team_a,
-                       diseases=("hypertension",), relation_to_head="父亲")
+    grandpa = resident(
+        "张建国",
+        a1,
+        date(1950, 8, 1),
+        household=home,
+        team_=team_a,
+        diseases=("hypertension",),
+        relation_to_head="父亲",
+    )
     bob = resident("刘强", b, date(1975, 1, 9), team_=team_b, diseases=("t2dm",))
     db.session.commit()
-    for name, obj in dict(district=district, a=a, a1=a1, b=b, admin=admin, a_admin=a_admin, a_doc=a_doc,
-                          a_nurse=a_nurse, a_doc2=a_doc2, b_doc=b_doc, b_admin=b_admin, team_a=team_a,
-                          team_a2=team_a2, team_b=team_b, home=home, alice=alice, child=child,
-                          grandpa=grandpa, bob=bob).items():
+    for name, obj in dict(
+        district=district,
+        a=a,
+        a1=a1,
+        b=b,
+        admin=admin,
+        a_admin=a_admin,
+        a_doc=a_doc,
+        a_nurse=a_nurse,
+        a_doc2=a_doc2,
+        b_doc=b_doc,
+        b_admin=b_admin,
+        team_a=team_a,
+        team_a2=team_a2,
+        team_b=team_b,
+        home=home,
+        alice=alice,
+        child=child,
+        grandpa=grandpa,
+        bob=bob,
+    ).items():
         w.ids[name] = obj.id
     for name, obj in dict(alice=alice, child=child, grandpa=grandpa, bob=bob).items():
         w.numbers[name] = obj.id_number
@@ -144,8 +184,11 @@ class ApiClient:
             r = self.client.post("/api/v1/auth/wechat/login", json={"code": f"{who}:{uuid.uuid4().hex}"})
             assert r.status_code == 200, r.json
             token = r.json["access_token"]
-            r = self.client.post("/api/v1/auth/wechat/bind", headers={"Authorization": f"Bearer {token}"},
-                                 json={"name": self.world.names[who], "id_number": self.world.numbers[who]})
+            r = self.client.post(
+                "/api/v1/auth/wechat/bind",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"name": self.world.names[who], "id_number": self.world.numbers[who]},
+            )
             assert r.status_code == 200, r.json
             self._tokens[who] = token
         return self._tokens[who]

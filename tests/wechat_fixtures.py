@@ -5,6 +5,7 @@ The product's WeChat client is exercised over real sockets against
 and JSON parsing are tested as they happen in production. One server serves the
 session; ``wechat_sandbox`` wipes its state before each test.
 """
+
 from __future__ import annotations
 
 import threading
@@ -43,11 +44,14 @@ class SandboxServer:
     def reset(self) -> None:
         self._request("POST", "/sandbox/reset")
 
-    def fault(self, path: str, errcode: int | None = None, http_status: int | None = None,
-              delay_ms: int = 0, times: int = 1) -> dict:
-        return self._request("POST", "/sandbox/faults", json={
-            "path": path, "errcode": errcode, "http_status": http_status,
-            "delay_ms": delay_ms, "times": times})
+    def fault(
+        self, path: str, errcode: int | None = None, http_status: int | None = None, delay_ms: int = 0, times: int = 1
+    ) -> dict:
+        return self._request(
+            "POST",
+            "/sandbox/faults",
+            json={"path": path, "errcode": errcode, "http_status": http_status, "delay_ms": delay_ms, "times": times},
+        )
 
     def expire_token(self) -> bool:
         return self._request("POST", "/sandbox/expire-token")["expired"]
@@ -59,8 +63,7 @@ class SandboxServer:
 @pytest.fixture(scope="session")
 def wechat_sandbox_server():
     app = create_sandbox_app(SANDBOX_APPID, SANDBOX_SECRET)
-    server = make_server("127.0.0.1", 0, app, threaded=True,
-                         request_handler=RedactingRequestHandler)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RedactingRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="wechat-sandbox", daemon=True)
     thread.start()
     handle = SandboxServer(f"http://127.0.0.1:{server.server_port}")

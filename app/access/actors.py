@@ -1,4 +1,5 @@
 """Who is calling: the actor behind the bearer token, loaded once per request."""
+
 from __future__ import annotations
 
 import functools
@@ -41,7 +42,7 @@ class Actor:
 
 def _load_actor(identity: str) -> Actor | None:
     from app.accounts.models import Staff, WechatAccount
-    from app.orgs.models import Institution, TeamMember, Team
+    from app.orgs.models import Institution, Team, TeamMember
 
     kind, _, raw_id = identity.partition(":")
     if not raw_id.isdigit():
@@ -58,15 +59,23 @@ def _load_actor(identity: str) -> Actor | None:
         team_ids = db.session.scalars(
             select(TeamMember.team_id).join(Team).where(TeamMember.staff_id == staff.id, Team.active)
         ).all()
-        return Actor("staff", staff.id, staff.name, frozenset(staff.roles or []), staff.institution_id,
-                     row.path, sorted(team_ids))
+        return Actor(
+            "staff",
+            staff.id,
+            staff.name,
+            frozenset(staff.roles or []),
+            staff.institution_id,
+            row.path,
+            sorted(team_ids),
+        )
     if kind == "wechat":
         from app.residents.models import Resident
 
         row = db.session.execute(
             select(WechatAccount.id, WechatAccount.resident_id, Resident.name)
             .outerjoin(Resident, Resident.id == WechatAccount.resident_id)
-            .where(WechatAccount.id == int(raw_id))).first()
+            .where(WechatAccount.id == int(raw_id))
+        ).first()
         if row is None:
             return None
         # The display name is what the access log shows a relative's reads as.

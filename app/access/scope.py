@@ -4,6 +4,7 @@ Staff see the residents of their institution's subtree; a district admin sees al
 a resident sees their own archive (and, once granted, family members'). Anything
 outside scope is indistinguishable from something that does not exist: 404.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import false, or_, select, true
@@ -64,8 +65,7 @@ def get_resident(actor: Actor, resident_id: int):
     """The resident if the actor may see them, else 404 (never 403 with data)."""
     from app.residents.models import Resident
 
-    resident = db.session.scalar(
-        select(Resident).where(Resident.id == resident_id, resident_clause(actor)))
+    resident = db.session.scalar(select(Resident).where(Resident.id == resident_id, resident_clause(actor)))
     if resident is None:
         raise NotFound("resident not found")
     return resident

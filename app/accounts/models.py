@@ -1,4 +1,5 @@
 """Who can log in: staff accounts, WeChat accounts, and the sessions behind tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,7 +27,7 @@ class Staff(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
-    institution: Mapped["Institution"] = relationship()  # noqa: F821
+    institution: Mapped[Institution] = relationship()  # noqa: F821
 
 
 class WechatAccount(db.Model):
@@ -45,7 +46,7 @@ class WechatAccount(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    resident: Mapped["Resident | None"] = relationship()  # noqa: F821
+    resident: Mapped[Resident | None] = relationship()  # noqa: F821
 
 
 class AuthSession(db.Model):

@@ -21,8 +21,10 @@ def _login_limit():
 def wechat_login(body):
     """Exchange a `wx.login` code for tokens (WeChat code2Session)."""
     account, tokens = services.wechat_login(body["code"])
-    return {**tokens, "account": {"id": account.id, "bound": account.resident_id is not None,
-                                  "resident_id": account.resident_id}}
+    return {
+        **tokens,
+        "account": {"id": account.id, "bound": account.resident_id is not None, "resident_id": account.resident_id},
+    }
 
 
 @blp.route("/wechat/bind", methods=["POST"])
@@ -49,9 +51,16 @@ def staff_login(body):
     logged in before sends back its `device_token` and keeps its own budget, so nobody
     can lock a user out by failing on purpose."""
     staff, tokens = services.staff_login(body["username"], body["password"], body.get("device_token"))
-    return {**tokens, "staff": {"id": staff.id, "name": staff.name, "roles": staff.roles,
-                                "institution_id": staff.institution_id,
-                                "team_ids": services.team_ids_of(staff.id)}}
+    return {
+        **tokens,
+        "staff": {
+            "id": staff.id,
+            "name": staff.name,
+            "roles": staff.roles,
+            "institution_id": staff.institution_id,
+            "team_ids": services.team_ids_of(staff.id),
+        },
+    }
 
 
 @blp.route("/refresh", methods=["POST"])

@@ -17,12 +17,15 @@ class BindIn(Strict):
 
 class StaffLoginIn(Strict):
     username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
-    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128),
-                                load_only=True)
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128), load_only=True)
     device_token = ma.fields.String(
-        validate=ma.validate.Length(min=1, max=300), load_only=True,
-        metadata={"description": "the `device_token` of this device's last successful login: "
-                                 "exempts it from the per-address and per-username failure limits"})
+        validate=ma.validate.Length(min=1, max=300),
+        load_only=True,
+        metadata={
+            "description": "the `device_token` of this device's last successful login: "
+            "exempts it from the per-address and per-username failure limits"
+        },
+    )
 
 
 class AccountOut(Out):
@@ -48,8 +51,9 @@ class StaffBrief(Out):
 class StaffLoginOut(Out):
     access_token = ma.fields.String()
     refresh_token = ma.fields.String()
-    device_token = ma.fields.String(metadata={
-        "description": "keep it on the device and send it with the next login (valid 180 days)"})
+    device_token = ma.fields.String(
+        metadata={"description": "keep it on the device and send it with the next login (valid 180 days)"}
+    )
     staff = ma.fields.Nested(StaffBrief)
 
 

@@ -1,4 +1,5 @@
 """Logging in and out: staff passwords, WeChat codes, archive binding, token sessions."""
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ from app.accounts import throttles
 from app.accounts.models import AuthSession, Staff, WechatAccount
 from app.common.ids import is_valid_phone, vault
 from app.common.time import now
-from app.errors import AppError, Conflict, Invalid, NotFound, Unauthorized
+from app.errors import AppError, Conflict, Invalid, Unauthorized
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,10 @@ def hash_password(password: str) -> str:
 
 # --- sessions and tokens -------------------------------------------------
 
+
 def _open_session(kind: str, subject_id: int) -> AuthSession:
     lifetime = timedelta(seconds=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
-    session = AuthSession(id=str(uuid.uuid4()), subject_kind=kind, subject_id=subject_id,
-                          expires_at=now() + lifetime)
+    session = AuthSession(id=str(uuid.uuid4()), subject_kind=kind, subject_id=subject_id, expires_at=now() + lifetime)
     db.session.add(session)
     return session
 
@@ -80,13 +81,14 @@ def revoke_sessions_of(kind: str, subject_id: int) -> int:
 
     return db.session.execute(
         update(AuthSession)
-        .where(AuthSession.subject_kind == kind, AuthSession.subject_id == subject_id,
-               AuthSession.revoked_at.is_(None))
+        .where(AuthSession.subject_kind == kind, AuthSession.subject_id == subject_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now())
-        .execution_options(synchronize_session="fetch")).rowcount
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
 
 
 # --- staff ----------------------------------------------------------------
+
 
 def staff_claims(staff: Staff) -> dict:
     return {"kind": "staff", "roles": list(staff.roles or []), "institution_id": staff.institution_id}
@@ -95,8 +97,9 @@ def staff_claims(staff: Staff) -> dict:
 def team_ids_of(staff_id: int) -> list[int]:
     from app.orgs.models import Team, TeamMember
 
-    return sorted(db.session.scalars(
-        select(TeamMember.team_id).join(Team).where(TeamMember.staff_id == staff_id, Team.active)))
+    return sorted(
+        db.session.scalars(select(TeamMember.team_id).join(Team).where(TeamMember.staff_id == staff_id, Team.active))
+    )
 
 
 def staff_login(username: str, password: str, device_token: str | None = None) -> tuple[Staff, dict]:
@@ -117,6 +120,7 @@ def staff_login(username: str, password: str, device_token: str | None = None) -
 
 # --- WeChat residents --------------------------------------------------------
 
+
 def wechat_login(code: str) -> tuple[WechatAccount, dict]:
     from app.wechat.client import WeChatError, wechat_client
 
@@ -124,10 +128,10 @@ def wechat_login(code: str) -> tuple[WechatAccount, dict]:
         session = wechat_client().code2session(code)
     except WeChatError as err:
         if err.transient:
-            raise AppError("WeChat is not answering, try again", status=503,
-                           error="wechat_unavailable") from None
-        raise Unauthorized("the WeChat login code is invalid or was already used",
-                           error="wechat_code_invalid") from None
+            raise AppError("WeChat is not answering, try again", status=503, error="wechat_unavailable") from None
+        raise Unauthorized(
+            "the WeChat login code is invalid or was already used", error="wechat_code_invalid"
+        ) from None
     account = db.session.scalar(select(WechatAccount).where(WechatAccount.openid == session["openid"]))
     if account is None:
         account = WechatAccount(openid=session["openid"])
@@ -145,8 +149,7 @@ def wechat_accounts_of(resident_ids: set[int]) -> dict[int, WechatAccount]:
     return {a.resident_id: a for a in found}
 
 
-def bind_archive(account_id: int, name: str, id_number: str, phone: str | None = None,
-                 phone_code: str | None = None):
+def bind_archive(account_id: int, name: str, id_number: str, phone: str | None = None, phone_code: str | None = None):
     """Bind a WeChat account to the archive matching name + ID number."""
     account = db.session.get(WechatAccount, account_id)
     resident = throttles.claimed_archive(account_id, name, id_number)
@@ -154,11 +157,9 @@ def bind_archive(account_id: int, name: str, id_number: str, phone: str | None =
         return resident
     holder = db.session.scalar(select(WechatAccount).where(WechatAccount.resident_id == resident.id))
     if holder is not None:
-        raise Conflict("this archive is already bound to another WeChat account",
-                       error="archive_already_bound")
+        raise Conflict("this archive is already bound to another WeChat account", error="archive_already_bound")
     if account.resident_id is not None:
-        raise Conflict("this WeChat account is already bound to another archive",
-                       error="account_already_bound")
+        raise Conflict("this WeChat account is already bound to another archive", error="account_already_bound")
     if phone_code:
         phone = _phone_from_wechat(phone_code)
     if phone is not None:
@@ -179,6 +180,5 @@ def _phone_from_wechat(phone_code: str) -> str:
         return wechat_client().get_phone_number(access_token(), phone_code)
     except WeChatError as err:
         if err.transient:
-            raise AppError("WeChat is not answering, try again", status=503,
-                           error="wechat_unavailable") from None
+            raise AppError("WeChat is not answering, try again", status=503, error="wechat_unavailable") from None
         raise Invalid("phone_code", "WeChat did not accept this phone code") from None

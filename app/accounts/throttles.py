@@ -18,6 +18,7 @@ Claiming an archive (binding, family requests): ``BIND_RATE_LIMIT`` failures per
 account, and ``BIND_TARGET_RATE_LIMIT`` failures per target — the ID number given and the
 name given — across all accounts, so a fresh WeChat account does not start afresh.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,6 +62,7 @@ def _digest(value: str) -> str:
 
 # --- staff login ------------------------------------------------------------
 
+
 def _devices() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="staff-login-device")
 
@@ -86,8 +88,10 @@ def login_budgets(username: str, staff_id: int | None, device_token: str | None)
     device = _device_of(device_token, staff_id)
     if device is not None:
         return [("LOGIN_RATE_LIMIT", f"login-device:{device}")]
-    return [("LOGIN_RATE_LIMIT", f"login-address:{request.remote_addr}"),
-            ("LOGIN_USER_FAILURE_LIMIT", f"login-user:{_digest(username.lower())}")]
+    return [
+        ("LOGIN_RATE_LIMIT", f"login-address:{request.remote_addr}"),
+        ("LOGIN_USER_FAILURE_LIMIT", f"login-user:{_digest(username.lower())}"),
+    ]
 
 
 def before_login(budgets) -> None:
@@ -100,6 +104,7 @@ def failed_login(budgets) -> None:
 
 # --- claiming an archive by name and ID number ---------------------------------------
 
+
 def claimed_archive(account_id: int, name: str, id_number: str):
     """The live archive with exactly this name and ID number, for binding or a family
     request; anything else is one ``archive_not_found`` and spends the guessing budgets."""
@@ -110,9 +115,11 @@ def claimed_archive(account_id: int, name: str, id_number: str):
     except IdNumberError as err:  # a typo, not a guess at an archive: costs nothing
         raise Invalid("id_number", str(err)) from None
     name = name.strip()
-    budgets = [("BIND_RATE_LIMIT", f"claim-account:{account_id}"),
-               ("BIND_TARGET_RATE_LIMIT", f"claim-number:{vault().lookup_hash(parsed.value)[:32]}"),
-               ("BIND_TARGET_RATE_LIMIT", f"claim-name:{_digest(name)}")]
+    budgets = [
+        ("BIND_RATE_LIMIT", f"claim-account:{account_id}"),
+        ("BIND_TARGET_RATE_LIMIT", f"claim-number:{vault().lookup_hash(parsed.value)[:32]}"),
+        ("BIND_TARGET_RATE_LIMIT", f"claim-name:{_digest(name)}"),
+    ]
     _refuse_if_spent(budgets)
     resident = find_by_id_number(parsed.value)
     # Name and number must both match; a wrong name reads as "no such archive".

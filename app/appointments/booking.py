@@ -14,6 +14,7 @@ completes that appointment (``on_visit_recorded``, a listener of
 ``app.common.events.visit_recorded``, connected in ``app.wiring``); the appointment keeps
 what recorded the visit (``completion_source`` "followup" and the visit's id).
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,9 +81,19 @@ def _subject(actor: Actor, resident_id: int | None) -> Resident:
 
 
 def _holding_exists(resident_id: int, service: str, day: date) -> bool:
-    return db.session.scalar(select(exists().where(
-        Appointment.resident_id == resident_id, Appointment.service == service,
-        Appointment.scheduled_on == day, Appointment.status.in_(HOLDING_STATUSES)))) is True
+    return (
+        db.session.scalar(
+            select(
+                exists().where(
+                    Appointment.resident_id == resident_id,
+                    Appointment.service == service,
+                    Appointment.scheduled_on == day,
+                    Appointment.status.in_(HOLDING_STATUSES),
+                )
+            )
+        )
+        is True
+    )
 
 
 def _double_booking() -> Conflict:
@@ -96,8 +107,16 @@ def book(actor: Actor, data: dict) -> Appointment:
     return _book(actor, resident, slot, service=data.get("service"), note=data.get("note"))
 
 
-def _book(actor: Actor, resident: Resident, slot: Slot, *, service: str | None, note: str | None,
-          previous: Appointment | None = None, contact_resident_id: int | None = None) -> Appointment:
+def _book(
+    actor: Actor,
+    resident: Resident,
+    slot: Slot,
+    *,
+    service: str | None,
+    note: str | None,
+    previous: Appointment | None = None,
+    contact_resident_id: int | None = None,
+) -> Appointment:
     if service is not None and service != slot.service:
         raise Invalid("service", f"this slot is for {slot.service}")
     if slot.status != "open":
@@ -113,8 +132,11 @@ def _book(actor: Actor, resident: Resident, slot: Slot, *, service: str | None, 
         raise _double_booking()
     # Take a place: one conditional UPDATE, so capacity holds under any concurrency.
     taken = db.session.execute(
-        update(Slot).where(Slot.id == slot.id, Slot.status == "open", Slot.booked < Slot.capacity)
-        .values(booked=Slot.booked + 1).execution_options(synchronize_session=False)).rowcount
+        update(Slot)
+        .where(Slot.id == slot.id, Slot.status == "open", Slot.booked < Slot.capacity)
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if taken != 1:
         state = db.session.scalar(select(Slot.status).where(Slot.id == slot.id))
         db.session.rollback()
@@ -124,12 +146,22 @@ def _book(actor: Actor, resident: Resident, slot: Slot, *, service: str | None, 
             raise Conflict("this slot was cancelled", error="slot_cancelled")
         raise Conflict("this slot is full", error="slot_full")
     appointment = Appointment(
-        slot_id=slot.id, resident_id=resident.id, team_id=slot.team_id, service=slot.service,
-        starts_at=slot.starts_at, ends_at=slot.ends_at, scheduled_on=slot.starts_on, status="booked",
-        note=note, booked_by_kind="staff" if actor.is_staff else "resident", booked_by_id=actor.id,
+        slot_id=slot.id,
+        resident_id=resident.id,
+        team_id=slot.team_id,
+        service=slot.service,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        scheduled_on=slot.starts_on,
+        status="booked",
+        note=note,
+        booked_by_kind="staff" if actor.is_staff else "resident",
+        booked_by_id=actor.id,
         contact_resident_id=contact_resident_id or (resident.id if actor.is_staff else actor.resident_id),
         booked_at=at,
-        rescheduled_from_id=previous.id if previous is not None else None, updated_at=at)
+        rescheduled_from_id=previous.id if previous is not None else None,
+        updated_at=at,
+    )
     db.session.add(appointment)
     try:
         db.session.flush()
@@ -145,44 +177,64 @@ def _book(actor: Actor, resident: Resident, slot: Slot, *, service: str | None, 
 
 def _conclude(appointment: Appointment, allowed: tuple[str, ...], values: dict, error_text: str) -> None:
     done = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id, Appointment.status.in_(allowed))
-        .values(**values, updated_at=now()).execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status.in_(allowed))
+        .values(**values, updated_at=now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if done != 1:
         db.session.expire(appointment)
         raise Conflict(f"this appointment is {appointment.status}; {error_text}", error="invalid_status")
     db.session.expire(appointment)
 
 
-def _cancel(actor: Actor, appointment: Appointment, reason: str, note: str | None, *,
-            also_lock: tuple[int, ...] = ()) -> None:
+def _cancel(
+    actor: Actor, appointment: Appointment, reason: str, note: str | None, *, also_lock: tuple[int, ...] = ()
+) -> None:
     at = now()
     done = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id, Appointment.status == "booked")
-        .values(status="cancelled", cancelled_at=at, cancelled_by_kind="staff" if actor.is_staff else "resident",
-                cancelled_by_id=actor.id, cancel_reason=reason, cancel_note=note, updated_at=at)
-        .execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status == "booked")
+        .values(
+            status="cancelled",
+            cancelled_at=at,
+            cancelled_by_kind="staff" if actor.is_staff else "resident",
+            cancelled_by_id=actor.id,
+            cancel_reason=reason,
+            cancel_note=note,
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if done != 1:
         db.session.expire(appointment)
-        raise Conflict(f"this appointment is {appointment.status}; only a booked one can be cancelled",
-                       error="not_cancellable")
+        raise Conflict(
+            f"this appointment is {appointment.status}; only a booked one can be cancelled", error="not_cancellable"
+        )
     lock_slots([appointment.slot_id, *also_lock])
-    db.session.execute(update(Slot).where(Slot.id == appointment.slot_id).values(booked=Slot.booked - 1)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Slot)
+        .where(Slot.id == appointment.slot_id)
+        .values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
     reminders.withdraw([appointment.id])
     db.session.expire(appointment)
 
 
 def _resident_cutoff(actor: Actor, appointment: Appointment) -> None:
     if resident_cutoff_passed(actor, appointment):
-        raise Conflict("it is too late to change this appointment online; please call the team",
-                       error="cancel_cutoff_passed")
+        raise Conflict(
+            "it is too late to change this appointment online; please call the team", error="cancel_cutoff_passed"
+        )
 
 
 def cancel(actor: Actor, appointment: Appointment, note: str | None = None) -> Appointment:
     """Residents until the cutoff; staff always (the resident is told)."""
     if appointment.status != "booked":
-        raise Conflict(f"this appointment is {appointment.status}; only a booked one can be cancelled",
-                       error="not_cancellable")
+        raise Conflict(
+            f"this appointment is {appointment.status}; only a booked one can be cancelled", error="not_cancellable"
+        )
     _resident_cutoff(actor, appointment)
     _cancel(actor, appointment, "staff" if actor.is_staff else "resident", note)
     if actor.is_staff:
@@ -199,16 +251,28 @@ def reschedule(actor: Actor, appointment: Appointment, slot_id: int, note: str |
     if slot.service != appointment.service:
         raise Invalid("slot_id", f"the new slot must be for {appointment.service}")
     if appointment.status != "booked":
-        raise Conflict(f"this appointment is {appointment.status}; only a booked one can be moved",
-                       error="not_cancellable")
+        raise Conflict(
+            f"this appointment is {appointment.status}; only a booked one can be moved", error="not_cancellable"
+        )
     _resident_cutoff(actor, appointment)
     resident = db.session.get(Resident, appointment.resident_id)
     old_id, old_note, contact = appointment.id, appointment.note, appointment.contact_resident_id
     _cancel(actor, appointment, "rescheduled", None, also_lock=(slot.id,))
-    new = _book(actor, resident, slot, service=None, note=note if note is not None else old_note,
-                previous=appointment, contact_resident_id=contact)
-    db.session.execute(update(Appointment).where(Appointment.id == old_id).values(rescheduled_to_id=new.id)
-                       .execution_options(synchronize_session=False))
+    new = _book(
+        actor,
+        resident,
+        slot,
+        service=None,
+        note=note if note is not None else old_note,
+        previous=appointment,
+        contact_resident_id=contact,
+    )
+    db.session.execute(
+        update(Appointment)
+        .where(Appointment.id == old_id)
+        .values(rescheduled_to_id=new.id)
+        .execution_options(synchronize_session=False)
+    )
     db.session.expire(appointment)
     return new
 
@@ -217,9 +281,18 @@ def check_in(actor: Actor, appointment: Appointment) -> Appointment:
     """The resident came (also corrects a no-show marked too early). Pending reminders are withdrawn."""
     if today() < appointment.scheduled_on:
         raise Conflict("check-in opens on the day of the appointment", error="too_early")
-    _conclude(appointment, ("booked", "no_show"),
-              {"status": "checked_in", "checked_in_at": now(), "checked_in_by_id": actor.id,
-               "no_show_at": None, "no_show_by_id": None}, "only a booked appointment can be checked in")
+    _conclude(
+        appointment,
+        ("booked", "no_show"),
+        {
+            "status": "checked_in",
+            "checked_in_at": now(),
+            "checked_in_by_id": actor.id,
+            "no_show_at": None,
+            "no_show_by_id": None,
+        },
+        "only a booked appointment can be checked in",
+    )
     reminders.withdraw([appointment.id])
     audit.record(actor, appointment.resident_id, action="update", section="appointment")
     return appointment
@@ -228,8 +301,12 @@ def check_in(actor: Actor, appointment: Appointment) -> Appointment:
 def mark_no_show(actor: Actor, appointment: Appointment) -> Appointment:
     if now() < appointment.starts_at:
         raise Conflict("a no-show can be marked once the slot has started", error="too_early")
-    _conclude(appointment, ("booked",), {"status": "no_show", "no_show_at": now(), "no_show_by_id": actor.id},
-              "only a booked appointment can be marked a no-show")
+    _conclude(
+        appointment,
+        ("booked",),
+        {"status": "no_show", "no_show_at": now(), "no_show_by_id": actor.id},
+        "only a booked appointment can be marked a no-show",
+    )
     reminders.withdraw([appointment.id])
     audit.record(actor, appointment.resident_id, action="update", section="appointment")
     return appointment
@@ -245,26 +322,45 @@ def appointment_for_visit(resident_id: int, service: str | tuple[str, ...], day:
     """The checked-in appointment (id) a visit of ``service`` on ``day`` is being recorded against."""
     services = (service,) if isinstance(service, str) else tuple(service)
     return db.session.scalar(
-        select(Appointment.id).where(Appointment.resident_id == resident_id, Appointment.service.in_(services),
-                                     Appointment.scheduled_on == day, Appointment.status == "checked_in")
-        .order_by(Appointment.starts_at, Appointment.id).limit(1))
+        select(Appointment.id)
+        .where(
+            Appointment.resident_id == resident_id,
+            Appointment.service.in_(services),
+            Appointment.scheduled_on == day,
+            Appointment.status == "checked_in",
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+        .limit(1)
+    )
 
 
 def complete_appointment(appointment_id: int, source: str, source_id: int | None) -> Appointment:
     """Mark a checked-in appointment completed by what recorded the visit (idempotent per source)."""
     done = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment_id, Appointment.status == "checked_in")
-        .values(status="completed", completed_at=now(), completion_source=source,
-                completion_source_id=source_id, updated_at=now())
-        .execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment_id, Appointment.status == "checked_in")
+        .values(
+            status="completed",
+            completed_at=now(),
+            completion_source=source,
+            completion_source_id=source_id,
+            updated_at=now(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     appointment = db.session.get(Appointment, appointment_id, populate_existing=True)
     if appointment is None:
         raise NotFound("appointment not found")
-    if done == 1 or (appointment.status == "completed" and appointment.completion_source == source
-                     and appointment.completion_source_id == source_id):
+    if done == 1 or (
+        appointment.status == "completed"
+        and appointment.completion_source == source
+        and appointment.completion_source_id == source_id
+    ):
         return appointment
-    raise Conflict(f"this appointment is {appointment.status}; only a checked-in one can be completed",
-                   error="appointment_not_checked_in")
+    raise Conflict(
+        f"this appointment is {appointment.status}; only a checked-in one can be completed",
+        error="appointment_not_checked_in",
+    )
 
 
 def on_visit_recorded(sender, *, actor, resident_id: int, visited_on: date, visit_id: int, **_) -> None:

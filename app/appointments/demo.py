@@ -10,6 +10,7 @@ Future bookings carry their pending reminders in the outbox, as a real booking w
 
 Bulk inserts only; ids from ``ctx.allocate_ids``; randomness from ``ctx.rng``.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -70,8 +71,13 @@ def seed_appointments(ctx) -> None:
     open_days = [d for d in days if not holidays.is_public_holiday(d)]
     chronic = set(ctx.conditions.get("hypertension", ())) | set(ctx.conditions.get("t2dm", ()))
     # the day of the window on which most people fit (the last for "65 and over", the first otherwise)
-    window = {"elderly_check": days[-1], "child_check": days[0], "chronic_followup": days[0],
-              "prenatal_check": days[0], "consultation": days[0]}
+    window = {
+        "elderly_check": days[-1],
+        "child_check": days[0],
+        "chronic_followup": days[0],
+        "prenatal_check": days[0],
+        "consultation": days[0],
+    }
     pregnant = dict(ctx.pregnant)
     slot_rows: list[dict] = []
     appointment_rows: list[dict] = []
@@ -84,9 +90,12 @@ def seed_appointments(ctx) -> None:
             rng = ctx.rng("appointments", centre.code, team_id)
             leader = centre.team_leader.get(team_id)
             team_refs = refs_by_team.get(team_id, [])
-            pools = {service: [r for r in team_refs if _fits(service, r, window[service], chronic, pregnant)]
-                     if service != "consultation" else [r for r in team_refs if r.birth_on <= days[0]]
-                     for service in TIMETABLE}
+            pools = {
+                service: [r for r in team_refs if _fits(service, r, window[service], chronic, pregnant)]
+                if service != "consultation"
+                else [r for r in team_refs if r.birth_on <= days[0]]
+                for service in TIMETABLE
+            }
             used: dict[str, set[int]] = {service: set() for service in ONCE}
             # one resident per team who missed three consultations in a row (kept out of every
             # other booking, so those three stay the most recent)
@@ -98,19 +107,29 @@ def seed_appointments(ctx) -> None:
                 for service, (weekdays, start, end, capacity) in TIMETABLE.items():
                     if day.isoweekday() not in weekdays:
                         continue
-                    starts_at, ends_at = clock.at_local(day, start.hour, start.minute), \
-                        clock.at_local(day, end.hour, end.minute)
+                    starts_at, ends_at = (
+                        clock.at_local(day, start.hour, start.minute),
+                        clock.at_local(day, end.hour, end.minute),
+                    )
                     slot_id = ctx.new_id(Slot)
                     if service == "consultation":
                         candidates = pools[service]
                     else:
-                        candidates = [r for r in pools[service] if r.id not in used[service]
-                                      and _fits(service, r, day, chronic, pregnant)]
+                        candidates = [
+                            r
+                            for r in pools[service]
+                            if r.id not in used[service] and _fits(service, r, day, chronic, pregnant)
+                        ]
                     wanted = min(len(candidates), round(capacity * min(_fill(day, today, rng), 1.0)))
                     chosen = rng.sample(candidates, wanted) if wanted else []
                     forced = []
-                    if (service == "consultation" and flaky_left and ends_at < now
-                            and len(chosen) < capacity and day >= today - timedelta(days=PAST_DAYS - 7)):
+                    if (
+                        service == "consultation"
+                        and flaky_left
+                        and ends_at < now
+                        and len(chosen) < capacity
+                        and day >= today - timedelta(days=PAST_DAYS - 7)
+                    ):
                         forced = [flaky]
                         flaky_left -= 1
                         if flaky_left == 0:
@@ -120,15 +139,27 @@ def seed_appointments(ctx) -> None:
                         if service in used:
                             used[service].add(ref.id)
                         status = "no_show" if index >= len(chosen) else _status(rng, ends_at, now)
-                        row = _appointment(ctx, rng, slot_id, team_id, service, ref.id, leader,
-                                           starts_at, ends_at, day, status, now)
+                        row = _appointment(
+                            ctx, rng, slot_id, team_id, service, ref.id, leader, starts_at, ends_at, day, status, now
+                        )
                         appointment_rows.append(row)
                         if status != "cancelled":
                             places += 1
-                    slot_rows.append(dict(
-                        id=slot_id, team_id=team_id, service=service, starts_at=starts_at, ends_at=ends_at,
-                        starts_on=day, capacity=capacity, booked=places, status="open",
-                        created_by_id=leader, created_at=now - timedelta(days=PAST_DAYS + 7)))
+                    slot_rows.append(
+                        dict(
+                            id=slot_id,
+                            team_id=team_id,
+                            service=service,
+                            starts_at=starts_at,
+                            ends_at=ends_at,
+                            starts_on=day,
+                            capacity=capacity,
+                            booked=places,
+                            status="open",
+                            created_by_id=leader,
+                            created_at=now - timedelta(days=PAST_DAYS + 7),
+                        )
+                    )
     ctx.insert(Slot, slot_rows)
     by_keys: dict[tuple, list[dict]] = defaultdict(list)
     for row in appointment_rows:  # one executemany per column set: no NULLs bound for nothing
@@ -144,7 +175,8 @@ def seed_appointments(ctx) -> None:
     ctx.notes.append(
         f"Appointments: {len(slot_rows)} slots over {PAST_DAYS + AHEAD_DAYS + 1} days, {len(appointment_rows)} "
         f"bookings ({upcoming} upcoming with {len(reminders)} pending reminders), {flagged} residents flagged for "
-        f"three no-shows in a row. Team day view: GET /api/v1/teams/{{team_id}}/day?date={today.isoformat()}")
+        f"three no-shows in a row. Team day view: GET /api/v1/teams/{{team_id}}/day?date={today.isoformat()}"
+    )
 
 
 def _status(rng, ends_at, now) -> str:
@@ -157,13 +189,26 @@ def _status(rng, ends_at, now) -> str:
 def _appointment(ctx, rng, slot_id, team_id, service, resident_id, leader, starts_at, ends_at, day, status, now):
     booked_at = min(now, starts_at) - timedelta(days=rng.randint(1, 10), minutes=rng.randint(0, 600))
     row = dict(
-        id=ctx.new_id(Appointment), slot_id=slot_id, resident_id=resident_id, team_id=team_id, service=service,
-        starts_at=starts_at, ends_at=ends_at, scheduled_on=day, status=status, booked_by_kind="staff",
-        booked_by_id=leader or 0, contact_resident_id=resident_id, booked_at=booked_at, updated_at=booked_at)
+        id=ctx.new_id(Appointment),
+        slot_id=slot_id,
+        resident_id=resident_id,
+        team_id=team_id,
+        service=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        scheduled_on=day,
+        status=status,
+        booked_by_kind="staff",
+        booked_by_id=leader or 0,
+        contact_resident_id=resident_id,
+        booked_at=booked_at,
+        updated_at=booked_at,
+    )
     if status == "cancelled":
         cancelled_at = booked_at + (min(now, starts_at) - booked_at) / 2
-        row.update(cancelled_at=cancelled_at, cancelled_by_kind="resident", cancel_reason="resident",
-                   updated_at=cancelled_at)
+        row.update(
+            cancelled_at=cancelled_at, cancelled_by_kind="resident", cancel_reason="resident", updated_at=cancelled_at
+        )
     elif status == "checked_in":
         checked_in_at = starts_at + timedelta(minutes=rng.randint(0, 90))
         row.update(checked_in_at=checked_in_at, checked_in_by_id=leader, updated_at=checked_in_at)
@@ -178,17 +223,34 @@ def _reminders(rows: list[dict], now) -> list[tuple]:
     if not future:
         return []
     team_ids = {row["team_id"] for row in future}
-    places = {r.id: f"{r.institution}{r.name}" for r in db.session.execute(
-        select(Team.id, Team.name, Institution.name.label("institution"))
-        .join(Institution, Institution.id == Team.institution_id).where(Team.id.in_(team_ids)))}
+    places = {
+        r.id: f"{r.institution}{r.name}"
+        for r in db.session.execute(
+            select(Team.id, Team.name, Institution.name.label("institution"))
+            .join(Institution, Institution.id == Team.institution_id)
+            .where(Team.id.in_(team_ids))
+        )
+    }
     ids = sorted({row["resident_id"] for row in future})
     names: dict[int, str] = {}
     for start in range(0, len(ids), 5000):
-        names.update(db.session.execute(select(Resident.id, Resident.name)
-                                        .where(Resident.id.in_(ids[start:start + 5000]))).all())
+        names.update(
+            db.session.execute(
+                select(Resident.id, Resident.name).where(Resident.id.in_(ids[start : start + 5000]))
+            ).all()
+        )
     items = []
     for row in future:
-        items.extend(reminder_items(appointment_id=row["id"], service=row["service"], starts_at=row["starts_at"],
-                                    scheduled_on=row["scheduled_on"], contact_resident_id=row["contact_resident_id"],
-                                    person=names.get(row["resident_id"], ""), place=places[row["team_id"]], at=now))
+        items.extend(
+            reminder_items(
+                appointment_id=row["id"],
+                service=row["service"],
+                starts_at=row["starts_at"],
+                scheduled_on=row["scheduled_on"],
+                contact_resident_id=row["contact_resident_id"],
+                person=names.get(row["resident_id"], ""),
+                place=places[row["team_id"]],
+                at=now,
+            )
+        )
     return items

@@ -6,6 +6,7 @@ we fall back to weekends, so a pattern reaching past the library's horizon still
 skips the days most likely to be closed. Adjusted working days (调休上班, a Saturday
 that is a working day) are not holidays.
 """
+
 from __future__ import annotations
 
 from datetime import date

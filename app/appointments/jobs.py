@@ -3,6 +3,7 @@
 Residents' reminders need no job: they are enqueued at booking time with their due time
 (``not_before``) and withdrawn when the appointment is cancelled or moved.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,28 +37,51 @@ def send_day_lists(today: date | None = None) -> dict:
     """
     day = (today or local_today()) + timedelta(days=1)
     rows = db.session.execute(
-        select(Appointment.team_id, Appointment.resident_id, Appointment.service, Appointment.starts_at,
-               Resident.name, Team.name.label("team_name"))
+        select(
+            Appointment.team_id,
+            Appointment.resident_id,
+            Appointment.service,
+            Appointment.starts_at,
+            Resident.name,
+            Team.name.label("team_name"),
+        )
         .join(Resident, Resident.id == Appointment.resident_id)
         .join(Team, Team.id == Appointment.team_id)
         .where(Appointment.scheduled_on == day, Appointment.status == "booked", Team.active)
-        .order_by(Appointment.team_id, Appointment.starts_at, Appointment.id)).all()
+        .order_by(Appointment.team_id, Appointment.starts_at, Appointment.id)
+    ).all()
     by_team: dict[int, list] = defaultdict(list)
     for row in rows:
         by_team[row.team_id].append(row)
-    members = db.session.execute(
-        select(TeamMember.team_id, TeamMember.staff_id).join(Staff, Staff.id == TeamMember.staff_id)
-        .where(TeamMember.team_id.in_(list(by_team)), Staff.active)).all() if by_team else []
+    members = (
+        db.session.execute(
+            select(TeamMember.team_id, TeamMember.staff_id)
+            .join(Staff, Staff.id == TeamMember.staff_id)
+            .where(TeamMember.team_id.in_(list(by_team)), Staff.active)
+        ).all()
+        if by_team
+        else []
+    )
     flags = no_show_flags({row.resident_id for row in rows})
     bodies = {team_id: _body(entries, flags) for team_id, entries in by_team.items()}
     items = []
     for member in members:
         entries = by_team[member.team_id]
-        items.append((notify.staff(member.staff_id), DAY_LIST,
-                      f"appointment-day-list:{member.team_id}:{day.isoformat()}:{member.staff_id}",
-                      {"title": f"{entries[0].team_name} 明日预约 {len(entries)} 人", "day": day.isoformat(),
-                       "team_id": member.team_id, "count": len(entries), "body": bodies[member.team_id]},
-                      None))
+        items.append(
+            (
+                notify.staff(member.staff_id),
+                DAY_LIST,
+                f"appointment-day-list:{member.team_id}:{day.isoformat()}:{member.staff_id}",
+                {
+                    "title": f"{entries[0].team_name} 明日预约 {len(entries)} 人",
+                    "day": day.isoformat(),
+                    "team_id": member.team_id,
+                    "count": len(entries),
+                    "body": bodies[member.team_id],
+                },
+                None,
+            )
+        )
     added = notify.enqueue_many(items)
     counts = {"day": day.isoformat(), "teams": len(by_team), "appointments": len(rows), "enqueued": added}
     log.info("appointment day lists: %s", counts)

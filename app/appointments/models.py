@@ -11,6 +11,7 @@ Design:
 - Appointments are never deleted: cancelling, rescheduling (cancel + book, linked both
   ways), checking in, no-show and completion are status changes with who and when.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -58,8 +59,15 @@ class Slot(db.Model):
         CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         # A team publishes one open slot per service and start time (patterns can be re-run).
-        Index("uq_appointment_slots_open", "team_id", "service", "starts_at", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "uq_appointment_slots_open",
+            "team_id",
+            "service",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_appointment_slots_team_day", "team_id", "starts_on"),
         Index("ix_appointment_slots_service_start", "service", "starts_at"),
     )
@@ -90,8 +98,15 @@ class Slot(db.Model):
 class Appointment(db.Model):
     __tablename__ = "appointments"
     __table_args__ = (
-        Index("uq_appointments_resident_service_day", "resident_id", "service", "scheduled_on", unique=True,
-              sqlite_where=text(_holding), postgresql_where=text(_holding)),
+        Index(
+            "uq_appointments_resident_service_day",
+            "resident_id",
+            "service",
+            "scheduled_on",
+            unique=True,
+            sqlite_where=text(_holding),
+            postgresql_where=text(_holding),
+        ),
         Index("ix_appointments_slot_status", "slot_id", "status"),
         Index("ix_appointments_resident_start", "resident_id", "starts_at"),
         Index("ix_appointments_team_day", "team_id", "scheduled_on"),

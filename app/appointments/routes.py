@@ -8,11 +8,16 @@ from app.common.idempotency import idempotent
 from app.common.pagination import page_body, paginate
 from app.common.time import today
 
-blp = Blueprint("appointments", __name__, url_prefix="/api/v1",
-                description="Appointments: slots with capacity, booking, reminders, check-in, the team's day")
+blp = Blueprint(
+    "appointments",
+    __name__,
+    url_prefix="/api/v1",
+    description="Appointments: slots with capacity, booking, reminders, check-in, the team's day",
+)
 
 
 # --- slots ---------------------------------------------------------------------------
+
 
 @blp.route("/slots", methods=["POST"])
 @staff_required()
@@ -88,6 +93,7 @@ def delete_slot(slot_id):
 
 # --- appointments ---------------------------------------------------------------------
 
+
 @blp.route("/appointments", methods=["POST"])
 @login_required
 @idempotent
@@ -148,8 +154,9 @@ def reschedule(body, appointment_id):
     """Move to another slot of the same service: cancel and book in one transaction (if the
     new booking fails, the old one stands). The answer is the new appointment."""
     actor = current_actor()
-    appointment = booking.reschedule(actor, scope.get_appointment(actor, appointment_id), body["slot_id"],
-                                      body.get("note"))
+    appointment = booking.reschedule(
+        actor, scope.get_appointment(actor, appointment_id), body["slot_id"], body.get("note")
+    )
     return views.present_one(actor, appointment)
 
 
@@ -175,6 +182,7 @@ def no_show(appointment_id):
 
 
 # --- the team ------------------------------------------------------------------------
+
 
 @blp.route("/teams/<int:team_id>/day", methods=["GET"])
 @staff_required()

@@ -4,14 +4,19 @@ from app.appointments.models import APPOINTMENT_STATUSES, SERVICES, SLOT_STATUSE
 from app.common.pagination import PageArgs, page_schema
 from app.common.schemas import Out, Strict
 
-_service = dict(validate=ma.validate.OneOf(list(SERVICES)),
-                metadata={"description": "elderly_check (65+) | chronic_followup (hypertension/T2DM) | "
-                                         "child_check (0-6) | prenatal_check (pregnant) | consultation (anyone)"})
+_service = dict(
+    validate=ma.validate.OneOf(list(SERVICES)),
+    metadata={
+        "description": "elderly_check (65+) | chronic_followup (hypertension/T2DM) | "
+        "child_check (0-6) | prenatal_check (pregnant) | consultation (anyone)"
+    },
+)
 _note = dict(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
 _instant = dict(metadata={"description": "ISO 8601 with offset"})
 
 
 # --- slots ---------------------------------------------------------------------------
+
 
 class SlotIn(Strict):
     team_id = ma.fields.Integer(required=True)
@@ -33,17 +38,22 @@ class SlotPatternIn(Strict):
     team_id = ma.fields.Integer(required=True)
     service = ma.fields.String(required=True, **_service)
     starts_on = ma.fields.Date(required=True, metadata={"description": "first day of the range"})
-    ends_on = ma.fields.Date(load_default=None, allow_none=True,
-                             metadata={"description": "last day of the range (or give weeks)"})
+    ends_on = ma.fields.Date(
+        load_default=None, allow_none=True, metadata={"description": "last day of the range (or give weeks)"}
+    )
     weeks = ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=1, max=52))
-    weekdays = ma.fields.List(ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)), required=True,
-                              validate=ma.validate.Length(min=1, max=7),
-                              metadata={"description": "ISO weekdays, 1 = Monday … 7 = Sunday"})
+    weekdays = ma.fields.List(
+        ma.fields.Integer(validate=ma.validate.Range(min=1, max=7)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=7),
+        metadata={"description": "ISO weekdays, 1 = Monday … 7 = Sunday"},
+    )
     times = ma.fields.List(ma.fields.Nested(TimeWindowIn), required=True, validate=ma.validate.Length(min=1, max=12))
     capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=500))
-    skip_holidays = ma.fields.Boolean(load_default=True,
-                                      metadata={"description": "skip public holidays (chinese-calendar; "
-                                                               "weekends for years it does not cover)"})
+    skip_holidays = ma.fields.Boolean(
+        load_default=True,
+        metadata={"description": "skip public holidays (chinese-calendar; weekends for years it does not cover)"},
+    )
     note = ma.fields.String(**_note)
 
 
@@ -98,11 +108,14 @@ class SlotCancelIn(Strict):
 
 # --- appointments ---------------------------------------------------------------------
 
+
 class AppointmentIn(Strict):
     slot_id = ma.fields.Integer(required=True)
-    resident_id = ma.fields.Integer(load_default=None, allow_none=True,
-                                    metadata={"description": "required for staff; accounts default to "
-                                                             "their own archive"})
+    resident_id = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "required for staff; accounts default to their own archive"},
+    )
     service = ma.fields.String(load_default=None, allow_none=True, **_service)
     note = ma.fields.String(**_note)
 
@@ -134,25 +147,32 @@ class AppointmentOut(Out):
     booked_by_kind = ma.fields.String()
     booked_at = ma.fields.DateTime()
     cancelled_at = ma.fields.DateTime(allow_none=True)
-    cancel_reason = ma.fields.String(allow_none=True,
-                                     metadata={"description": "resident | staff | slot_cancelled | rescheduled"})
+    cancel_reason = ma.fields.String(
+        allow_none=True, metadata={"description": "resident | staff | slot_cancelled | rescheduled"}
+    )
     checked_in_at = ma.fields.DateTime(allow_none=True)
     no_show_at = ma.fields.DateTime(allow_none=True)
     completed_at = ma.fields.DateTime(allow_none=True)
     rescheduled_from_id = ma.fields.Integer(allow_none=True)
     rescheduled_to_id = ma.fields.Integer(allow_none=True)
     can_cancel = ma.fields.Boolean(metadata={"description": "the caller may cancel it now"})
-    no_show_flag = ma.fields.Boolean(metadata={"description": "the last three concluded appointments "
-                                                              "were all no-shows"})
+    no_show_flag = ma.fields.Boolean(
+        metadata={"description": "the last three concluded appointments were all no-shows"}
+    )
 
 
 AppointmentPage = page_schema(AppointmentOut, "AppointmentPage")
 
 
 class AppointmentListArgs(PageArgs):
-    when = ma.fields.String(load_default="all", validate=ma.validate.OneOf(("upcoming", "past", "all")),
-                            metadata={"description": "upcoming: booked or checked in and not over (soonest "
-                                                     "first); past: everything else (newest first)"})
+    when = ma.fields.String(
+        load_default="all",
+        validate=ma.validate.OneOf(("upcoming", "past", "all")),
+        metadata={
+            "description": "upcoming: booked or checked in and not over (soonest "
+            "first); past: everything else (newest first)"
+        },
+    )
     resident_id = ma.fields.Integer()
     team_id = ma.fields.Integer()
     service = ma.fields.String(**_service)
@@ -162,6 +182,7 @@ class AppointmentListArgs(PageArgs):
 
 
 # --- the team's day ----------------------------------------------------------------------
+
 
 class DayArgs(Strict):
     date = ma.fields.Date(load_default=None, metadata={"description": "local date, default today"})

@@ -10,6 +10,7 @@ Deny by default; out of scope reads as 404:
   check-in and no-show — belongs to the team's members, to institution admins of the
   subtree, and to the district admin (``access.scope.managed_teams_clause``).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import exists, false, or_, select, true
@@ -32,12 +33,19 @@ def centre_paths(resident_ids) -> set[str]:
     ids = list(resident_ids)
     if not ids:
         return set()
-    paths = set(db.session.scalars(
-        select(Institution.path).join(Resident, Resident.institution_id == Institution.id)
-        .where(Resident.id.in_(ids))))
+    paths = set(
+        db.session.scalars(
+            select(Institution.path)
+            .join(Resident, Resident.institution_id == Institution.id)
+            .where(Resident.id.in_(ids))
+        )
+    )
     ancestors = {i for path in paths for i in _path_ids(path)}
-    centres = dict(db.session.execute(
-        select(Institution.id, Institution.path).where(Institution.id.in_(ancestors), Institution.level == 3)).all())
+    centres = dict(
+        db.session.execute(
+            select(Institution.id, Institution.path).where(Institution.id.in_(ancestors), Institution.level == 3)
+        ).all()
+    )
     found = set()
     for path in paths:
         found.add(next((centres[i] for i in _path_ids(path) if i in centres), path))
@@ -62,8 +70,12 @@ def slot_clause(actor: Actor, for_resident_ids=None):
 
 def serves(slot: Slot, resident: Resident) -> bool:
     """The slot's team works in the resident's centre subtree."""
-    return db.session.scalar(select(exists().where(
-        Slot.id == slot.id, Slot.team_id.in_(_teams_under(centre_paths([resident.id])))))) is True
+    return (
+        db.session.scalar(
+            select(exists().where(Slot.id == slot.id, Slot.team_id.in_(_teams_under(centre_paths([resident.id])))))
+        )
+        is True
+    )
 
 
 def get_slot(actor: Actor, slot_id: int) -> Slot:
@@ -90,13 +102,15 @@ def appointment_clause(actor: Actor):
 
 def get_appointment(actor: Actor, appointment_id: int) -> Appointment:
     appointment = db.session.scalar(
-        select(Appointment).where(Appointment.id == appointment_id, appointment_clause(actor)))
+        select(Appointment).where(Appointment.id == appointment_id, appointment_clause(actor))
+    )
     if appointment is None:
         raise NotFound("appointment not found")
     return appointment
 
 
 # --- row locks -------------------------------------------------------------------------------
+
 
 def locking() -> bool:
     """Explicit row locks on PostgreSQL; SQLite has one writer at a time anyway."""
@@ -108,5 +122,6 @@ def lock_slots(slot_ids) -> None:
     id, so a reschedule, a cancellation and a slot cancellation racing each other wait
     instead of deadlocking."""
     if locking():
-        db.session.execute(select(Slot.id).where(Slot.id.in_(sorted(set(slot_ids)))).order_by(Slot.id)
-                           .with_for_update())
+        db.session.execute(
+            select(Slot.id).where(Slot.id.in_(sorted(set(slot_ids)))).order_by(Slot.id).with_for_update()
+        )

@@ -5,6 +5,7 @@ team publishes one open slot per service and start: a pattern re-run skips what 
 Cancelling a slot cancels its booked appointments, withdraws their reminders and tells
 each resident; a slot nobody ever booked may be deleted instead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,13 +44,30 @@ def _check_slot_times(starts_at: datetime, ends_at: datetime, prefix: str = "") 
         raise Invalid(f"{prefix}ends_at", "a slot ends on the day it starts (local time)")
 
 
-def _new_slot(actor: Actor, team: Team, service: str, starts_at: datetime, ends_at: datetime, capacity: int,
-              note: str | None = None) -> Slot:
+def _new_slot(
+    actor: Actor,
+    team: Team,
+    service: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    note: str | None = None,
+) -> Slot:
     # Stored and answered in UTC, whatever offset the client wrote (the answer is built before the commit).
     starts_at, ends_at = ensure_utc(starts_at), ensure_utc(ends_at)
-    return Slot(team_id=team.id, service=service, starts_at=starts_at, ends_at=ends_at,
-                starts_on=local_date(starts_at), capacity=capacity, booked=0, status="open", note=note,
-                created_by_id=actor.id, created_at=now())
+    return Slot(
+        team_id=team.id,
+        service=service,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        starts_on=local_date(starts_at),
+        capacity=capacity,
+        booked=0,
+        status="open",
+        note=note,
+        created_by_id=actor.id,
+        created_at=now(),
+    )
 
 
 def _flush_slots() -> None:
@@ -57,8 +75,9 @@ def _flush_slots() -> None:
         db.session.flush()
     except IntegrityError:  # a concurrent request published the same slot
         db.session.rollback()
-        raise Conflict("this team already has an open slot for this service at that time",
-                       error="slot_exists") from None
+        raise Conflict(
+            "this team already has an open slot for this service at that time", error="slot_exists"
+        ) from None
 
 
 def create_slots(actor: Actor, items: list[dict], *, many: bool) -> list[Slot]:
@@ -79,17 +98,36 @@ def create_slots(actor: Actor, items: list[dict], *, many: bool) -> list[Slot]:
             raise Invalid(f"{prefix}starts_at", "the same team, service and start twice in this request")
         seen.add(key)
     # One query for the slots that already exist among those asked for.
-    existing = {(row.team_id, row.service, row.starts_at) for row in db.session.execute(
-        select(Slot.team_id, Slot.service, Slot.starts_at).where(
-            Slot.status == "open", Slot.team_id.in_(list(teams)),
-            Slot.starts_at.in_(sorted({item["starts_at"] for item in items}))))}
+    existing = {
+        (row.team_id, row.service, row.starts_at)
+        for row in db.session.execute(
+            select(Slot.team_id, Slot.service, Slot.starts_at).where(
+                Slot.status == "open",
+                Slot.team_id.in_(list(teams)),
+                Slot.starts_at.in_(sorted({item["starts_at"] for item in items})),
+            )
+        )
+    }
     for index, item in enumerate(items):
         if (item["team_id"], item["service"], item["starts_at"]) in existing:
-            raise Conflict(f"item {index}: this team already has an open slot for this service at that time"
-                           if many else "this team already has an open slot for this service at that time",
-                           error="slot_exists")
-    slots = [_new_slot(actor, teams[item["team_id"]], item["service"], item["starts_at"], item["ends_at"],
-                       item["capacity"], item.get("note")) for item in items]
+            raise Conflict(
+                f"item {index}: this team already has an open slot for this service at that time"
+                if many
+                else "this team already has an open slot for this service at that time",
+                error="slot_exists",
+            )
+    slots = [
+        _new_slot(
+            actor,
+            teams[item["team_id"]],
+            item["service"],
+            item["starts_at"],
+            item["ends_at"],
+            item["capacity"],
+            item.get("note"),
+        )
+        for item in items
+    ]
     db.session.add_all(slots)
     _flush_slots()
     log.info("staff %s published %d slot(s)", actor.id, len(slots))
@@ -134,9 +172,17 @@ def create_pattern(actor: Actor, data: dict) -> dict:
             raise Invalid(f"times.{index}.end", "must be after start")
         times.append((start, end))
     service, capacity = data["service"], data["capacity"]
-    existing = set(db.session.scalars(select(Slot.starts_at).where(
-        Slot.team_id == team.id, Slot.service == service, Slot.status == "open",
-        Slot.starts_on >= starts_on, Slot.starts_on <= ends_on)))
+    existing = set(
+        db.session.scalars(
+            select(Slot.starts_at).where(
+                Slot.team_id == team.id,
+                Slot.service == service,
+                Slot.status == "open",
+                Slot.starts_on >= starts_on,
+                Slot.starts_on <= ends_on,
+            )
+        )
+    )
     at = now()
     created, skipped = [], []
     for day in pattern_days(starts_on, ends_on, set(data["weekdays"])):
@@ -157,8 +203,9 @@ def create_pattern(actor: Actor, data: dict) -> dict:
         raise Invalid("ends_on", f"the pattern would create {len(created)} slots; at most {MAX_SLOTS_PER_REQUEST}")
     db.session.add_all(created)
     _flush_slots()
-    log.info("staff %s published a pattern for team %s: %d slots, %d skipped", actor.id, team.id,
-             len(created), len(skipped))
+    log.info(
+        "staff %s published a pattern for team %s: %d slots, %d skipped", actor.id, team.id, len(created), len(skipped)
+    )
     return {"created": created, "skipped": skipped}
 
 
@@ -168,26 +215,53 @@ def cancel_slot(actor: Actor, slot: Slot, reason: str | None) -> Slot:
     if slot.ends_at <= at:
         raise Conflict("this slot is over", error="slot_over")
     if locking():  # appointments before the slot: the lock order every writer keeps
-        db.session.execute(select(Appointment.id).where(Appointment.slot_id == slot.id, Appointment.status == "booked")
-                           .order_by(Appointment.id).with_for_update())
+        db.session.execute(
+            select(Appointment.id)
+            .where(Appointment.slot_id == slot.id, Appointment.status == "booked")
+            .order_by(Appointment.id)
+            .with_for_update()
+        )
     done = db.session.execute(
-        update(Slot).where(Slot.id == slot.id, Slot.status == "open")
+        update(Slot)
+        .where(Slot.id == slot.id, Slot.status == "open")
         .values(status="cancelled", cancelled_at=at, cancelled_by_id=actor.id, cancel_reason=reason)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if done != 1:
         raise Conflict("this slot is already cancelled", error="slot_cancelled")
-    ids = list(db.session.scalars(
-        update(Appointment).where(Appointment.slot_id == slot.id, Appointment.status == "booked")
-        .values(status="cancelled", cancelled_at=at, cancelled_by_kind="staff", cancelled_by_id=actor.id,
-                cancel_reason="slot_cancelled", cancel_note=reason, updated_at=at)
-        .returning(Appointment.id).execution_options(synchronize_session=False)))
+    ids = list(
+        db.session.scalars(
+            update(Appointment)
+            .where(Appointment.slot_id == slot.id, Appointment.status == "booked")
+            .values(
+                status="cancelled",
+                cancelled_at=at,
+                cancelled_by_kind="staff",
+                cancelled_by_id=actor.id,
+                cancel_reason="slot_cancelled",
+                cancel_note=reason,
+                updated_at=at,
+            )
+            .returning(Appointment.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if ids:
-        db.session.execute(update(Slot).where(Slot.id == slot.id).values(booked=Slot.booked - len(ids))
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Slot)
+            .where(Slot.id == slot.id)
+            .values(booked=Slot.booked - len(ids))
+            .execution_options(synchronize_session=False)
+        )
         reminders.withdraw(ids)
         reminders.notify_cancelled(ids, reason)
-        audit.record_many(actor, db.session.scalars(select(Appointment.resident_id).where(Appointment.id.in_(ids))),
-                          action="update", section="appointment", purpose="care")
+        audit.record_many(
+            actor,
+            db.session.scalars(select(Appointment.resident_id).where(Appointment.id.in_(ids))),
+            action="update",
+            section="appointment",
+            purpose="care",
+        )
     db.session.expire(slot)
     log.info("staff %s cancelled slot %s (%d appointments)", actor.id, slot.id, len(ids))
     return slot
@@ -196,10 +270,10 @@ def cancel_slot(actor: Actor, slot: Slot, reason: str | None) -> Slot:
 def delete_slot(actor: Actor, slot: Slot) -> None:
     """Delete a slot nobody ever booked (with bookings: cancel it instead → 409)."""
     done = db.session.execute(
-        delete(Slot).where(Slot.id == slot.id, Slot.booked == 0,
-                           ~exists().where(Appointment.slot_id == Slot.id))
-        .execution_options(synchronize_session=False)).rowcount
+        delete(Slot)
+        .where(Slot.id == slot.id, Slot.booked == 0, ~exists().where(Appointment.slot_id == Slot.id))
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if done != 1:
         raise Conflict("this slot has bookings; cancel it instead", error="slot_has_bookings")
     db.session.expunge(slot)
-

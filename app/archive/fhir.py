@@ -15,6 +15,7 @@
 Entries are identified by ``urn:uuid:`` full URLs derived from the row ids (stable between
 exports of the same database) and reference each other by them.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -61,8 +62,13 @@ SIMPLE_OBSERVATIONS = {
     "fasting_glucose": ("14771-0", "Fasting glucose [Moles/volume] in Serum or Plasma", "mmol/L", "laboratory"),
     "hba1c": ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", "laboratory"),
 }
-SERVICE_TEXT = {"consultation": "接诊", "referral": "转诊", "home_visit": "上门访视", "tcm": "中医药健康管理服务",
-                "other": "其他医疗卫生服务"}
+SERVICE_TEXT = {
+    "consultation": "接诊",
+    "referral": "转诊",
+    "home_visit": "上门访视",
+    "tcm": "中医药健康管理服务",
+    "other": "其他医疗卫生服务",
+}
 
 
 def ref(kind: str, key) -> str:
@@ -91,52 +97,102 @@ def _category(code):
 def _observations(source_key: str, day, patient_ref, encounter_ref, values: dict) -> list[dict]:
     effective = day.isoformat()
     out = []
-    base = {"resourceType": "Observation", "status": "final", "subject": patient_ref,
-            "encounter": {"reference": encounter_ref}, "effectiveDateTime": effective}
+    base = {
+        "resourceType": "Observation",
+        "status": "final",
+        "subject": patient_ref,
+        "encounter": {"reference": encounter_ref},
+        "effectiveDateTime": effective,
+    }
     if values.get("sbp") is not None and values.get("dbp") is not None:
-        out.append({**base, "id": f"{source_key}-bp", "category": _category("vital-signs"),
-                    "code": {"coding": [{"system": LOINC, "code": "85354-9",
-                                         "display": "Blood pressure panel with all children optional"}],
-                             "text": "血压"},
-                    "component": [
-                        {"code": {"coding": [{"system": LOINC, "code": "8480-6",
-                                              "display": "Systolic blood pressure"}]},
-                         "valueQuantity": _quantity(values["sbp"], "mm[Hg]")},
-                        {"code": {"coding": [{"system": LOINC, "code": "8462-4",
-                                              "display": "Diastolic blood pressure"}]},
-                         "valueQuantity": _quantity(values["dbp"], "mm[Hg]")}]})
+        out.append(
+            {
+                **base,
+                "id": f"{source_key}-bp",
+                "category": _category("vital-signs"),
+                "code": {
+                    "coding": [
+                        {
+                            "system": LOINC,
+                            "code": "85354-9",
+                            "display": "Blood pressure panel with all children optional",
+                        }
+                    ],
+                    "text": "血压",
+                },
+                "component": [
+                    {
+                        "code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
+                        "valueQuantity": _quantity(values["sbp"], "mm[Hg]"),
+                    },
+                    {
+                        "code": {
+                            "coding": [{"system": LOINC, "code": "8462-4", "display": "Diastolic blood pressure"}]
+                        },
+                        "valueQuantity": _quantity(values["dbp"], "mm[Hg]"),
+                    },
+                ],
+            }
+        )
     for field, (code, display, unit, category) in SIMPLE_OBSERVATIONS.items():
         value = values.get(field)
         if value is None:
             continue
-        out.append({**base, "id": f"{source_key}-{field.replace('_', '-')}", "category": _category(category),
-                    "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-                    "valueQuantity": _quantity(value, unit)})
+        out.append(
+            {
+                **base,
+                "id": f"{source_key}-{field.replace('_', '-')}",
+                "category": _category(category),
+                "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+                "valueQuantity": _quantity(value, unit),
+            }
+        )
     return out
 
 
 def _encounter(key, *, day, patient_ref, klass, text, institution, doctor, reason=None) -> dict:
-    return {"resourceType": "Encounter", "id": key, "status": "finished",
-            "class": {"system": ACT_CODE, "code": klass[0], "display": klass[1]},
-            "type": [{"text": text}], "subject": patient_ref,
-            "participant": [{"individual": {"display": doctor}}] if doctor else None,
-            "period": {"start": day.isoformat(), "end": day.isoformat()},
-            "reasonCode": [{"text": reason}] if reason else None,
-            "serviceProvider": {"display": institution} if institution else None}
+    return {
+        "resourceType": "Encounter",
+        "id": key,
+        "status": "finished",
+        "class": {"system": ACT_CODE, "code": klass[0], "display": klass[1]},
+        "type": [{"text": text}],
+        "subject": patient_ref,
+        "participant": [{"individual": {"display": doctor}}] if doctor else None,
+        "period": {"start": day.isoformat(), "end": day.isoformat()},
+        "reasonCode": [{"text": reason}] if reason else None,
+        "serviceProvider": {"display": institution} if institution else None,
+    }
 
 
 def patient_resource(resident, *, owner: bool) -> dict:
     number = vault().decrypt(resident.id_number_enc)
     institution = resident.institution
     return {
-        "resourceType": "Patient", "id": f"resident-{resident.id}",
+        "resourceType": "Patient",
+        "id": f"resident-{resident.id}",
         "identifier": [
-            {"use": "official", "system": ID_NUMBER_SYSTEM, "value": number if owner else mask_id_number(number),
-             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NI",
-                                  "display": "National unique individual identifier"}],
-                      "text": "居民身份证号"}},
-            {"use": "usual", "system": ARCHIVE_NO_SYSTEM, "value": resident.archive_no,
-             "type": {"text": "健康档案编号"}},
+            {
+                "use": "official",
+                "system": ID_NUMBER_SYSTEM,
+                "value": number if owner else mask_id_number(number),
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                            "code": "NI",
+                            "display": "National unique individual identifier",
+                        }
+                    ],
+                    "text": "居民身份证号",
+                },
+            },
+            {
+                "use": "usual",
+                "system": ARCHIVE_NO_SYSTEM,
+                "value": resident.archive_no,
+                "type": {"text": "健康档案编号"},
+            },
         ],
         "active": resident.status == "active",
         "name": [{"use": "official", "text": resident.name}],
@@ -144,7 +200,8 @@ def patient_resource(resident, *, owner: bool) -> dict:
         "birthDate": resident.birth_on.isoformat(),
         "deceasedBoolean": True if resident.status == "deceased" else None,
         "telecom": [{"system": "phone", "value": resident.phone, "use": "mobile"}]
-        if owner and resident.phone else None,
+        if owner and resident.phone
+        else None,
         "address": [{"text": resident.address}] if resident.address else None,
         "managingOrganization": {"display": institution.name} if institution else None,
     }
@@ -153,15 +210,27 @@ def patient_resource(resident, *, owner: bool) -> dict:
 def condition_resource(condition, patient_ref) -> dict:
     code, display, text = DISEASE_CODES.get(condition.disease, (None, None, condition.disease))
     return {
-        "resourceType": "Condition", "id": f"condition-{condition.id}",
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                       "code": "active" if condition.active else "inactive"}]},
-        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                                           "code": "confirmed"}]},
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                  "code": "problem-list-item"}]}],
-        "code": {"coding": [{"system": ICD10, "code": code, "display": display}] if code else None,
-                 "text": text},
+        "resourceType": "Condition",
+        "id": f"condition-{condition.id}",
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active" if condition.active else "inactive",
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]
+        },
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": ICD10, "code": code, "display": display}] if code else None, "text": text},
         "subject": patient_ref,
         "onsetDateTime": condition.diagnosed_on.isoformat(),
         "recordedDate": condition.created_at.date().isoformat() if condition.created_at else None,
@@ -180,11 +249,35 @@ def build_bundle(actor, resident) -> dict:
         check = row[0]
         key = f"health-check-{check.id}"
         encounter_url = ref("Encounter", key)
-        entries.append((encounter_url, _encounter(
-            key, day=check.checked_on, patient_ref=patient_ref, klass=("AMB", "ambulatory"),
-            text="健康体检", institution=row.institution_name, doctor=row.doctor)))
-        values = {f: getattr(check, f) for f in ("sbp", "dbp", "heart_rate", "weight_kg", "height_cm", "bmi",
-                                                 "waist_cm", "temperature", "respiration", "fasting_glucose")}
+        entries.append(
+            (
+                encounter_url,
+                _encounter(
+                    key,
+                    day=check.checked_on,
+                    patient_ref=patient_ref,
+                    klass=("AMB", "ambulatory"),
+                    text="健康体检",
+                    institution=row.institution_name,
+                    doctor=row.doctor,
+                ),
+            )
+        )
+        values = {
+            f: getattr(check, f)
+            for f in (
+                "sbp",
+                "dbp",
+                "heart_rate",
+                "weight_kg",
+                "height_cm",
+                "bmi",
+                "waist_cm",
+                "temperature",
+                "respiration",
+                "fasting_glucose",
+            )
+        }
         values["hba1c"] = (check.labs or {}).get("hba1c")
         for obs in _observations(key, check.checked_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
@@ -195,11 +288,21 @@ def build_bundle(actor, resident) -> dict:
         encounter_url = ref("Encounter", key)
         referral = (record.details or {}).get("referral") or {}
         reason = referral.get("reason") or record.summary
-        entries.append((encounter_url, _encounter(
-            key, day=record.served_on, patient_ref=patient_ref,
-            klass=("HH", "home health") if record.kind == "home_visit" else ("AMB", "ambulatory"),
-            text=SERVICE_TEXT.get(record.kind, record.kind), institution=row.institution_name,
-            doctor=row.doctor, reason=reason[:500] if reason else None)))
+        entries.append(
+            (
+                encounter_url,
+                _encounter(
+                    key,
+                    day=record.served_on,
+                    patient_ref=patient_ref,
+                    klass=("HH", "home health") if record.kind == "home_visit" else ("AMB", "ambulatory"),
+                    text=SERVICE_TEXT.get(record.kind, record.kind),
+                    institution=row.institution_name,
+                    doctor=row.doctor,
+                    reason=reason[:500] if reason else None,
+                ),
+            )
+        )
         values = {f: getattr(record, f) for f in ("sbp", "dbp", "heart_rate", "weight_kg", "fasting_glucose")}
         for obs in _observations(key, record.served_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
@@ -209,21 +312,27 @@ def build_bundle(actor, resident) -> dict:
         for resource in contribute(resident, ctx) or []:
             entries.append((ref(resource["resourceType"], resource["id"]), resource))
 
-    return _prune({
-        "resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
-        "timestamp": now().isoformat(timespec="seconds"),
-        "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
-    })
+    return _prune(
+        {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid4()),
+            "type": "collection",
+            "timestamp": now().isoformat(timespec="seconds"),
+            "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
+        }
+    )
 
 
 def export_bundle(actor, resident, purpose: str | None) -> dict:
     bundle = build_bundle(actor, resident)
-    audit.record(actor, resident.id, action="export", section="fhir",
-                 purpose=services.read_purpose(actor, resident.id, purpose))
+    audit.record(
+        actor, resident.id, action="export", section="fhir", purpose=services.read_purpose(actor, resident.id, purpose)
+    )
     return bundle
 
 
 # --- the family-doctor contract as EpisodeOfCare + CareTeam -------------------------------------
+
 
 def contract_episode_resources(contract: dict, ctx: dict) -> list[dict]:
     """EpisodeOfCare (the signed contract) with its CareTeam (the family-doctor team).
@@ -232,24 +341,39 @@ def contract_episode_resources(contract: dict, ctx: dict) -> list[dict]:
     "members": [{"name", "role"}]}, "institution": name, "doctor": name, "packages": [names]}
     (keys may be missing). The contracts feature's FHIR_SECTIONS function calls this.
     """
-    status = {"active": "active", "pending": "planned", "expired": "finished", "terminated": "finished",
-              "rejected": "cancelled", "cancelled": "cancelled"}.get(contract.get("status"), "active")
+    status = {
+        "active": "active",
+        "pending": "planned",
+        "expired": "finished",
+        "terminated": "finished",
+        "rejected": "cancelled",
+        "cancelled": "cancelled",
+    }.get(contract.get("status"), "active")
     team = contract.get("team") or {}
     team_key = f"team-{team.get('id', contract.get('id'))}-contract-{contract.get('id')}"
     team_url = ctx["ref"]("CareTeam", team_key)
     period = {"start": _iso(contract.get("starts_on")), "end": _iso(contract.get("ends_on"))}
     care_team = {
-        "resourceType": "CareTeam", "id": team_key,
+        "resourceType": "CareTeam",
+        "id": team_key,
         "status": "active" if status == "active" else ("proposed" if status == "planned" else "inactive"),
-        "name": team.get("name"), "subject": ctx["patient_ref"], "period": period,
-        "participant": [{"role": [{"text": m.get("role")}] if m.get("role") else None,
-                         "member": {"display": m.get("name")}} for m in team.get("members", []) if m.get("name")],
+        "name": team.get("name"),
+        "subject": ctx["patient_ref"],
+        "period": period,
+        "participant": [
+            {"role": [{"text": m.get("role")}] if m.get("role") else None, "member": {"display": m.get("name")}}
+            for m in team.get("members", [])
+            if m.get("name")
+        ],
         "managingOrganization": [{"display": contract["institution"]}] if contract.get("institution") else None,
     }
     episode = {
-        "resourceType": "EpisodeOfCare", "id": f"contract-{contract.get('id')}", "status": status,
+        "resourceType": "EpisodeOfCare",
+        "id": f"contract-{contract.get('id')}",
+        "status": status,
         "type": [{"text": "家庭医生签约服务"}] + [{"text": p} for p in contract.get("packages", [])],
-        "patient": ctx["patient_ref"], "period": period,
+        "patient": ctx["patient_ref"],
+        "period": period,
         "careManager": {"display": contract["doctor"]} if contract.get("doctor") else None,
         "managingOrganization": {"display": contract["institution"]} if contract.get("institution") else None,
         "team": [{"reference": team_url}],

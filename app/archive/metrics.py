@@ -18,6 +18,7 @@ This module keeps the archive feature's own facts those definitions read:
   deliveries…), dated in the window (:func:`dynamic_window`: the same calendar day a year earlier …
   the evaluation day).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -33,8 +34,7 @@ from app.residents.models import Resident
 # with a service on a day in [since, until]: follow-up visits, contract deliveries (``app.wiring``).
 ACTIVITY_SOURCES: list = []
 
-STANDARD_TEXT_FIELDS = ("phone", "address", "ethnicity", "marital_status", "education", "occupation",
-                        "blood_type")
+STANDARD_TEXT_FIELDS = ("phone", "address", "ethnicity", "marital_status", "education", "occupation", "blood_type")
 
 
 def _json_array_length(column):
@@ -47,17 +47,20 @@ def standardised_clause():
     """SQL clause over ``Resident``: the archive is standardised (see module docstring)."""
     filled = [and_(getattr(Resident, f).is_not(None), getattr(Resident, f) != "") for f in STANDARD_TEXT_FIELDS]
     has_check = select(HealthCheck.id).where(HealthCheck.resident_id == Resident.id).exists()
-    return and_(*filled, Resident.payment_methods.is_not(None),
-                _json_array_length(Resident.payment_methods) > 0, has_check)
+    return and_(
+        *filled, Resident.payment_methods.is_not(None), _json_array_length(Resident.payment_methods) > 0, has_check
+    )
 
 
 def active_residents_select(since: date, until: date):
     """A UNION of resident ids with a service in [since, until] (health checks, records, hooks)."""
     parts = [
-        select(HealthCheck.resident_id.label("resident_id"))
-        .where(HealthCheck.checked_on >= since, HealthCheck.checked_on <= until),
-        select(ServiceRecord.resident_id.label("resident_id"))
-        .where(ServiceRecord.served_on >= since, ServiceRecord.served_on <= until),
+        select(HealthCheck.resident_id.label("resident_id")).where(
+            HealthCheck.checked_on >= since, HealthCheck.checked_on <= until
+        ),
+        select(ServiceRecord.resident_id.label("resident_id")).where(
+            ServiceRecord.served_on >= since, ServiceRecord.served_on <= until
+        ),
     ]
     parts.extend(source(since, until) for source in ACTIVITY_SOURCES)
     return union_all(*parts)

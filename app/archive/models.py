@@ -8,6 +8,7 @@ Measurements that are compared, exported or counted (blood pressure, weight, BMI
 glucose…) are columns; the long tail of the national form (lifestyle, elderly self-care and
 cognitive screening, other labs, organ function…) is validated JSON.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -37,8 +38,10 @@ class HealthCheck(_Vitals, db.Model):
     """One 健康体检表."""
 
     __tablename__ = "health_checks"
-    __table_args__ = (Index("ix_health_checks_resident_on", "resident_id", "checked_on"),
-                      Index("ix_health_checks_checked_on", "checked_on"))
+    __table_args__ = (
+        Index("ix_health_checks_resident_on", "resident_id", "checked_on"),
+        Index("ix_health_checks_checked_on", "checked_on"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
@@ -75,8 +78,10 @@ class ServiceRecord(_Vitals, db.Model):
     """One other medical service (接诊, 转诊, 上门访视, 中医药服务…)."""
 
     __tablename__ = "service_records"
-    __table_args__ = (Index("ix_service_records_resident_on", "resident_id", "served_on"),
-                      Index("ix_service_records_served_on", "served_on"))
+    __table_args__ = (
+        Index("ix_service_records_resident_on", "resident_id", "served_on"),
+        Index("ix_service_records_served_on", "served_on"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))

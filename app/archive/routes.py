@@ -9,8 +9,12 @@ from app.extensions import db
 from app.orgs.models import Institution
 from app.residents import services as residents
 
-blp = Blueprint("archive", __name__, url_prefix="/api/v1",
-                description="The health archive: health checks, service records, diagnoses, access log, FHIR")
+blp = Blueprint(
+    "archive",
+    __name__,
+    url_prefix="/api/v1",
+    description="The health archive: health checks, service records, diagnoses, access log, FHIR",
+)
 
 CLINICAL = ("doctor", "team_leader")
 

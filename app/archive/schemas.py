@@ -1,5 +1,6 @@
 """Input and output shapes of the archive. Input schemas reject unknown fields; ranges are
 the plausible physiological ones, so a typo (BP 1300, weight 700 kg) is a 422 naming the field."""
+
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
@@ -24,6 +25,7 @@ def _strings(max_items, max_len=200, options=None, **kw):
 
 
 # --- input -------------------------------------------------------------------------------
+
 
 class VitalsIn(Strict):
     sbp = _int(40, 300, metadata={"description": "systolic BP, mmHg"})
@@ -104,22 +106,32 @@ class HealthCheckIn(VitalsIn):
     waist_cm = _num(20, 250)
     symptoms = _strings(30, 50, load_default=list)
     lifestyle = ma.fields.Nested(LifestyleIn, load_default=dict)
-    elderly = ma.fields.Nested(ElderlyIn, allow_none=True,
-                               metadata={"description": "65+ only: self-care and cognitive screening"})
-    organ_function = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
-                                    values=ma.fields.String(validate=ma.validate.Length(max=200)),
-                                    validate=ma.validate.Length(max=50), load_default=dict)
-    physical_exam = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=40)),
-                                   values=ma.fields.String(validate=ma.validate.Length(max=200)),
-                                   validate=ma.validate.Length(max=50), load_default=dict)
+    elderly = ma.fields.Nested(
+        ElderlyIn, allow_none=True, metadata={"description": "65+ only: self-care and cognitive screening"}
+    )
+    organ_function = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=40)),
+        values=ma.fields.String(validate=ma.validate.Length(max=200)),
+        validate=ma.validate.Length(max=50),
+        load_default=dict,
+    )
+    physical_exam = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=40)),
+        values=ma.fields.String(validate=ma.validate.Length(max=200)),
+        validate=ma.validate.Length(max=50),
+        load_default=dict,
+    )
     labs = ma.fields.Nested(LabsIn, load_default=dict)
     main_findings = _strings(20, load_default=list)
     medications = _list(ma.fields.Nested(MedicationIn), validate=ma.validate.Length(max=30), load_default=list)
     assessment = _choice(("normal", "abnormal"), allow_none=True)
     abnormalities = _strings(20, load_default=list)
     guidance = _strings(3, options=("include_in_chronic_management", "recheck", "referral"), load_default=list)
-    risk_factor_guidance = _strings(8, options=("quit_smoking", "healthy_drinking", "diet", "exercise",
-                                                "weight_loss", "vaccination", "other"), load_default=list)
+    risk_factor_guidance = _strings(
+        8,
+        options=("quit_smoking", "healthy_drinking", "diet", "exercise", "weight_loss", "vaccination", "other"),
+        load_default=list,
+    )
     note = _text(2000, allow_none=True)
 
     @ma.validates_schema
@@ -136,9 +148,20 @@ class ReferralIn(Strict):
 
 
 class TcmIn(Strict):
-    constitution = _strings(9, options=("balanced", "qi_deficiency", "yang_deficiency", "yin_deficiency",
-                                        "phlegm_dampness", "damp_heat", "blood_stasis", "qi_stagnation",
-                                        "special"))
+    constitution = _strings(
+        9,
+        options=(
+            "balanced",
+            "qi_deficiency",
+            "yang_deficiency",
+            "yin_deficiency",
+            "phlegm_dampness",
+            "damp_heat",
+            "blood_stasis",
+            "qi_stagnation",
+            "special",
+        ),
+    )
     guidance = _strings(6, options=("emotional", "diet", "daily_life", "exercise", "acupoint", "other"))
 
 
@@ -166,19 +189,32 @@ class ConditionCreateIn(Strict):
 
 
 _STAFF_PURPOSES = tuple(p for p in PURPOSES if p not in ("self_access", "family_access"))
-ARCHIVE_SECTION_NAMES = ("basic_info", "populations", "conditions", "health_checks", "followups",
-                         "service_records", "contract")
+ARCHIVE_SECTION_NAMES = (
+    "basic_info",
+    "populations",
+    "conditions",
+    "health_checks",
+    "followups",
+    "service_records",
+    "contract",
+)
 
 
 class ArchiveArgs(Strict):
     health_checks_page = ma.fields.Integer(load_default=1, validate=R(min=1, max=100000))
     service_records_page = ma.fields.Integer(load_default=1, validate=R(min=1, max=100000))
     per_page = ma.fields.Integer(load_default=10, validate=R(min=1, max=MAX_PER_PAGE))
-    sections = DelimitedList(_choice(ARCHIVE_SECTION_NAMES), metadata={
-        "description": "comma-separated subset (e.g. to page one list); default all"})
-    purpose = _choice(_STAFF_PURPOSES, metadata={
-        "description": "staff only: why the archive is read (access log); default care. "
-                       "Residents' reads are always self_access / family_access."})
+    sections = DelimitedList(
+        _choice(ARCHIVE_SECTION_NAMES),
+        metadata={"description": "comma-separated subset (e.g. to page one list); default all"},
+    )
+    purpose = _choice(
+        _STAFF_PURPOSES,
+        metadata={
+            "description": "staff only: why the archive is read (access log); default care. "
+            "Residents' reads are always self_access / family_access."
+        },
+    )
 
 
 class FhirArgs(Strict):
@@ -191,6 +227,7 @@ class MetricsArgs(Strict):
 
 
 # --- output ------------------------------------------------------------------------------
+
 
 class _Ref(Out):
     id = ma.fields.Integer()
@@ -217,9 +254,13 @@ class HealthCheckOut(VitalsOut):
     bmi = ma.fields.Float(allow_none=True, metadata={"description": "computed: kg / m², one decimal"})
     symptoms = _list(ma.fields.String())
     lifestyle = ma.fields.Dict()
-    elderly = ma.fields.Dict(allow_none=True, metadata={
-        "description": "65+: self-care score and level (independent/mild/moderate/dependent), "
-                       "self-assessment, cognitive and emotional screening"})
+    elderly = ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "65+: self-care score and level (independent/mild/moderate/dependent), "
+            "self-assessment, cognitive and emotional screening"
+        },
+    )
     organ_function = ma.fields.Dict()
     physical_exam = ma.fields.Dict()
     labs = ma.fields.Dict()
@@ -265,9 +306,14 @@ class HealthCheckSection(Out):
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
     total = ma.fields.Integer()
-    comparison = _list(ma.fields.Nested(ComparisonOut), allow_none=True, metadata={
-        "description": "65+: the latest check of this year and each of the two before, side by side "
-                       "(a year without a check has null values); null under 65"})
+    comparison = _list(
+        ma.fields.Nested(ComparisonOut),
+        allow_none=True,
+        metadata={
+            "description": "65+: the latest check of this year and each of the two before, side by side "
+            "(a year without a check has null values); null under 65"
+        },
+    )
 
 
 class ServiceRecordSection(Out):
@@ -278,8 +324,9 @@ class ServiceRecordSection(Out):
 
 
 class ArchiveOut(Out):
-    basic_info = ma.fields.Nested(ResidentOut, metadata={"description": "ID number masked; phone masked "
-                                                                      "unless the reader is the resident"})
+    basic_info = ma.fields.Nested(
+        ResidentOut, metadata={"description": "ID number masked; phone masked unless the reader is the resident"}
+    )
     populations = _list(ma.fields.String())
     conditions = _list(ma.fields.Nested(ConditionRecordOut))
     health_checks = ma.fields.Nested(HealthCheckSection)

@@ -8,6 +8,7 @@ total (a count query only for a page past the end), the three-year comparison is
 query, and sections contributed by other features (follow-ups, contract) come through
 :data:`ARCHIVE_SECTIONS`.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -19,9 +20,8 @@ from app.accounts.models import Staff
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.audit.models import AccessLog
-from app.common import events
+from app.common import events, measures
 from app.common.pagination import page_body, paginate
-from app.common import measures
 from app.common.time import age_on, today
 from app.errors import Invalid
 from app.extensions import db
@@ -43,6 +43,7 @@ BMI_PLAUSIBLE = (8.0, 80.0)
 
 # --- why the reader reads ---------------------------------------------------------------------
 
+
 def read_purpose(actor, resident_id: int, requested: str | None) -> str | None:
     """Residents' purposes are fixed (self_access / family_access); staff state theirs (default care)."""
     if actor.is_staff:
@@ -50,9 +51,8 @@ def read_purpose(actor, resident_id: int, requested: str | None) -> str | None:
     return None  # audit.describe: self_access or family_access
 
 
-
-
 # --- writing --------------------------------------------------------------------------------
+
 
 def _check_day(field: str, day: date, resident: Resident) -> None:
     if day > today():
@@ -85,17 +85,30 @@ def create_health_check(actor, resident: Resident, data: dict) -> HealthCheck:
         if "self_care_score" in elderly:
             elderly["self_care_level"] = self_care_level(elderly["self_care_score"])
     check = HealthCheck(
-        resident_id=resident.id, institution_id=actor.institution_id, recorded_by_id=actor.id, bmi=bmi,
-        elderly=elderly or None, lifestyle=_clean(data.pop("lifestyle", None)),
+        resident_id=resident.id,
+        institution_id=actor.institution_id,
+        recorded_by_id=actor.id,
+        bmi=bmi,
+        elderly=elderly or None,
+        lifestyle=_clean(data.pop("lifestyle", None)),
         labs=_clean(data.pop("labs", None)),
-        medications=[_clean(m) for m in data.pop("medications", [])], **data)
+        medications=[_clean(m) for m in data.pop("medications", [])],
+        **data,
+    )
     db.session.add(check)
     db.session.flush()
     audit.record(actor, resident.id, action="create", section="health_check", purpose="care")
     # a delivery (履约) for the contracts; ``elderly`` carries the 65+ items (the cognitive screen)
-    events.service_delivered.send(None, actor=actor, resident_id=resident.id, service_type="health_check",
-                                  served_on=check.checked_on, source="health_check", source_id=check.id,
-                                  elderly=check.elderly)
+    events.service_delivered.send(
+        None,
+        actor=actor,
+        resident_id=resident.id,
+        service_type="health_check",
+        served_on=check.checked_on,
+        source="health_check",
+        source_id=check.id,
+        elderly=check.elderly,
+    )
     return check
 
 
@@ -106,13 +119,21 @@ def create_service_record(actor, resident: Resident, data: dict) -> ServiceRecor
         value = data.pop(part, None)
         if value:
             details[part] = _clean(value)
-    record = ServiceRecord(resident_id=resident.id, institution_id=actor.institution_id,
-                           recorded_by_id=actor.id, details=details, **data)
+    record = ServiceRecord(
+        resident_id=resident.id, institution_id=actor.institution_id, recorded_by_id=actor.id, details=details, **data
+    )
     db.session.add(record)
     db.session.flush()
     audit.record(actor, resident.id, action="create", section=f"service_record:{record.kind}", purpose="care")
-    events.service_delivered.send(None, actor=actor, resident_id=resident.id, service_type=record.kind,
-                                  served_on=record.served_on, source="service_record", source_id=record.id)
+    events.service_delivered.send(
+        None,
+        actor=actor,
+        resident_id=resident.id,
+        service_type=record.kind,
+        served_on=record.served_on,
+        source="service_record",
+        source_id=record.id,
+    )
     return record
 
 
@@ -120,9 +141,27 @@ def create_service_record(actor, resident: Resident, data: dict) -> ServiceRecor
 
 _VITALS = ("sbp", "dbp", "heart_rate", "weight_kg", "fasting_glucose")
 _CHECK_FIELDS = _VITALS + (
-    "id", "checked_on", "temperature", "respiration", "height_cm", "waist_cm", "bmi", "symptoms", "lifestyle",
-    "elderly", "organ_function", "physical_exam", "labs", "main_findings", "medications", "assessment",
-    "abnormalities", "guidance", "risk_factor_guidance", "note")
+    "id",
+    "checked_on",
+    "temperature",
+    "respiration",
+    "height_cm",
+    "waist_cm",
+    "bmi",
+    "symptoms",
+    "lifestyle",
+    "elderly",
+    "organ_function",
+    "physical_exam",
+    "labs",
+    "main_findings",
+    "medications",
+    "assessment",
+    "abnormalities",
+    "guidance",
+    "risk_factor_guidance",
+    "note",
+)
 
 
 def present_health_check(check: HealthCheck, institution_name: str | None, doctor: str | None) -> dict:
@@ -142,25 +181,37 @@ def present_service_record(record: ServiceRecord, institution_name: str | None, 
 
 
 def present_condition(condition: Condition) -> dict:
-    return {"id": condition.id, "disease": condition.disease, "diagnosed_on": condition.diagnosed_on,
-            "active": condition.active}
+    return {
+        "id": condition.id,
+        "disease": condition.disease,
+        "diagnosed_on": condition.diagnosed_on,
+        "active": condition.active,
+    }
 
 
 def _with_names(model):
     """Rows of ``model`` with the institution's and the recording doctor's names (one query)."""
-    return (select(model, Institution.name.label("institution_name"), Staff.name.label("doctor"))
-            .outerjoin(Institution, Institution.id == model.institution_id)
-            .outerjoin(Staff, Staff.id == model.recorded_by_id))
+    return (
+        select(model, Institution.name.label("institution_name"), Staff.name.label("doctor"))
+        .outerjoin(Institution, Institution.id == model.institution_id)
+        .outerjoin(Staff, Staff.id == model.recorded_by_id)
+    )
 
 
 def health_checks_stmt(resident_id: int):
-    return (_with_names(HealthCheck).where(HealthCheck.resident_id == resident_id)
-            .order_by(HealthCheck.checked_on.desc(), HealthCheck.id.desc()))
+    return (
+        _with_names(HealthCheck)
+        .where(HealthCheck.resident_id == resident_id)
+        .order_by(HealthCheck.checked_on.desc(), HealthCheck.id.desc())
+    )
 
 
 def service_records_stmt(resident_id: int):
-    return (_with_names(ServiceRecord).where(ServiceRecord.resident_id == resident_id)
-            .order_by(ServiceRecord.served_on.desc(), ServiceRecord.id.desc()))
+    return (
+        _with_names(ServiceRecord)
+        .where(ServiceRecord.resident_id == resident_id)
+        .order_by(ServiceRecord.served_on.desc(), ServiceRecord.id.desc())
+    )
 
 
 def three_year_comparison(resident_id: int, day: date) -> list[dict]:
@@ -170,28 +221,45 @@ def three_year_comparison(resident_id: int, day: date) -> list[dict]:
     """
     first_year = day.year - 2
     year = extract("year", HealthCheck.checked_on)
-    ranked = (select(HealthCheck.checked_on, HealthCheck.sbp, HealthCheck.dbp, HealthCheck.weight_kg,
-                     HealthCheck.bmi, HealthCheck.fasting_glucose,
-                     func.row_number().over(partition_by=year, order_by=(HealthCheck.checked_on.desc(),
-                                                                         HealthCheck.id.desc())).label("rn"))
-              .where(HealthCheck.resident_id == resident_id,
-                     HealthCheck.checked_on >= date(first_year, 1, 1), HealthCheck.checked_on <= day)
-              .subquery())
+    ranked = (
+        select(
+            HealthCheck.checked_on,
+            HealthCheck.sbp,
+            HealthCheck.dbp,
+            HealthCheck.weight_kg,
+            HealthCheck.bmi,
+            HealthCheck.fasting_glucose,
+            func.row_number()
+            .over(partition_by=year, order_by=(HealthCheck.checked_on.desc(), HealthCheck.id.desc()))
+            .label("rn"),
+        )
+        .where(
+            HealthCheck.resident_id == resident_id,
+            HealthCheck.checked_on >= date(first_year, 1, 1),
+            HealthCheck.checked_on <= day,
+        )
+        .subquery()
+    )
     rows = {r.checked_on.year: r for r in db.session.execute(select(ranked).where(ranked.c.rn == 1))}
     out = []
     for y in range(day.year, first_year - 1, -1):
         r = rows.get(y)
-        out.append({"year": y, "checked_on": r.checked_on if r else None,
-                    **{k: (getattr(r, k) if r else None) for k in ("sbp", "dbp", "weight_kg", "bmi",
-                                                                   "fasting_glucose")}})
+        out.append(
+            {
+                "year": y,
+                "checked_on": r.checked_on if r else None,
+                **{k: (getattr(r, k) if r else None) for k in ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")},
+            }
+        )
     return out
 
 
 def _page(stmt, page, per_page, present):
     """One query per list: the total rides on the page's rows (``count(*) over ()``). Only a page past the
     end, with no row to carry it, counts separately (an empty first page means none at all)."""
-    rows = db.session.execute(stmt.add_columns(func.count().over().label("total"))
-                              .limit(per_page).offset((page - 1) * per_page)).all()
+    rows = db.session.execute(
+        stmt.add_columns(func.count().over().label("total")).limit(per_page).offset((page - 1) * per_page)
+    ).all()
     if rows:
         total = rows[0].total
     elif page == 1:
@@ -233,14 +301,16 @@ def archive_view(actor, resident: Resident, args: dict) -> dict:
     if want("conditions"):
         body["conditions"] = [present_condition(c) for c in resident.conditions]
     if want("health_checks"):
-        section = _page(health_checks_stmt(resident.id), args.get("health_checks_page", 1), per_page,
-                        present_health_check)
+        section = _page(
+            health_checks_stmt(resident.id), args.get("health_checks_page", 1), per_page, present_health_check
+        )
         elderly = age_on(resident.birth_on, day) >= ELDERLY_AGE
         section["comparison"] = three_year_comparison(resident.id, day) if elderly else None
         body["health_checks"] = section
     if want("service_records"):
-        body["service_records"] = _page(service_records_stmt(resident.id), args.get("service_records_page", 1),
-                                        per_page, present_service_record)
+        body["service_records"] = _page(
+            service_records_stmt(resident.id), args.get("service_records_page", 1), per_page, present_service_record
+        )
     purpose = read_purpose(actor, resident.id, args.get("purpose"))
     hook_args = {"actor": actor, "today": day, "owner": owner, "per_page": per_page, "purpose": purpose}
     for contribute in ARCHIVE_SECTIONS:
@@ -254,16 +324,28 @@ def archive_view(actor, resident: Resident, args: dict) -> dict:
 
 # --- the access log --------------------------------------------------------------------------
 
+
 def access_log_page(resident_id: int, page: int, per_page: int) -> dict:
     """The archive's access log, newest first, with the staff institution's name.
 
     Reading the log is deliberately not itself logged as an archive read.
     """
-    stmt = (audit.log_for(resident_id).add_columns(Institution.name.label("institution_name"))
-            .outerjoin(Institution, Institution.id == AccessLog.institution_id))
+    stmt = (
+        audit.log_for(resident_id)
+        .add_columns(Institution.name.label("institution_name"))
+        .outerjoin(Institution, Institution.id == AccessLog.institution_id)
+    )
     rows, total = paginate(stmt, page, per_page, scalars=False)
-    items = [{"at": row.AccessLog.at, "actor_kind": row.AccessLog.actor_kind,
-              "actor_display": row.AccessLog.actor_display, "institution": row.institution_name,
-              "action": row.AccessLog.action, "section": row.AccessLog.section,
-              "purpose": row.AccessLog.purpose} for row in rows]
+    items = [
+        {
+            "at": row.AccessLog.at,
+            "actor_kind": row.AccessLog.actor_kind,
+            "actor_display": row.AccessLog.actor_display,
+            "institution": row.institution_name,
+            "action": row.AccessLog.action,
+            "section": row.AccessLog.section,
+            "purpose": row.AccessLog.purpose,
+        }
+        for row in rows
+    ]
     return page_body(items, page, per_page, total)

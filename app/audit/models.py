@@ -1,4 +1,5 @@
 """The access log (PIPL art. 51): who read or changed whose archive, why, from where."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Write and read the access log. Every archive read or change goes through ``record``."""
+
 from __future__ import annotations
 
 from flask import has_request_context, request
@@ -7,8 +8,17 @@ from sqlalchemy import insert, select
 from app.audit.models import AccessLog
 from app.extensions import db
 
-PURPOSES = ("self_access", "family_access", "care", "follow_up", "contract_review", "statistics",
-            "export", "registration", "administration")
+PURPOSES = (
+    "self_access",
+    "family_access",
+    "care",
+    "follow_up",
+    "contract_review",
+    "statistics",
+    "export",
+    "registration",
+    "administration",
+)
 
 
 def _client_ip() -> str | None:
@@ -22,10 +32,19 @@ def _client_ip() -> str | None:
 def record(actor, resident_id: int, *, action: str, section: str, purpose: str | None = None) -> None:
     """Add one access-log row in the caller's transaction."""
     kind, display, institution_id, purpose = describe(actor, resident_id, purpose)
-    db.session.add(AccessLog(
-        actor_kind=kind, actor_id=actor.id if actor else None, actor_display=display,
-        institution_id=institution_id, subject_resident_id=resident_id, action=action,
-        section=section, purpose=purpose, client_ip=_client_ip()))
+    db.session.add(
+        AccessLog(
+            actor_kind=kind,
+            actor_id=actor.id if actor else None,
+            actor_display=display,
+            institution_id=institution_id,
+            subject_resident_id=resident_id,
+            action=action,
+            section=section,
+            purpose=purpose,
+            client_ip=_client_ip(),
+        )
+    )
 
 
 def record_many(actor, resident_ids, *, action: str, section: str, purpose: str) -> None:
@@ -37,11 +56,24 @@ def record_many(actor, resident_ids, *, action: str, section: str, purpose: str)
     from app.common.time import now
 
     at, ip = now(), _client_ip()
-    db.session.execute(insert(AccessLog), [
-        {"at": at, "actor_kind": kind, "actor_id": actor.id if actor else None,
-         "actor_display": display, "institution_id": institution_id, "subject_resident_id": rid,
-         "action": action, "section": section, "purpose": purpose, "client_ip": ip}
-        for rid in ids])
+    db.session.execute(
+        insert(AccessLog),
+        [
+            {
+                "at": at,
+                "actor_kind": kind,
+                "actor_id": actor.id if actor else None,
+                "actor_display": display,
+                "institution_id": institution_id,
+                "subject_resident_id": rid,
+                "action": action,
+                "section": section,
+                "purpose": purpose,
+                "client_ip": ip,
+            }
+            for rid in ids
+        ],
+    )
 
 
 def describe(actor, resident_id, purpose):
@@ -56,5 +88,8 @@ def describe(actor, resident_id, purpose):
 
 def log_for(resident_id: int):
     """The resident's log, newest first (a select for pagination)."""
-    return (select(AccessLog).where(AccessLog.subject_resident_id == resident_id)
-            .order_by(AccessLog.at.desc(), AccessLog.id.desc()))
+    return (
+        select(AccessLog)
+        .where(AccessLog.subject_resident_id == resident_id)
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
+    )

@@ -4,6 +4,7 @@ The sender knows no listener: who listens to what is wired in one place, ``app.w
 Handlers run inside the sender's transaction, so what they change commits (or rolls back)
 with the request or job batch that announced it.
 """
+
 from __future__ import annotations
 
 from blinker import Namespace

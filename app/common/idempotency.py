@@ -14,6 +14,7 @@ progress". Only successful answers are kept: a failed request may be retried as 
 Keys live ``IDEMPOTENCY_KEY_HOURS`` (default 24): an older key counts as unused, and the
 daily ``idempotency-expire`` job deletes them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -88,14 +89,21 @@ def idempotent(view):
         existing = _find(key)
         if existing is not None and existing.created_at < _cutoff():
             # Expired (the daily job has not run yet): the key is free again.
-            db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == existing.id,
-                                                            IdempotencyKey.created_at < _cutoff()))
+            db.session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.id == existing.id, IdempotencyKey.created_at < _cutoff())
+            )
             db.session.expunge(existing)
             existing = None
         if existing is not None:
             return _replay(existing, actor, fingerprint)
-        row = IdempotencyKey(key=key, actor=actor, fingerprint=fingerprint, method=request.method,
-                             path=request.path[:255], created_at=now())
+        row = IdempotencyKey(
+            key=key,
+            actor=actor,
+            fingerprint=fingerprint,
+            method=request.method,
+            path=request.path[:255],
+            created_at=now(),
+        )
         db.session.add(row)
         try:
             # Claim the key before the work: a concurrent request with the same key waits here on
@@ -106,8 +114,9 @@ def idempotent(view):
             db.session.rollback()
             winner = _find(key)
             if winner is None:  # the other request failed and kept nothing: retry as is
-                raise Conflict("a request with this Idempotency-Key is in progress, retry shortly",
-                               error="idempotency_in_progress") from None
+                raise Conflict(
+                    "a request with this Idempotency-Key is in progress, retry shortly", error="idempotency_in_progress"
+                ) from None
             return _replay(winner, actor, fingerprint)
         response = make_response(view(*args, **kwargs))
         if response.status_code < 300:
@@ -126,11 +135,15 @@ def idempotent(view):
 def _replay(row: IdempotencyKey, actor: str, fingerprint: str) -> Response:
     # The actor is compared on its own too: a response is never handed to another caller.
     if row.actor != actor or row.fingerprint != fingerprint:
-        raise Invalid(HEADER, "already used for another request (another body, path or caller); "
-                              "send a new key for a new request", error="idempotency_key_reused")
+        raise Invalid(
+            HEADER,
+            "already used for another request (another body, path or caller); send a new key for a new request",
+            error="idempotency_key_reused",
+        )
     if row.status_code is None:
-        raise Conflict("a request with this Idempotency-Key is in progress, retry shortly",
-                       error="idempotency_in_progress")
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress, retry shortly", error="idempotency_in_progress"
+        )
     response = Response(row.response_body, status=row.status_code, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -139,8 +152,8 @@ def _replay(row: IdempotencyKey, actor: str, fingerprint: str) -> Response:
 def expire_keys() -> dict:
     """Daily job: delete the keys older than ``IDEMPOTENCY_KEY_HOURS`` (set-based)."""
     deleted = db.session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < _cutoff())
-        .execution_options(synchronize_session=False)).rowcount
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < _cutoff()).execution_options(synchronize_session=False)
+    ).rowcount
     return {"deleted": max(deleted, 0)}
 
 

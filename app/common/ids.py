@@ -6,6 +6,7 @@ so the database alone reveals nothing and an equality lookup needs no decryption
 Both keys are derived from ``ID_NUMBER_KEY``; during a rotation the old keys in
 ``ID_NUMBER_OLD_KEYS`` can still decrypt (see docs/operations.md).
 """
+
 from __future__ import annotations
 
 import base64
@@ -92,8 +93,9 @@ def mask_phone(value: str | None) -> str | None:
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"family-doctor/id-number",
-                info=purpose).derive(secret.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"family-doctor/id-number", info=purpose).derive(
+        secret.encode()
+    )
 
 
 class IdNumberVault:
@@ -125,7 +127,8 @@ class IdNumberVault:
     def lookup_hashes(self, value: str) -> list[str]:
         """Every hash the row may still carry during a key rotation (current key first)."""
         return [self.lookup_hash(value)] + [
-            hmac.new(key, value.upper().encode(), hashlib.sha256).hexdigest() for key in self._old_hash_keys]
+            hmac.new(key, value.upper().encode(), hashlib.sha256).hexdigest() for key in self._old_hash_keys
+        ]
 
     @property
     def rotating(self) -> bool:

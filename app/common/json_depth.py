@@ -10,6 +10,7 @@ linear scan of the raw bytes, in a ``before_request`` hook that runs before ever
 The same scan refuses integers longer than Python converts (``sys.get_int_max_str_digits()``,
 4300 digits): the parser raises a plain ``ValueError`` for them, which webargs does not catch.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,7 @@ def register(app: Flask) -> None:
 
         rest = _outside_strings(body)
         if json_depth(body, outside_strings=rest) > limit:
-            return error_response(400, "json_too_deep",
-                                  f"the JSON body is nested more than {limit} levels deep")
+            return error_response(400, "json_too_deep", f"the JSON body is nested more than {limit} levels deep")
         # The lookbehind starts a match only where a run of digits starts: linear, not quadratic.
         if digits and re.search(rb"(?<![0-9])[0-9]{%d}" % (digits + 1), rest):
             return error_response(400, "bad_request", f"a number in the JSON body has more than {digits} digits")

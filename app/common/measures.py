@@ -1,4 +1,5 @@
 """Body measures computed from what a form records (the health check, the follow-up visit)."""
+
 from __future__ import annotations
 
 

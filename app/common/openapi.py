@@ -7,6 +7,7 @@ that is not JSON — are the same everywhere, so they are documented here once i
 with an ``alt_response`` on each of ~90 routes, and a route cannot forget them. Path ids
 are bounded here too, so the documented maximum and the router agree.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -41,7 +42,9 @@ class IdConverter(IntegerConverter):
 
 
 IDEMPOTENCY_KEY = {
-    "in": "header", "name": "Idempotency-Key", "required": False,
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 100},
     "description": "repeat a creating request safely: a repeat with the same key answers the first response",
 }
@@ -94,9 +97,11 @@ def numeric_bounds(_converter, field, ret=None, **kwargs) -> dict:
     apispec serialises the bounds with the field itself, so a Decimal field documents
     ``"minimum": "0.00"`` (a string), which is not valid JSON Schema for a number.
     """
-    return {key: float(value) for key, value in (ret or {}).items()
-            if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-            and isinstance(value, Decimal)}
+    return {
+        key: float(value)
+        for key, value in (ret or {}).items()
+        if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") and isinstance(value, Decimal)
+    }
 
 
 class JsonApi(Api):

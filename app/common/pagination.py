@@ -1,4 +1,5 @@
 """``?page=&per_page=`` lists: ``{"items", "page", "per_page", "total"}``."""
+
 from __future__ import annotations
 
 import marshmallow as ma

@@ -9,6 +9,7 @@ deployments that have it (``storage_uri()``).
 Counters are written on their own connection and committed at once: a request that fails
 (and rolls its own transaction back) must still count, or a guess would cost nothing.
 """
+
 from __future__ import annotations
 
 import time
@@ -64,19 +65,27 @@ class DatabaseStorage(Storage):
         table, at = self._table(), time.time()
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         expired = table.c.expires_at <= at
-        stmt = (insert(table).values(key=key, count=amount, expires_at=at + expiry)
-                .on_conflict_do_update(index_elements=["key"], set_={
+        stmt = (
+            insert(table)
+            .values(key=key, count=amount, expires_at=at + expiry)
+            .on_conflict_do_update(
+                index_elements=["key"],
+                set_={
                     "count": case((expired, amount), else_=table.c.count + amount),
-                    "expires_at": case((expired, at + expiry), else_=table.c.expires_at)})
-                .returning(table.c.count))
+                    "expires_at": case((expired, at + expiry), else_=table.c.expires_at),
+                },
+            )
+            .returning(table.c.count)
+        )
         with self.engine.begin() as conn:
             return conn.execute(stmt).scalar_one()
 
     def get(self, key: str) -> int:
         table = self._table()
         with self.engine.connect() as conn:
-            count = conn.execute(select(table.c.count).where(
-                table.c.key == key, table.c.expires_at > time.time())).scalar()
+            count = conn.execute(
+                select(table.c.count).where(table.c.key == key, table.c.expires_at > time.time())
+            ).scalar()
         return count or 0
 
     def get_expiry(self, key: str) -> float:

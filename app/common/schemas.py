@@ -1,4 +1,5 @@
 """Schema building blocks shared by features."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ from datetime import date
 from decimal import Decimal
 
 import marshmallow as ma
-
 
 # Integers the API takes: what the narrowest column holds (most ids are INTEGER on PostgreSQL). A
 # larger value reaching a query is a 500, not a "not found": PostgreSQL casts the parameter to the
@@ -136,8 +136,9 @@ class FreeForm(ma.fields.Dict):
     def __init__(self, *, max_depth: int = 5, max_bytes: int = 8192, **kw):
         super().__init__(**kw)
         self.max_depth, self.max_bytes = max_depth, max_bytes
-        self.metadata.setdefault("description", f"a JSON object: at most {max_depth} levels deep and "
-                                                f"{max_bytes} bytes as JSON")
+        self.metadata.setdefault(
+            "description", f"a JSON object: at most {max_depth} levels deep and {max_bytes} bytes as JSON"
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)

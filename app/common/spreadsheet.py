@@ -9,6 +9,7 @@ stored before names were checked at input:
   after the file is opened as CSV or the cell is edited.
 Numbers, dates and booleans pass unchanged.
 """
+
 from __future__ import annotations
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE

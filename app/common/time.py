@@ -4,15 +4,16 @@
 --at`` move it with :func:`frozen`; nothing else in the code calls
 ``datetime.now()`` so that "today" means the same thing everywhere.
 """
+
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
-UTC = timezone.utc
+UTC = UTC
 _frozen: datetime | None = None
 
 
@@ -80,5 +81,18 @@ def freeze(instant: datetime | None) -> None:
     _frozen = ensure_utc(instant) if instant is not None else None
 
 
-__all__ = ["UTC", "now", "local_now", "today", "frozen", "freeze", "local_tz", "at_local",
-           "local_midnight_utc", "ensure_utc", "years_before", "age_on", "timedelta"]
+__all__ = [
+    "UTC",
+    "now",
+    "local_now",
+    "today",
+    "frozen",
+    "freeze",
+    "local_tz",
+    "at_local",
+    "local_midnight_utc",
+    "ensure_utc",
+    "years_before",
+    "age_on",
+    "timedelta",
+]

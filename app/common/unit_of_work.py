@@ -9,6 +9,7 @@ A failing commit raises here, after the view: Flask hands the exception to the J
 handlers (``app.errors``), so the client gets a 500/503 in the house shape, never a success
 for work that was not stored.
 """
+
 from __future__ import annotations
 
 from flask import Flask

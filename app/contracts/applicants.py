@@ -1,5 +1,6 @@
 """Who may apply for whom, with which team and which packages: the checks an application or a
 renewal passes before any contract is written (each failure a 422 naming the field)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,15 +25,22 @@ MAX_FAMILY = 10
 
 # --- who signs for whom ------------------------------------------------------------
 
+
 def is_child(resident: Resident, on: date) -> bool:
     return age_on(resident.birth_on, on) < GUARDIAN_AGE
 
 
 def _check_guardian(guardian: Resident | None, child: Resident, on: date, field: str) -> Resident:
-    if guardian is None or guardian.id == child.id or age_on(guardian.birth_on, on) < ADULT_AGE \
-            or child.household_id is None or guardian.household_id != child.household_id:
-        raise Invalid(field, "a child under 14 is signed by a guardian: an adult of the same household",
-                      error="guardian_required")
+    if (
+        guardian is None
+        or guardian.id == child.id
+        or age_on(guardian.birth_on, on) < ADULT_AGE
+        or child.household_id is None
+        or guardian.household_id != child.household_id
+    ):
+        raise Invalid(
+            field, "a child under 14 is signed by a guardian: an adult of the same household", error="guardian_required"
+        )
     return guardian
 
 
@@ -48,8 +56,7 @@ def guardian_for(actor: Actor, child: Resident, guardian_id: int | None, on: dat
     if guardian_id is None:
         guardian = _inherited_guardian(child)
         if guardian is None:
-            raise Invalid("guardian_resident_id", "required when signing a child under 14",
-                          error="guardian_required")
+            raise Invalid("guardian_resident_id", "required when signing a child under 14", error="guardian_required")
         return _check_guardian(guardian, child, on, "guardian_resident_id")
     try:
         guardian = get_resident(actor, guardian_id)
@@ -60,13 +67,17 @@ def guardian_for(actor: Actor, child: Resident, guardian_id: int | None, on: dat
 
 def _inherited_guardian(child: Resident) -> Resident | None:
     """For a renewal in clinic: the guardian of the child's previous contract."""
-    gid = db.session.scalar(select(Contract.guardian_resident_id).where(
-        Contract.resident_id == child.id, Contract.guardian_resident_id.is_not(None))
-        .order_by(Contract.id.desc()).limit(1))
+    gid = db.session.scalar(
+        select(Contract.guardian_resident_id)
+        .where(Contract.resident_id == child.id, Contract.guardian_resident_id.is_not(None))
+        .order_by(Contract.id.desc())
+        .limit(1)
+    )
     return db.session.get(Resident, gid) if gid else None
 
 
 # --- team, packages, residents, channel ---------------------------------------------
+
 
 def team_for(actor: Actor, team_id: int, residents: list[Resident]) -> Team:
     team = db.session.get(Team, team_id)
@@ -74,7 +85,8 @@ def team_for(actor: Actor, team_id: int, residents: list[Resident]) -> Team:
         raise Invalid("team_id", "no such active team")
     if actor.is_staff:
         admin = actor.is_district_admin or (
-            "institution_admin" in actor.roles and team.institution.is_within(actor.institution_path))
+            "institution_admin" in actor.roles and team.institution.is_within(actor.institution_path)
+        )
         if team.id not in actor.team_ids and not admin:
             raise Invalid("team_id", "staff apply for residents of their own team")
     for resident in residents:

@@ -2,6 +2,7 @@
 another feature (a health check, a service record, a follow-up visit) counts against the
 resident's contract in force that day through the ``service_delivered`` event.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,17 +21,24 @@ from app.residents.models import Resident
 
 # service record kind / "health_check" → the contract item service_type it delivers (a record
 # of another kind, e.g. "other", delivers nothing)
-DELIVERY_TYPES = {"health_check": "health_check", "consultation": "consultation", "home_visit": "home_visit",
-                  "tcm": "tcm_guidance", "referral": "referral"}
+DELIVERY_TYPES = {
+    "health_check": "health_check",
+    "consultation": "consultation",
+    "home_visit": "home_visit",
+    "tcm": "tcm_guidance",
+    "referral": "referral",
+}
 # the event's source → ContractDelivery.source as stored (and shown) since deliveries began
 STORED_SOURCE = {"followup": "followup_visit"}
 
 
 def _count(item_id: int) -> bool:
     """Add one delivery to an item if any is left: one conditional UPDATE (safe under concurrency)."""
-    result = db.session.execute(update(ContractItem).where(
-        ContractItem.id == item_id, ContractItem.delivered < ContractItem.total)
-        .values(delivered=ContractItem.delivered + 1))
+    result = db.session.execute(
+        update(ContractItem)
+        .where(ContractItem.id == item_id, ContractItem.delivered < ContractItem.total)
+        .values(delivered=ContractItem.delivered + 1)
+    )
     return result.rowcount == 1
 
 
@@ -38,10 +46,14 @@ def add_delivery(actor: Actor, contract: Contract, data: dict) -> tuple[Contract
     """The team records a delivered service against one of the contract's items."""
     require_team_member(actor, contract, "record deliveries on")
     if contract.signed_at is None or contract.starts_on is None:
-        raise Conflict(f"the contract is {contract.status}: nothing is delivered before signing",
-                       error="contract_not_signed")
-    item = db.session.scalar(select(ContractItem).where(
-        ContractItem.contract_id == contract.id, ContractItem.package_item_id == data["package_item_id"]))
+        raise Conflict(
+            f"the contract is {contract.status}: nothing is delivered before signing", error="contract_not_signed"
+        )
+    item = db.session.scalar(
+        select(ContractItem).where(
+            ContractItem.contract_id == contract.id, ContractItem.package_item_id == data["package_item_id"]
+        )
+    )
     if item is None:
         raise Invalid("package_item_id", "this contract carries no such package item")
     day = data["delivered_on"]
@@ -51,8 +63,15 @@ def add_delivery(actor: Actor, contract: Contract, data: dict) -> tuple[Contract
         raise Invalid("delivered_on", f"outside the contract period {contract.starts_on} … {period_end(contract)}")
     if not _count(item.id):
         raise Invalid("package_item_id", f"all {item.total} of this item have been delivered")
-    delivery = ContractDelivery(contract_id=contract.id, contract_item_id=item.id, service_type=item.service_type,
-                                delivered_on=day, delivered_by_id=actor.id, note=data.get("note"), source="manual")
+    delivery = ContractDelivery(
+        contract_id=contract.id,
+        contract_item_id=item.id,
+        service_type=item.service_type,
+        delivered_on=day,
+        delivered_by_id=actor.id,
+        note=data.get("note"),
+        source="manual",
+    )
     db.session.add(delivery)
     db.session.flush()
     db.session.refresh(item)
@@ -60,8 +79,16 @@ def add_delivery(actor: Actor, contract: Contract, data: dict) -> tuple[Contract
     return delivery, item
 
 
-def record_delivery(actor: Actor | None, resident_id: int, service_type: str, delivered_on: date, *,
-                    source: str, source_id=None, note: str | None = None) -> ContractDelivery | None:
+def record_delivery(
+    actor: Actor | None,
+    resident_id: int,
+    service_type: str,
+    delivered_on: date,
+    *,
+    source: str,
+    source_id=None,
+    note: str | None = None,
+) -> ContractDelivery | None:
     """Count a service delivered by another feature (a follow-up, a health check …).
 
     Finds the resident's contract in force on ``delivered_on`` and its first item of
@@ -71,25 +98,46 @@ def record_delivery(actor: Actor | None, resident_id: int, service_type: str, de
     Runs in the caller's transaction (inside a savepoint); flushes, never commits.
     """
     source_key = None if source_id is None else str(source_id)
-    if source_key is not None and db.session.scalar(select(ContractDelivery.id).where(
-            ContractDelivery.source == source, ContractDelivery.source_id == source_key,
-            ContractDelivery.service_type == service_type).limit(1)) is not None:
+    if (
+        source_key is not None
+        and db.session.scalar(
+            select(ContractDelivery.id)
+            .where(
+                ContractDelivery.source == source,
+                ContractDelivery.source_id == source_key,
+                ContractDelivery.service_type == service_type,
+            )
+            .limit(1)
+        )
+        is not None
+    ):
         return None
     candidates = db.session.execute(
         select(ContractItem.id, ContractItem.contract_id)
         .join(Contract, Contract.id == ContractItem.contract_id)
-        .where(Contract.resident_id == resident_id, in_force_clause(delivered_on),
-               ContractItem.service_type == service_type, ContractItem.delivered < ContractItem.total)
-        .order_by(ContractItem.id)).all()
+        .where(
+            Contract.resident_id == resident_id,
+            in_force_clause(delivered_on),
+            ContractItem.service_type == service_type,
+            ContractItem.delivered < ContractItem.total,
+        )
+        .order_by(ContractItem.id)
+    ).all()
     for item_id, contract_id in candidates:
         try:
             with db.session.begin_nested():
                 if not _count(item_id):
                     continue
                 delivery = ContractDelivery(
-                    contract_id=contract_id, contract_item_id=item_id, service_type=service_type,
-                    delivered_on=delivered_on, delivered_by_id=actor.id if actor is not None and actor.is_staff else None,
-                    note=note, source=source, source_id=source_key)
+                    contract_id=contract_id,
+                    contract_item_id=item_id,
+                    service_type=service_type,
+                    delivered_on=delivered_on,
+                    delivered_by_id=actor.id if actor is not None and actor.is_staff else None,
+                    note=note,
+                    source=source,
+                    source_id=source_key,
+                )
                 db.session.add(delivery)
                 db.session.flush()
         except IntegrityError:  # the same source counted concurrently
@@ -99,17 +147,21 @@ def record_delivery(actor: Actor | None, resident_id: int, service_type: str, de
 
 
 def deliveries_of(contract: Contract):
-    return (select(ContractDelivery).where(ContractDelivery.contract_id == contract.id)
-            .order_by(ContractDelivery.delivered_on.desc(), ContractDelivery.id.desc()))
+    return (
+        select(ContractDelivery)
+        .where(ContractDelivery.contract_id == contract.id)
+        .order_by(ContractDelivery.delivered_on.desc(), ContractDelivery.id.desc())
+    )
 
 
 def undelivered(actor: Actor, args: dict):
     """The team's worklist: items of running contracts with something still due."""
-    stmt = (select(ContractItem, Contract, Resident)
-            .join(Contract, Contract.id == ContractItem.contract_id)
-            .join(Resident, Resident.id == Contract.resident_id)
-            .where(contract_clause(actor), Contract.status == "active",
-                   ContractItem.delivered < ContractItem.total))
+    stmt = (
+        select(ContractItem, Contract, Resident)
+        .join(Contract, Contract.id == ContractItem.contract_id)
+        .join(Resident, Resident.id == Contract.resident_id)
+        .where(contract_clause(actor), Contract.status == "active", ContractItem.delivered < ContractItem.total)
+    )
     if (team_id := args.get("team_id")) is not None:
         stmt = stmt.where(Contract.team_id == team_id)
     if service_type := args.get("service_type"):
@@ -119,8 +171,18 @@ def undelivered(actor: Actor, args: dict):
     return stmt.order_by(Contract.ends_on, Contract.id, ContractItem.id)
 
 
-def on_service_delivered(sender, *, actor, resident_id: int, service_type: str, served_on: date, source: str,
-                         source_id=None, note: str | None = None, elderly: dict | None = None) -> None:
+def on_service_delivered(
+    sender,
+    *,
+    actor,
+    resident_id: int,
+    service_type: str,
+    served_on: date,
+    source: str,
+    source_id=None,
+    note: str | None = None,
+    elderly: dict | None = None,
+) -> None:
     """``events.service_delivered`` listener: count the service against the contract in force.
 
     A health check delivers a "health_check" item, and an elderly check (``elderly``, its 65+
@@ -132,5 +194,6 @@ def on_service_delivered(sender, *, actor, resident_id: int, service_type: str, 
     if delivered:
         record_delivery(actor, resident_id, delivered, served_on, source=stored, source_id=source_id, note=note)
     if source == "health_check" and (elderly or {}).get("cognitive_screen"):
-        record_delivery(actor, resident_id, "cognitive_screening", served_on, source=stored, source_id=source_id,
-                        note=note)
+        record_delivery(
+            actor, resident_id, "cognitive_screening", served_on, source=stored, source_id=source_id, note=note
+        )

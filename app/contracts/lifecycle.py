@@ -4,6 +4,7 @@ Statuses (``app.contracts.models``): pending → active (signed) or rejected; a 
 renewal_pending until signed, then scheduled after the running period (or active at once when
 that period is over); active → terminated early or expired by the night job (``jobs``).
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -40,41 +41,69 @@ RENEWAL_WINDOW_DAYS = 90  # a running contract may be renewed in its last 90 day
 
 # --- applying ---------------------------------------------------------------------
 
+
 def _ensure_nothing_open(resident_ids: list[int], ended: list[int] = ()) -> None:
     """409 if a resident already has a current contract or application (``ended``: contract ids
     whose period is over but which the night job has not marked expired yet — not counted)."""
-    stmt = select(Contract.resident_id).where(Contract.resident_id.in_(resident_ids),
-                                              Contract.status.in_(OPEN_STATUSES))
+    stmt = select(Contract.resident_id).where(
+        Contract.resident_id.in_(resident_ids), Contract.status.in_(OPEN_STATUSES)
+    )
     if ended:
         stmt = stmt.where(Contract.id.not_in(list(ended)))
     busy = db.session.scalar(stmt.limit(1))
     if busy is not None:
-        raise Conflict(f"resident {busy} already has a current contract or application",
-                       error="contract_exists")
+        raise Conflict(f"resident {busy} already has a current contract or application", error="contract_exists")
 
 
-def _new_contract(actor: Actor, resident: Resident, team: Team, chosen: list[ServicePackage], *,
-                  channel: str, guardian: Resident | None, group: FamilyGroup | None,
-                  previous: Contract | None = None, status: str = "pending") -> Contract:
+def _new_contract(
+    actor: Actor,
+    resident: Resident,
+    team: Team,
+    chosen: list[ServicePackage],
+    *,
+    channel: str,
+    guardian: Resident | None,
+    group: FamilyGroup | None,
+    previous: Contract | None = None,
+    status: str = "pending",
+) -> Contract:
     at = now()
     if actor.is_staff:
         consent_by = guardian.id if guardian else resident.id  # given in person, recorded by staff
     else:
         consent_by = actor.resident_id
     contract = Contract(
-        resident_id=resident.id, team_id=team.id, status=status, channel=channel,
-        applicant_kind="staff" if actor.is_staff else "resident", applicant_id=actor.id,
-        consent_at=at, consent_channel=channel, consent_by_resident_id=consent_by,
-        guardian_resident_id=guardian.id if guardian else None, applied_at=at,
-        family_group_id=group.id if group else None, previous_contract_id=previous.id if previous else None,
+        resident_id=resident.id,
+        team_id=team.id,
+        status=status,
+        channel=channel,
+        applicant_kind="staff" if actor.is_staff else "resident",
+        applicant_id=actor.id,
+        consent_at=at,
+        consent_channel=channel,
+        consent_by_resident_id=consent_by,
+        guardian_resident_id=guardian.id if guardian else None,
+        applied_at=at,
+        family_group_id=group.id if group else None,
+        previous_contract_id=previous.id if previous else None,
         fee=sum((p.price for p in chosen), Decimal("0")),
-        public_health_subsidy=sum((p.public_health_subsidy for p in chosen), Decimal("0")))
+        public_health_subsidy=sum((p.public_health_subsidy for p in chosen), Decimal("0")),
+    )
     contract.packages = [ContractPackage(package_id=p.id, price=p.price) for p in chosen]
     # Entitlements are fixed by the package versions applied for: a later edit of a
     # package (a new version) does not change them.
-    contract.items = [ContractItem(package_id=p.id, package_item_id=i.id, name=i.name, service_type=i.service_type,
-                                   total=i.times_per_year, delivered=0)
-                      for p in chosen for i in p.items]
+    contract.items = [
+        ContractItem(
+            package_id=p.id,
+            package_item_id=i.id,
+            name=i.name,
+            service_type=i.service_type,
+            total=i.times_per_year,
+            delivered=0,
+        )
+        for p in chosen
+        for i in p.items
+    ]
     db.session.add(contract)
     return contract
 
@@ -84,8 +113,9 @@ def _flush_or_conflict() -> None:
         db.session.flush()
     except IntegrityError:  # a concurrent request got there first (partial unique index)
         db.session.rollback()
-        raise Conflict("a resident in this request already has a current contract or application",
-                       error="contract_exists") from None
+        raise Conflict(
+            "a resident in this request already has a current contract or application", error="contract_exists"
+        ) from None
 
 
 def apply(actor: Actor, data: dict) -> list[Contract]:
@@ -94,8 +124,9 @@ def apply(actor: Actor, data: dict) -> list[Contract]:
     residents = residents_for(actor, data["resident_ids"])
     channel = channel_for(actor, data.get("channel"))
     team = team_for(actor, data["team_id"], residents)
-    guardians = {r.id: guardian_for(actor, r, data.get("guardian_resident_id"), on)
-                 for r in residents if is_child(r, on)}
+    guardians = {
+        r.id: guardian_for(actor, r, data.get("guardian_resident_id"), on) for r in residents if is_child(r, on)
+    }
     if data.get("guardian_resident_id") is not None and not guardians:
         raise Invalid("guardian_resident_id", "only for a child under 14")
     chosen = choose_packages(data["package_ids"], residents, on)
@@ -105,8 +136,10 @@ def apply(actor: Actor, data: dict) -> list[Contract]:
         group = FamilyGroup(household_id=residents[0].household_id, team_id=team.id)
         db.session.add(group)
         db.session.flush()
-    contracts = [_new_contract(actor, r, team, chosen[r.id], channel=channel, guardian=guardians.get(r.id),
-                               group=group) for r in residents]
+    contracts = [
+        _new_contract(actor, r, team, chosen[r.id], channel=channel, guardian=guardians.get(r.id), group=group)
+        for r in residents
+    ]
     _flush_or_conflict()
     log_access(actor, [r.id for r in residents], "create")
     if not actor.is_staff:
@@ -116,12 +149,17 @@ def apply(actor: Actor, data: dict) -> list[Contract]:
 
 # --- the team's answer ----------------------------------------------------------
 
+
 def _group_members(contract: Contract, statuses) -> list[Contract]:
     if contract.family_group_id is None:
         return [contract] if contract.status in statuses else []
-    return list(db.session.scalars(select(Contract).where(
-        Contract.family_group_id == contract.family_group_id, Contract.status.in_(statuses))
-        .order_by(Contract.id)))
+    return list(
+        db.session.scalars(
+            select(Contract)
+            .where(Contract.family_group_id == contract.family_group_id, Contract.status.in_(statuses))
+            .order_by(Contract.id)
+        )
+    )
 
 
 def _doctor_for(team: Team, actor: Actor, doctor_id: int | None) -> int:
@@ -166,11 +204,19 @@ def sign(actor: Actor, contract: Contract, data: dict) -> Contract:
     started = [m.resident_id for m in members if m.status == "active"]
     assign_team(started, contract.team_id)
     for member in members:
-        _tell_resident(member, "contract_signed", f"contract-signed:{member.id}", {
-            "title": "家庭医生签约成功", "team": member.team.name,
-            "body": f"您已与{member.team.name}签约，服务期 {member.starts_on} 至 {member.ends_on}。",
-            "starts_on": member.starts_on.isoformat(), "ends_on": member.ends_on.isoformat(),
-            "contract_id": member.id})
+        _tell_resident(
+            member,
+            "contract_signed",
+            f"contract-signed:{member.id}",
+            {
+                "title": "家庭医生签约成功",
+                "team": member.team.name,
+                "body": f"您已与{member.team.name}签约，服务期 {member.starts_on} 至 {member.ends_on}。",
+                "starts_on": member.starts_on.isoformat(),
+                "ends_on": member.ends_on.isoformat(),
+                "contract_id": member.id,
+            },
+        )
     log_access(actor, [m.resident_id for m in members], "update")
     return contract
 
@@ -184,9 +230,18 @@ def reject(actor: Actor, contract: Contract, data: dict) -> Contract:
     for member in members:
         member.status, member.rejected_at, member.rejected_by_id = "rejected", at, actor.id
         member.reject_reason = data["reason"]
-        _tell_resident(member, "contract_rejected", f"contract-rejected:{member.id}", {
-            "title": "签约申请未通过", "team": member.team.name, "reason": data["reason"],
-            "body": f"{member.team.name}未通过您的签约申请：{data['reason']}", "contract_id": member.id})
+        _tell_resident(
+            member,
+            "contract_rejected",
+            f"contract-rejected:{member.id}",
+            {
+                "title": "签约申请未通过",
+                "team": member.team.name,
+                "reason": data["reason"],
+                "body": f"{member.team.name}未通过您的签约申请：{data['reason']}",
+                "contract_id": member.id,
+            },
+        )
     db.session.flush()
     log_access(actor, [m.resident_id for m in members], "update")
     return contract
@@ -204,8 +259,13 @@ def terminate(actor: Actor, contract: Contract, data: dict) -> Contract:
         raise Conflict(f"the contract is {contract.status}, not running", error="contract_not_active")
     on, at = today(), now()
     ending = [contract]
-    ending += list(db.session.scalars(select(Contract).where(
-        Contract.previous_contract_id == contract.id, Contract.status.in_(("scheduled", "renewal_pending")))))
+    ending += list(
+        db.session.scalars(
+            select(Contract).where(
+                Contract.previous_contract_id == contract.id, Contract.status.in_(("scheduled", "renewal_pending"))
+            )
+        )
+    )
     for item in ending:
         if item.status == "renewal_pending":
             item.status, item.rejected_at, item.reject_reason = "rejected", at, "previous contract terminated"
@@ -221,9 +281,11 @@ def terminate(actor: Actor, contract: Contract, data: dict) -> Contract:
 
 # --- renewal ----------------------------------------------------------------------
 
+
 def renewal_of(contract: Contract) -> Contract | None:
-    return db.session.scalar(select(Contract).where(
-        Contract.previous_contract_id == contract.id, Contract.status != "rejected"))
+    return db.session.scalar(
+        select(Contract).where(Contract.previous_contract_id == contract.id, Contract.status != "rejected")
+    )
 
 
 def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
@@ -239,8 +301,9 @@ def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
         raise Conflict(f"a {contract.status} contract cannot be renewed", error="contract_not_renewable")
     on = today()
     if contract.status == "active" and (contract.ends_on - on).days > RENEWAL_WINDOW_DAYS:
-        raise Conflict(f"renewal opens {RENEWAL_WINDOW_DAYS} days before the end of the period",
-                       error="renewal_not_open")
+        raise Conflict(
+            f"renewal opens {RENEWAL_WINDOW_DAYS} days before the end of the period", error="renewal_not_open"
+        )
     if renewal_of(contract) is not None:
         raise Conflict("this contract has already been renewed", error="already_renewed")
     team = contract.team
@@ -250,16 +313,21 @@ def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
     if contract.family_group_id is not None:
         visible = set(resident_ids_for_account(actor)) if not actor.is_staff else None
         for other in _group_members(contract, ("active", "expired")):
-            if other.id != contract.id and renewal_of(other) is None and other.resident.status == "active" \
-                    and (visible is None or other.resident_id in visible):
+            if (
+                other.id != contract.id
+                and renewal_of(other) is None
+                and other.resident.status == "active"
+                and (visible is None or other.resident_id in visible)
+            ):
                 members.append(other)
     residents = [m.resident for m in members]
     if data.get("package_ids"):
         chosen = choose_packages(data["package_ids"], residents, on)
     else:
         chosen = {m.resident_id: carried_packages(m, m.resident, on) for m in members}
-    guardians = {r.id: guardian_for(actor, r, data.get("guardian_resident_id"), on)
-                 for r in residents if is_child(r, on)}
+    guardians = {
+        r.id: guardian_for(actor, r, data.get("guardian_resident_id"), on) for r in residents if is_child(r, on)
+    }
     # A fresh start (the last period is over) must not collide with another current contract.
     over = [m for m in members if m.status == "expired" or m.ends_on < on]
     if over:
@@ -275,9 +343,17 @@ def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
     doctor_id = (contract.doctor_id or _doctor_for(team, actor, None)) if actor.is_staff else None
     created = []
     for member in members:
-        new = _new_contract(actor, member.resident, team, chosen[member.resident_id], channel=channel,
-                            guardian=guardians.get(member.resident_id), group=group, previous=member,
-                            status="pending" if member in over else "renewal_pending")
+        new = _new_contract(
+            actor,
+            member.resident,
+            team,
+            chosen[member.resident_id],
+            channel=channel,
+            guardian=guardians.get(member.resident_id),
+            group=group,
+            previous=member,
+            status="pending" if member in over else "renewal_pending",
+        )
         if actor.is_staff:  # the renewing team member signs at once (before the first flush)
             _sign_one(new, actor, doctor_id, on, previous=member)
         created.append(new)
@@ -297,14 +373,24 @@ def current_contract(resident_id: int) -> Contract | None:
     doctor joined, packages and items in one query each — since the archive and the home screen read
     it on every open (lazy loading made that eight round trips)."""
     return db.session.scalar(
-        select(Contract).where(Contract.resident_id == resident_id,
-                               Contract.status.in_(("active", "pending", "scheduled", "renewal_pending")))
-        .order_by(case((Contract.status == "active", 0), else_=1), Contract.id.desc()).limit(1)
-        .options(joinedload(Contract.team), joinedload(Contract.doctor),
-                 selectinload(Contract.packages).joinedload(ContractPackage.package), selectinload(Contract.items)))
+        select(Contract)
+        .where(
+            Contract.resident_id == resident_id,
+            Contract.status.in_(("active", "pending", "scheduled", "renewal_pending")),
+        )
+        .order_by(case((Contract.status == "active", 0), else_=1), Contract.id.desc())
+        .limit(1)
+        .options(
+            joinedload(Contract.team),
+            joinedload(Contract.doctor),
+            selectinload(Contract.packages).joinedload(ContractPackage.package),
+            selectinload(Contract.items),
+        )
+    )
 
 
 # --- notifications ----------------------------------------------------------------------
+
 
 def _recipient_of(contract: Contract):
     """A child's messages go to the guardian who signed for them."""
@@ -316,12 +402,23 @@ def _tell_resident(contract: Contract, kind: str, dedup_key: str, payload: dict)
 
 
 def _tell_team(team: Team, contract: Contract, count: int) -> None:
-    leader = db.session.scalar(select(TeamMember.staff_id).where(
-        TeamMember.team_id == team.id, TeamMember.role == "leader_gp").limit(1))
+    leader = db.session.scalar(
+        select(TeamMember.staff_id).where(TeamMember.team_id == team.id, TeamMember.role == "leader_gp").limit(1)
+    )
     if leader is None:
         return
-    body = f"{count} 位居民申请签约{team.name}，请及时审核。" if count > 1 else f"有居民申请签约{team.name}，请及时审核。"
-    notify.enqueue(notify.staff(leader), "contract_applied", f"contract-applied:{contract.id}",
-                   {"title": "新的签约申请", "body": body, "team": team.name, "contract_id": contract.id,
-                    "applied_on": today().isoformat()})
-
+    body = (
+        f"{count} 位居民申请签约{team.name}，请及时审核。" if count > 1 else f"有居民申请签约{team.name}，请及时审核。"
+    )
+    notify.enqueue(
+        notify.staff(leader),
+        "contract_applied",
+        f"contract-applied:{contract.id}",
+        {
+            "title": "新的签约申请",
+            "body": body,
+            "team": team.name,
+            "contract_id": contract.id,
+            "applied_on": today().isoformat(),
+        },
+    )

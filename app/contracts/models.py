@@ -14,6 +14,7 @@ Design:
   moved with one conditional UPDATE, and every delivery is a row (:class:`ContractDelivery`)
   linked to what delivered it (a manual entry, a follow-up visit, a health check …).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -31,20 +32,20 @@ PACKAGE_STATUSES = ("active", "superseded", "retired")
 # What a package item delivers. Other features count deliveries by these names
 # (follow-ups: "chronic_followup", health checks: "health_check").
 SERVICE_TYPES = (
-    "health_check",          # 健康体检 / 年度健康评估
-    "chronic_followup",      # 慢病随访
-    "health_education",      # 健康教育
-    "consultation",          # 健康咨询
-    "home_visit",            # 上门服务
-    "tcm_guidance",          # 中医药健康指导 / 体质辨识
-    "child_health_check",    # 儿童健康检查
-    "prenatal_check",        # 产前检查
-    "postpartum_visit",      # 产后访视
-    "lab_test",              # 检验检查
-    "rehabilitation",        # 康复指导
-    "medication_guidance",   # 用药指导
-    "cognitive_screening",   # 认知功能筛查
-    "referral",              # 转诊服务
+    "health_check",  # 健康体检 / 年度健康评估
+    "chronic_followup",  # 慢病随访
+    "health_education",  # 健康教育
+    "consultation",  # 健康咨询
+    "home_visit",  # 上门服务
+    "tcm_guidance",  # 中医药健康指导 / 体质辨识
+    "child_health_check",  # 儿童健康检查
+    "prenatal_check",  # 产前检查
+    "postpartum_visit",  # 产后访视
+    "lab_test",  # 检验检查
+    "rehabilitation",  # 康复指导
+    "medication_guidance",  # 用药指导
+    "cognitive_screening",  # 认知功能筛查
+    "referral",  # 转诊服务
     "other",
 )
 # pending: applied, waiting for the team · renewal_pending: a renewal asked for while the
@@ -64,8 +65,13 @@ class ServicePackage(db.Model):
     __table_args__ = (
         UniqueConstraint("code", "version"),
         # One current version per code.
-        Index("uq_service_packages_current_code", "code", unique=True,
-              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+        Index(
+            "uq_service_packages_current_code",
+            "code",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,9 +95,11 @@ class ServicePackage(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     items: Mapped[list[PackageItem]] = relationship(
-        back_populates="package", cascade="all, delete-orphan", order_by="PackageItem.position")
+        back_populates="package", cascade="all, delete-orphan", order_by="PackageItem.position"
+    )
     offered_by: Mapped[list[PackageInstitution]] = relationship(
-        cascade="all, delete-orphan", order_by="PackageInstitution.institution_id")
+        cascade="all, delete-orphan", order_by="PackageInstitution.institution_id"
+    )
 
     @property
     def institution_ids(self) -> list[int]:
@@ -117,8 +125,7 @@ class PackageInstitution(db.Model):
     __tablename__ = "package_institutions"
     __table_args__ = (Index("ix_package_institutions_institution", "institution_id"),)
 
-    package_id: Mapped[int] = mapped_column(ForeignKey("service_packages.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("service_packages.id", ondelete="CASCADE"), primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), primary_key=True)
 
 
@@ -137,13 +144,21 @@ class Contract(db.Model):
     __tablename__ = "contracts"
     __table_args__ = (
         # The DB-level guarantee of "one current contract per resident".
-        Index("uq_contracts_current_resident", "resident_id", unique=True,
-              sqlite_where=text("status IN ('pending', 'active')"),
-              postgresql_where=text("status IN ('pending', 'active')")),
+        Index(
+            "uq_contracts_current_resident",
+            "resident_id",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'active')"),
+            postgresql_where=text("status IN ('pending', 'active')"),
+        ),
         # A contract is continued by at most one renewal (a rejected renewal does not count).
-        Index("uq_contracts_previous", "previous_contract_id", unique=True,
-              sqlite_where=text("previous_contract_id IS NOT NULL AND status <> 'rejected'"),
-              postgresql_where=text("previous_contract_id IS NOT NULL AND status <> 'rejected'")),
+        Index(
+            "uq_contracts_previous",
+            "previous_contract_id",
+            unique=True,
+            sqlite_where=text("previous_contract_id IS NOT NULL AND status <> 'rejected'"),
+            postgresql_where=text("previous_contract_id IS NOT NULL AND status <> 'rejected'"),
+        ),
         Index("ix_contracts_resident_starts", "resident_id", "starts_on"),
         Index("ix_contracts_team_status", "team_id", "status"),
         Index("ix_contracts_status_ends", "status", "ends_on"),
@@ -189,16 +204,21 @@ class Contract(db.Model):
     team: Mapped[Team] = relationship()  # noqa: F821
     doctor: Mapped[Staff | None] = relationship(foreign_keys=[doctor_id])  # noqa: F821
     packages: Mapped[list[ContractPackage]] = relationship(
-        back_populates="contract", cascade="all, delete-orphan", order_by="ContractPackage.id")
+        back_populates="contract", cascade="all, delete-orphan", order_by="ContractPackage.id"
+    )
     items: Mapped[list[ContractItem]] = relationship(
-        back_populates="contract", cascade="all, delete-orphan", order_by="ContractItem.id")
+        back_populates="contract", cascade="all, delete-orphan", order_by="ContractItem.id"
+    )
 
 
 class ContractPackage(db.Model):
     """A package version a contract carries, with the price at application."""
 
     __tablename__ = "contract_packages"
-    __table_args__ = (UniqueConstraint("contract_id", "package_id"), Index("ix_contract_packages_package", "package_id"))
+    __table_args__ = (
+        UniqueConstraint("contract_id", "package_id"),
+        Index("ix_contract_packages_package", "package_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
@@ -243,8 +263,15 @@ class ContractDelivery(db.Model):
         Index("ix_contract_deliveries_contract", "contract_id", "delivered_on"),
         Index("ix_contract_deliveries_item", "contract_item_id"),
         # The same visit is never counted twice for the same kind of service.
-        Index("uq_contract_deliveries_source", "source", "source_id", "service_type", unique=True,
-              sqlite_where=text("source_id IS NOT NULL"), postgresql_where=text("source_id IS NOT NULL")),
+        Index(
+            "uq_contract_deliveries_source",
+            "source",
+            "source_id",
+            "service_type",
+            unique=True,
+            sqlite_where=text("source_id IS NOT NULL"),
+            postgresql_where=text("source_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

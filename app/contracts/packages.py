@@ -5,6 +5,7 @@ subtrees (a package offered by the district bureau reaches everyone). Eligibilit
 derived, never typed: the basic package fits everyone, a personalised package fits a
 resident who belongs to one of its populations (``residents.populations``).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -25,20 +26,26 @@ BASIC_SUBSIDY = Decimal("30.00")  # the district's recommended public-health sha
 
 
 def ancestor_ids(path: str) -> list[int]:
-    """"/1/4/17/" -> [1, 4, 17]: an institution and everything above it."""
+    """ "/1/4/17/" -> [1, 4, 17]: an institution and everything above it."""
     return [int(part) for part in path.strip("/").split("/") if part]
 
 
 def offered_to_clause(institution_path: str):
     """Packages offered by the institution at ``institution_path`` or any institution above it."""
-    return ServicePackage.id.in_(select(PackageInstitution.package_id).where(
-        PackageInstitution.institution_id.in_(ancestor_ids(institution_path))))
+    return ServicePackage.id.in_(
+        select(PackageInstitution.package_id).where(
+            PackageInstitution.institution_id.in_(ancestor_ids(institution_path))
+        )
+    )
 
 
 def current_clause(on: date):
     """The live version of a package, valid on ``on``."""
-    return (ServicePackage.status == "active") & (ServicePackage.valid_from <= on) & or_(
-        ServicePackage.valid_until.is_(None), ServicePackage.valid_until >= on)
+    return (
+        (ServicePackage.status == "active")
+        & (ServicePackage.valid_from <= on)
+        & or_(ServicePackage.valid_until.is_(None), ServicePackage.valid_until >= on)
+    )
 
 
 def fits(package: ServicePackage, populations: list[str]) -> bool:
@@ -46,8 +53,11 @@ def fits(package: ServicePackage, populations: list[str]) -> bool:
 
 
 def is_current(package: ServicePackage, on: date) -> bool:
-    return (package.status == "active" and package.valid_from <= on
-            and (package.valid_until is None or package.valid_until >= on))
+    return (
+        package.status == "active"
+        and package.valid_from <= on
+        and (package.valid_until is None or package.valid_until >= on)
+    )
 
 
 def is_offered_to(package: ServicePackage, institution_path: str) -> bool:
@@ -58,8 +68,11 @@ def eligible_for(resident, on: date | None = None, population: str | None = None
     """Packages a resident may choose today: offered to their institution, current, fitting them."""
     on = on or today()
     mine = populations_of(resident, on)
-    stmt = (select(ServicePackage).where(current_clause(on), offered_to_clause(resident.institution.path))
-            .order_by(ServicePackage.kind, ServicePackage.code))
+    stmt = (
+        select(ServicePackage)
+        .where(current_clause(on), offered_to_clause(resident.institution.path))
+        .order_by(ServicePackage.kind, ServicePackage.code)
+    )
     found = [p for p in db.session.scalars(stmt) if fits(p, mine)]
     if population:
         found = [p for p in found if population in (p.populations or [])]
@@ -79,10 +92,14 @@ def catalogue(actor, *, institution_id=None, population=None, kind=None, status=
     elif not actor.is_district_admin:
         # What the caller's institutions can offer: packages of their own subtree and above.
         below = subtree_ids(actor.institution_path)
-        stmt = stmt.where(or_(
-            offered_to_clause(actor.institution_path),
-            ServicePackage.id.in_(select(PackageInstitution.package_id).where(
-                PackageInstitution.institution_id.in_(below)))))
+        stmt = stmt.where(
+            or_(
+                offered_to_clause(actor.institution_path),
+                ServicePackage.id.in_(
+                    select(PackageInstitution.package_id).where(PackageInstitution.institution_id.in_(below))
+                ),
+            )
+        )
     stmt = stmt.order_by(ServicePackage.code, ServicePackage.version)
     packages = list(db.session.scalars(stmt))
     if population:
@@ -134,14 +151,18 @@ def _fill(package: ServicePackage, data: dict, institution_ids: list[int]) -> No
     package.populations = sorted(set(data.get("populations") or []))
     package.price = data["price"]
     subsidy = data.get("public_health_subsidy")
-    package.public_health_subsidy = subsidy if subsidy is not None else (
-        BASIC_SUBSIDY if data["kind"] == "basic" else Decimal("0"))
+    package.public_health_subsidy = (
+        subsidy if subsidy is not None else (BASIC_SUBSIDY if data["kind"] == "basic" else Decimal("0"))
+    )
     package.valid_from = data["valid_from"]
     package.valid_until = data.get("valid_until")
     package.description = data.get("description")
-    package.items = [PackageItem(position=n, name=item["name"], service_type=item["service_type"],
-                                 times_per_year=item["times_per_year"])
-                     for n, item in enumerate(data["items"])]
+    package.items = [
+        PackageItem(
+            position=n, name=item["name"], service_type=item["service_type"], times_per_year=item["times_per_year"]
+        )
+        for n, item in enumerate(data["items"])
+    ]
     package.offered_by = [PackageInstitution(institution_id=i) for i in institution_ids]
 
 
@@ -149,8 +170,9 @@ def create_package(actor, data: dict) -> ServicePackage:
     institution_ids = _validate(actor, data)
     if db.session.scalar(select(ServicePackage.id).where(ServicePackage.code == data["code"]).limit(1)):
         raise Conflict("a package with this code exists; edit it instead", error="duplicate_code")
-    package = ServicePackage(code=data["code"], version=1, status="active",
-                             owner_institution_id=actor.institution_id, created_by_id=actor.id)
+    package = ServicePackage(
+        code=data["code"], version=1, status="active", owner_institution_id=actor.institution_id, created_by_id=actor.id
+    )
     _fill(package, data, institution_ids)
     db.session.add(package)
     _flush_or_conflict("a package with this code exists; edit it instead", "duplicate_code")
@@ -173,8 +195,9 @@ def is_in_use(package: ServicePackage) -> bool:
 def update_package(actor, package: ServicePackage, data: dict) -> ServicePackage:
     """Edit a package. Once any contract carries it, the edit becomes a new version."""
     if package.status != "active":
-        raise Conflict("this is not the current version of the package; edit the current one",
-                       error="package_superseded")
+        raise Conflict(
+            "this is not the current version of the package; edit the current one", error="package_superseded"
+        )
     institution_ids = _validate(actor, data)
     if not is_in_use(package):
         _fill(package, data, institution_ids)
@@ -183,9 +206,14 @@ def update_package(actor, package: ServicePackage, data: dict) -> ServicePackage
     latest = db.session.scalar(select(func.max(ServicePackage.version)).where(ServicePackage.code == package.code))
     package.status = "superseded"
     db.session.flush()  # free the "one current version per code" slot first
-    new = ServicePackage(code=package.code, version=latest + 1, status="active",
-                         owner_institution_id=package.owner_institution_id, previous_version_id=package.id,
-                         created_by_id=actor.id)
+    new = ServicePackage(
+        code=package.code,
+        version=latest + 1,
+        status="active",
+        owner_institution_id=package.owner_institution_id,
+        previous_version_id=package.id,
+        created_by_id=actor.id,
+    )
     _fill(new, data, institution_ids)
     db.session.add(new)
     _flush_or_conflict("the package was edited at the same time; reload it and edit again", "package_superseded")
@@ -198,12 +226,23 @@ def current_version_of(code: str, on: date) -> ServicePackage | None:
 
 def present_package(package: ServicePackage) -> dict:
     return {
-        "id": package.id, "code": package.code, "version": package.version, "name": package.name,
-        "kind": package.kind, "populations": list(package.populations or []), "price": package.price,
-        "public_health_subsidy": package.public_health_subsidy, "valid_from": package.valid_from,
-        "valid_until": package.valid_until, "description": package.description, "status": package.status,
-        "institution_ids": package.institution_ids, "owner_institution_id": package.owner_institution_id,
+        "id": package.id,
+        "code": package.code,
+        "version": package.version,
+        "name": package.name,
+        "kind": package.kind,
+        "populations": list(package.populations or []),
+        "price": package.price,
+        "public_health_subsidy": package.public_health_subsidy,
+        "valid_from": package.valid_from,
+        "valid_until": package.valid_until,
+        "description": package.description,
+        "status": package.status,
+        "institution_ids": package.institution_ids,
+        "owner_institution_id": package.owner_institution_id,
         "previous_version_id": package.previous_version_id,
-        "items": [{"id": i.id, "name": i.name, "service_type": i.service_type,
-                   "times_per_year": i.times_per_year} for i in package.items],
+        "items": [
+            {"id": i.id, "name": i.name, "service_type": i.service_type, "times_per_year": i.times_per_year}
+            for i in package.items
+        ],
     }

@@ -1,5 +1,6 @@
 """A contract's period (one year from signing) and "in force on a day", which other features
 read too (follow-ups, surveys' "signed" population)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -30,5 +31,9 @@ def period_end(contract: Contract) -> date:
 
 def in_force_clause(on: date):
     """SQL over ``Contract``: signed and running on ``on`` (terminated on that day or before: not)."""
-    return and_(Contract.signed_at.is_not(None), Contract.starts_on <= on, Contract.ends_on >= on,
-                or_(Contract.terminated_on.is_(None), Contract.terminated_on > on))
+    return and_(
+        Contract.signed_at.is_not(None),
+        Contract.starts_on <= on,
+        Contract.ends_on >= on,
+        or_(Contract.terminated_on.is_(None), Contract.terminated_on > on),
+    )

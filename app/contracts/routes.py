@@ -8,11 +8,16 @@ from app.common.pagination import page_body, paginate
 from app.contracts import deliveries, lifecycle, schemas, scope, views
 from app.contracts import packages as catalogue
 
-blp = Blueprint("contracts", __name__, url_prefix="/api/v1",
-                description="Family-doctor signing: service packages, contracts, deliveries (履约)")
+blp = Blueprint(
+    "contracts",
+    __name__,
+    url_prefix="/api/v1",
+    description="Family-doctor signing: service packages, contracts, deliveries (履约)",
+)
 
 
 # --- packages ---------------------------------------------------------------------
+
 
 @blp.route("/packages", methods=["GET"])
 @login_required
@@ -32,14 +37,21 @@ def list_packages(args):
         resident_id = actor.resident_id
     if resident_id is not None:
         resident = get_resident(actor, resident_id)
-        found = [p for p in catalogue.eligible_for(resident, population=args.get("population"))
-                 if not args.get("kind") or p.kind == args["kind"]]
+        found = [
+            p
+            for p in catalogue.eligible_for(resident, population=args.get("population"))
+            if not args.get("kind") or p.kind == args["kind"]
+        ]
     else:
-        found = catalogue.catalogue(actor, institution_id=args.get("institution_id"),
-                                    population=args.get("population"), kind=args.get("kind"),
-                                    status=args.get("status", "active"))
+        found = catalogue.catalogue(
+            actor,
+            institution_id=args.get("institution_id"),
+            population=args.get("population"),
+            kind=args.get("kind"),
+            status=args.get("status", "active"),
+        )
     start = (args["page"] - 1) * args["per_page"]
-    page = found[start:start + args["per_page"]]
+    page = found[start : start + args["per_page"]]
     return page_body([catalogue.present_package(p) for p in page], args["page"], args["per_page"], len(found))
 
 
@@ -78,6 +90,7 @@ def update_package(body, package_id):
 
 # --- contracts --------------------------------------------------------------------
 
+
 @blp.route("/contracts", methods=["POST"])
 @login_required
 @idempotent
@@ -103,8 +116,13 @@ def list_contracts(args):
     actor = current_actor()
     rows, total = paginate(views.search(actor, args), args["page"], args["per_page"])
     if actor.is_staff:
-        audit.record_many(actor, sorted({c.resident_id for c in rows}), action="read", section="contract_list",
-                          purpose="contract_review")
+        audit.record_many(
+            actor,
+            sorted({c.resident_id for c in rows}),
+            action="read",
+            section="contract_list",
+            purpose="contract_review",
+        )
     return page_body([views.present(c, detail=False) for c in rows], args["page"], args["per_page"], total)
 
 
@@ -115,8 +133,13 @@ def get_contract(contract_id):
     """One contract with its entitlements: what the packages include and what has been used."""
     actor = current_actor()
     contract = scope.get_contract(actor, contract_id)
-    audit.record(actor, contract.resident_id, action="read", section="contract",
-                 purpose="contract_review" if actor.is_staff else None)
+    audit.record(
+        actor,
+        contract.resident_id,
+        action="read",
+        section="contract",
+        purpose="contract_review" if actor.is_staff else None,
+    )
     return views.present(contract)
 
 
@@ -193,19 +216,35 @@ def list_deliveries(args, contract_id):
     contract = scope.get_contract(actor, contract_id)
     rows, total = paginate(deliveries.deliveries_of(contract), args["page"], args["per_page"])
     items = {i.id: i for i in contract.items}
-    return page_body([_delivery_body(d, items[d.contract_item_id]) for d in rows], args["page"],
-                     args["per_page"], total)
+    return page_body(
+        [_delivery_body(d, items[d.contract_item_id]) for d in rows], args["page"], args["per_page"], total
+    )
 
 
 def _delivery_body(delivery, item) -> dict:
-    return {"id": delivery.id, "contract_id": delivery.contract_id, "contract_item_id": delivery.contract_item_id,
-            "package_item_id": item.package_item_id, "service_type": delivery.service_type,
-            "delivered_on": delivery.delivered_on, "delivered_by_id": delivery.delivered_by_id,
-            "note": delivery.note, "source": delivery.source, "source_id": delivery.source_id,
-            "recorded_at": delivery.recorded_at,
-            "item": {"id": item.id, "package_item_id": item.package_item_id, "package_id": item.package_id,
-                     "name": item.name, "service_type": item.service_type, "total": item.total,
-                     "delivered": item.delivered, "remaining": item.remaining}}
+    return {
+        "id": delivery.id,
+        "contract_id": delivery.contract_id,
+        "contract_item_id": delivery.contract_item_id,
+        "package_item_id": item.package_item_id,
+        "service_type": delivery.service_type,
+        "delivered_on": delivery.delivered_on,
+        "delivered_by_id": delivery.delivered_by_id,
+        "note": delivery.note,
+        "source": delivery.source,
+        "source_id": delivery.source_id,
+        "recorded_at": delivery.recorded_at,
+        "item": {
+            "id": item.id,
+            "package_item_id": item.package_item_id,
+            "package_id": item.package_id,
+            "name": item.name,
+            "service_type": item.service_type,
+            "total": item.total,
+            "delivered": item.delivered,
+            "remaining": item.remaining,
+        },
+    }
 
 
 @blp.route("/contracts/undelivered", methods=["GET"])
@@ -220,11 +259,23 @@ def undelivered(args):
     if args.get("team_id") is not None:
         get_team(actor, args["team_id"])
     rows, total = paginate(deliveries.undelivered(actor, args), args["page"], args["per_page"], scalars=False)
-    items = [{"contract_id": c.id, "contract_item_id": i.id, "package_item_id": i.package_item_id,
-              "resident": {"id": r.id, "name": r.name}, "team_id": c.team_id, "name": i.name,
-              "service_type": i.service_type, "total": i.total, "delivered": i.delivered,
-              "remaining": i.remaining, "ends_on": c.ends_on} for i, c, r in rows]
-    audit.record_many(actor, sorted({r.id for _, _, r in rows}), action="read", section="contract_list",
-                      purpose="contract_review")
+    items = [
+        {
+            "contract_id": c.id,
+            "contract_item_id": i.id,
+            "package_item_id": i.package_item_id,
+            "resident": {"id": r.id, "name": r.name},
+            "team_id": c.team_id,
+            "name": i.name,
+            "service_type": i.service_type,
+            "total": i.total,
+            "delivered": i.delivered,
+            "remaining": i.remaining,
+            "ends_on": c.ends_on,
+        }
+        for i, c, r in rows
+    ]
+    audit.record_many(
+        actor, sorted({r.id for _, _, r in rows}), action="read", section="contract_list", purpose="contract_review"
+    )
     return page_body(items, args["page"], args["per_page"], total)
-

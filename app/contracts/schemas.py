@@ -19,6 +19,7 @@ _money = dict(validate=[ma.validate.Range(min=0, max=100000), at_most_decimals(2
 
 # --- packages -------------------------------------------------------------------
 
+
 class PackageItemIn(Strict):
     name = name_field(100, required=True)
     service_type = ma.fields.String(required=True, validate=ma.validate.OneOf(SERVICE_TYPES))
@@ -32,8 +33,9 @@ class PackageUpdateIn(Strict):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(PACKAGE_KINDS))
     populations = _list(ma.fields.String(validate=ma.validate.OneOf(POPULATIONS)), load_default=list)
     price = ma.fields.Decimal(required=True, **_money)
-    public_health_subsidy = ma.fields.Decimal(load_default=None, allow_none=True, **_money,
-                                              metadata={"description": "default 30.00 for a basic package"})
+    public_health_subsidy = ma.fields.Decimal(
+        load_default=None, allow_none=True, **_money, metadata={"description": "default 30.00 for a basic package"}
+    )
     valid_from = ma.fields.Date(required=True)
     valid_until = ma.fields.Date(load_default=None, allow_none=True)
     description = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
@@ -42,9 +44,13 @@ class PackageUpdateIn(Strict):
 
 
 class PackageCreateIn(PackageUpdateIn):
-    code = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40),
-                                                     ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$",
-                                                                        error="letters, digits, - _ . only")])
+    code = ma.fields.String(
+        required=True,
+        validate=[
+            ma.validate.Length(min=1, max=40),
+            ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, - _ . only"),
+        ],
+    )
 
 
 class PackageItemOut(Out):
@@ -76,11 +82,13 @@ class PackageOut(Out):
 class PackageListArgs(PageArgs):
     population = ma.fields.String(validate=ma.validate.OneOf(POPULATIONS))
     institution_id = ma.fields.Integer()
-    resident_id = ma.fields.Integer(metadata={"description": "packages this resident may choose (residents: "
-                                                             "default themselves)"})
+    resident_id = ma.fields.Integer(
+        metadata={"description": "packages this resident may choose (residents: default themselves)"}
+    )
     kind = ma.fields.String(validate=ma.validate.OneOf(PACKAGE_KINDS))
-    status = ma.fields.String(validate=ma.validate.OneOf(PACKAGE_STATUSES),
-                              metadata={"description": "staff catalogue only; default active"})
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(PACKAGE_STATUSES), metadata={"description": "staff catalogue only; default active"}
+    )
 
 
 class PackagePage(Out):
@@ -92,20 +100,25 @@ class PackagePage(Out):
 
 # --- contracts ------------------------------------------------------------------
 
+
 class ContractCreateIn(Strict):
     resident_ids = _list(ma.fields.Integer(), required=True, validate=ma.validate.Length(min=1, max=10))
     team_id = ma.fields.Integer(required=True)
     package_ids = _list(ma.fields.Integer(), required=True, validate=ma.validate.Length(min=1, max=20))
     consent = ma.fields.Boolean(required=True, validate=ma.validate.Equal(True, error="explicit consent is required"))
-    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS),
-                               metadata={"description": "residents: mini_program (default) or qr_code; staff: clinic"})
+    channel = ma.fields.String(
+        validate=ma.validate.OneOf(CHANNELS),
+        metadata={"description": "residents: mini_program (default) or qr_code; staff: clinic"},
+    )
     guardian_resident_id = ma.fields.Integer(
-        allow_none=True, metadata={"description": "staff signing a child under 14: the guardian present"})
+        allow_none=True, metadata={"description": "staff signing a child under 14: the guardian present"}
+    )
 
 
 class SignIn(Strict):
-    doctor_id = ma.fields.Integer(allow_none=True, metadata={"description": "responsible doctor (default: the "
-                                                                            "team's GP leader)"})
+    doctor_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "responsible doctor (default: the team's GP leader)"}
+    )
 
 
 class RejectIn(Strict):
@@ -119,8 +132,11 @@ class TerminateIn(Strict):
 
 class RenewIn(Strict):
     consent = ma.fields.Boolean(required=True, validate=ma.validate.Equal(True, error="explicit consent is required"))
-    package_ids = _list(ma.fields.Integer(), validate=ma.validate.Length(min=1, max=20),
-                        metadata={"description": "default: the current versions of the packages carried"})
+    package_ids = _list(
+        ma.fields.Integer(),
+        validate=ma.validate.Length(min=1, max=20),
+        metadata={"description": "default: the current versions of the packages carried"},
+    )
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     guardian_resident_id = ma.fields.Integer(allow_none=True)
 

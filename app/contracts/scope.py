@@ -6,6 +6,7 @@ Deny by default, out of scope reads as 404:
   team in their subtree; the district admin all. Signing, rejecting and recording
   deliveries are the team's own acts (members only; an admin who can see it gets 403).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import false, or_, select, true

@@ -1,5 +1,6 @@
 """Demo steps "conditions" and "pregnancies": the hypertension and T2DM patients the targets
 table asks for, and the women expecting a child."""
+
 from __future__ import annotations
 
 import heapq
@@ -46,12 +47,16 @@ def build_conditions(ctx: SeedContext) -> None:
             if ref.birth_on <= limits[0]:
                 eligible.append(ref)
                 bands.append(sum(ref.birth_on <= limit for limit in limits) - 1)
-        htn = _weighted_sample(rng, eligible, [_HTN_WEIGHTS[b] for b in bands],
-                               ctx.scaled(centre.target["htn_target_count"]))
+        htn = _weighted_sample(
+            rng, eligible, [_HTN_WEIGHTS[b] for b in bands], ctx.scaled(centre.target["htn_target_count"])
+        )
         htn_ids = {ref.id for ref in htn}
-        t2dm = _weighted_sample(rng, eligible, [_T2DM_WEIGHTS[b] * (2.5 if ref.id in htn_ids else 1.0)
-                                                for ref, b in zip(eligible, bands, strict=True)],
-                                ctx.scaled(centre.target["t2dm_target_count"]))
+        t2dm = _weighted_sample(
+            rng,
+            eligible,
+            [_T2DM_WEIGHTS[b] * (2.5 if ref.id in htn_ids else 1.0) for ref, b in zip(eligible, bands, strict=True)],
+            ctx.scaled(centre.target["t2dm_target_count"]),
+        )
         for disease, chosen in (("hypertension", htn), ("t2dm", t2dm)):
             chosen.sort(key=lambda ref: ref.id)
             ids = ctx.allocate_ids(Condition, len(chosen))
@@ -59,14 +64,23 @@ def build_conditions(ctx: SeedContext) -> None:
                 earliest = max(_plus_years(ref.birth_on, 30), clock.years_before(today, 25))
                 latest = today - timedelta(days=30)
                 diagnosed = earliest + timedelta(days=rng.randrange(max(1, (latest - earliest).days)))
-                rows.append(dict(id=condition_id, resident_id=ref.id, disease=disease, diagnosed_on=diagnosed,
-                                 active=True, recorded_by_id=centre.team_leader.get(ref.team_id),
-                                 created_at=ctx.now))
+                rows.append(
+                    dict(
+                        id=condition_id,
+                        resident_id=ref.id,
+                        disease=disease,
+                        diagnosed_on=diagnosed,
+                        active=True,
+                        recorded_by_id=centre.team_leader.get(ref.team_id),
+                        created_at=ctx.now,
+                    )
+                )
                 ctx.conditions.setdefault(disease, set()).add(ref.id)
     ctx.insert(Condition, rows)
 
 
 # --- step 6: pregnancies ----------------------------------------------------
+
 
 def build_pregnancies(ctx: SeedContext) -> None:
     """About last year's live births (× scale) of women 20–40 are pregnant, due within 9 months."""
@@ -75,10 +89,14 @@ def build_pregnancies(ctx: SeedContext) -> None:
     params = []
     for centre in ctx.centres:
         rng = ctx.rng("pregnancies", centre.code)
-        women = [ref for ref in ctx.residents.get(centre.code, ())
-                 if ref.sex == "female" and oldest < ref.birth_on <= youngest]
-        chosen = _weighted_sample(rng, women, [6.0 if ref.married else 1.0 for ref in women],
-                                  ctx.scaled(centre.target["live_births_2023"]))
+        women = [
+            ref
+            for ref in ctx.residents.get(centre.code, ())
+            if ref.sex == "female" and oldest < ref.birth_on <= youngest
+        ]
+        chosen = _weighted_sample(
+            rng, women, [6.0 if ref.married else 1.0 for ref in women], ctx.scaled(centre.target["live_births_2023"])
+        )
         for ref in sorted(chosen, key=lambda r: r.id):
             due = today + timedelta(days=rng.randint(7, 270))
             ctx.pregnant[ref.id] = due
@@ -87,4 +105,4 @@ def build_pregnancies(ctx: SeedContext) -> None:
         table = Resident.__table__
         statement = update(table).where(table.c.id == bindparam("rid")).values(pregnancy_due_on=bindparam("due"))
         for start in range(0, len(params), CHUNK_SIZE):
-            db.session.execute(statement, params[start:start + CHUNK_SIZE])
+            db.session.execute(statement, params[start : start + CHUNK_SIZE])

@@ -11,6 +11,7 @@ Rules every step keeps:
   each other without a round trip.
 - Demo data only: every name, number and address is made up.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,6 +48,7 @@ _TEXT_COLUMNS = ("institution", "kind")
 
 # --- targets --------------------------------------------------------------
 
+
 def load_targets(path: Path = TARGETS_FILE) -> list[dict]:
     """The district's per-institution table (docs/domain.md §7), numbers as ints, in file order."""
     with open(path, encoding="utf-8", newline="") as handle:
@@ -61,6 +63,7 @@ def load_targets(path: Path = TARGETS_FILE) -> list[dict]:
 
 
 # --- what the steps share -------------------------------------------------
+
 
 @dataclass
 class Site:
@@ -176,7 +179,7 @@ class SeedContext:
         table = getattr(model, "__table__", model)
         statement = insert(table)
         for start in range(0, len(rows), CHUNK_SIZE):
-            db.session.execute(statement, rows[start:start + CHUNK_SIZE])
+            db.session.execute(statement, rows[start : start + CHUNK_SIZE])
         self.counts[table.name] += len(rows)
 
     def id_number(self, rng: random.Random, birth_on: date, sex: str) -> str:

@@ -1,5 +1,6 @@
 """Demo step "residents": households of 1–5 and their residents, centre by centre, with the exact
 numbers of elderly (65+) and children (0–6) the targets table gives each centre."""
+
 from __future__ import annotations
 
 import random
@@ -47,8 +48,9 @@ def _band(age: int) -> str:
 
 
 # Working-age heads of households: Weihai is an old city, more 45–64 than 18–34.
-_ADULT_AGE = names.WeightedChoice([(age, 0.8 if age < 25 else 1.0 if age < 35 else 1.1 if age < 45
-                                    else 1.35) for age in range(18, 65)])
+_ADULT_AGE = names.WeightedChoice(
+    [(age, 0.8 if age < 25 else 1.0 if age < 35 else 1.1 if age < 45 else 1.35) for age in range(18, 65)]
+)
 
 
 def _adult_age(rng: random.Random, low: int = 18, high: int = 64) -> int:
@@ -118,8 +120,7 @@ def _compose_household(rng: random.Random, quota: _Quota) -> list[tuple[str, str
             elif not grand and members[0][2] >= 28 and quota.spare_adults() > 0:
                 quota.take("adult")
                 members.append((_child_relation(sex), sex, rng.randint(7, min(17, members[0][2] - 20))))
-        if not grand and members[0][0] == "户主" and len(members) < 5 and rng.random() < 0.22 \
-                and quota.take("elderly"):
+        if not grand and members[0][0] == "户主" and len(members) < 5 and rng.random() < 0.22 and quota.take("elderly"):
             sex = "male" if rng.random() < 0.45 else "female"
             age = min(100, max(65 + rng.randint(0, 6), members[0][2] + rng.randint(24, 34)))
             members.append(("父亲" if sex == "male" else "母亲", sex, age))
@@ -159,8 +160,9 @@ def _compose_household(rng: random.Random, quota: _Quota) -> list[tuple[str, str
             members.append((_child_relation(sex), sex, rng.randint(18, min(30, head_age - 20))))
         if head_age >= 40 and len(members) < 5 and rng.random() < 0.08 and quota.take("elderly"):
             sex = "male" if rng.random() < 0.4 else "female"
-            members.append(("父亲" if sex == "male" else "母亲", sex,
-                            min(100, max(65, head_age + rng.randint(22, 34)))))
+            members.append(
+                ("父亲" if sex == "male" else "母亲", sex, min(100, max(65, head_age + rng.randint(22, 34))))
+            )
     return members
 
 
@@ -172,17 +174,54 @@ def _birth_for_age(rng: random.Random, today: date, age: int) -> date:
 
 
 _EDUCATION = {
-    "old": names.WeightedChoice([("文盲或半文盲", 18), ("小学", 38), ("初中", 28), ("高中", 9),
-                                 ("中等专业学校", 4), ("大学专科和专科学校", 2), ("大学本科", 1)]),
-    "mid": names.WeightedChoice([("小学", 8), ("初中", 38), ("高中", 20), ("中等专业学校", 8), ("技工学校", 5),
-                                 ("大学专科和专科学校", 11), ("大学本科", 9), ("研究生", 1)]),
-    "young": names.WeightedChoice([("初中", 14), ("高中", 14), ("中等专业学校", 8), ("技工学校", 4),
-                                   ("大学专科和专科学校", 25), ("大学本科", 31), ("研究生", 4)]),
+    "old": names.WeightedChoice(
+        [
+            ("文盲或半文盲", 18),
+            ("小学", 38),
+            ("初中", 28),
+            ("高中", 9),
+            ("中等专业学校", 4),
+            ("大学专科和专科学校", 2),
+            ("大学本科", 1),
+        ]
+    ),
+    "mid": names.WeightedChoice(
+        [
+            ("小学", 8),
+            ("初中", 38),
+            ("高中", 20),
+            ("中等专业学校", 8),
+            ("技工学校", 5),
+            ("大学专科和专科学校", 11),
+            ("大学本科", 9),
+            ("研究生", 1),
+        ]
+    ),
+    "young": names.WeightedChoice(
+        [
+            ("初中", 14),
+            ("高中", 14),
+            ("中等专业学校", 8),
+            ("技工学校", 4),
+            ("大学专科和专科学校", 25),
+            ("大学本科", 31),
+            ("研究生", 4),
+        ]
+    ),
 }
-_OCCUPATION = names.WeightedChoice([
-    ("国家机关、党群组织、企业、事业单位负责人", 3), ("专业技术人员", 14), ("办事人员和有关人员", 12),
-    ("商业、服务业人员", 25), ("农、林、牧、渔、水利业生产人员", 10),
-    ("生产、运输设备操作人员及有关人员", 22), ("军人", 0.5), ("不便分类的其他从业人员", 8), ("无职业", 6)])
+_OCCUPATION = names.WeightedChoice(
+    [
+        ("国家机关、党群组织、企业、事业单位负责人", 3),
+        ("专业技术人员", 14),
+        ("办事人员和有关人员", 12),
+        ("商业、服务业人员", 25),
+        ("农、林、牧、渔、水利业生产人员", 10),
+        ("生产、运输设备操作人员及有关人员", 22),
+        ("军人", 0.5),
+        ("不便分类的其他从业人员", 8),
+        ("无职业", 6),
+    ]
+)
 _BLOOD = names.WeightedChoice([("O", 34), ("A", 28), ("B", 24), ("AB", 9), ("unknown", 5)])
 _ALLERGIES = ("青霉素", "磺胺", "链霉素", "头孢类")
 _DISABILITIES = ("肢体残疾", "视力残疾", "听力残疾", "言语残疾", "智力残疾", "精神残疾")
@@ -225,16 +264,19 @@ class _AddressBook:
         if site.town:  # the town seat
             return f"{DISTRICT}{site.town}{road}{rng.randint(1, 180)}号"
         if rng.random() < 0.85:  # flats
-            return (f"{DISTRICT}{road}{rng.randint(1, 199)}号{rng.randint(1, 24)}号楼{rng.randint(1, 4)}单元"
-                    f"{rng.randint(1, 18)}0{rng.randint(1, 4)}室")
+            return (
+                f"{DISTRICT}{road}{rng.randint(1, 199)}号{rng.randint(1, 24)}号楼{rng.randint(1, 4)}单元"
+                f"{rng.randint(1, 18)}0{rng.randint(1, 4)}室"
+            )
         return f"{DISTRICT}{road}{rng.randint(1, 199)}号"
 
 
 def build_residents(ctx: SeedContext) -> None:
     """Households of 1–5 and their residents, with exact 65+ and 0–6 counts per centre."""
     total = sum(ctx.scaled(c.target["service_population"]) for c in ctx.centres)
-    with tqdm(total=total, unit=" residents", desc="residents", disable=not ctx.progress,
-              dynamic_ncols=True, leave=False) as bar:
+    with tqdm(
+        total=total, unit=" residents", desc="residents", disable=not ctx.progress, dynamic_ncols=True, leave=False
+    ) as bar:
         for centre in ctx.centres:
             _populate_centre(ctx, centre, bar)
 
@@ -254,8 +296,9 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
     township = centre.kind == "township_health_center"
     unit_weights = [rng.uniform(0.7, 1.3) for _ in centre.units]
     scale_units = (1 - CENTRE_SHARE) / sum(unit_weights) if unit_weights else 0
-    pick_site = names.WeightedChoice([(centre.site, CENTRE_SHARE)]
-                                     + [(u, w * scale_units) for u, w in zip(centre.units, unit_weights, strict=True)])
+    pick_site = names.WeightedChoice(
+        [(centre.site, CENTRE_SHARE)] + [(u, w * scale_units) for u, w in zip(centre.units, unit_weights, strict=True)]
+    )
     address_of = _AddressBook(rng)
     refs: list[ResidentRef] = []
     ctx.residents[centre.code] = refs
@@ -280,8 +323,15 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
         site = pick_site(rng)
         team_id = rng.choice(centre.team_ids)
         address = address_of(site)
-        household_rows.append(dict(id=household_id, code=f"{centre.code}-H{household_no:06d}", address=address,
-                                   institution_id=site.id, created_at=ctx.now))
+        household_rows.append(
+            dict(
+                id=household_id,
+                code=f"{centre.code}-H{household_no:06d}",
+                address=address,
+                institution_id=site.id,
+                created_at=ctx.now,
+            )
+        )
         residency = "registered" if rng.random() < 0.9 else "non_registered"
         ethnicity = names.ethnicity(rng)
         poor = rng.random() < (0.018 if township else 0.004)
@@ -306,8 +356,11 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
             if age <= 6:
                 phone = None
             elif age < 18:
-                phone = names.mobile(rng) if age >= 14 and rng.random() < 0.5 else (
-                    head_phone if rng.random() < 0.3 else None)
+                phone = (
+                    names.mobile(rng)
+                    if age >= 14 and rng.random() < 0.5
+                    else (head_phone if rng.random() < 0.3 else None)
+                )
             else:
                 phone = names.mobile(rng) if rng.random() < (0.7 if age >= 85 else 0.97) else None
             if relation == "户主":
@@ -324,22 +377,46 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
                 payment = ["城乡居民基本医疗保险"]
             if age >= 18 and rng.random() < 0.06:
                 payment = [*payment, "商业医疗保险"]
-            resident_rows.append(dict(
-                id=resident_id, archive_no=f"{centre.code}{archive_no:08d}", name=name,
-                id_number_enc=keys.encrypt(number), id_number_hash=keys.lookup_hash(number),
-                sex=sex, birth_on=birth_on, phone=phone, address=address, household_id=household_id,
-                relation_to_head=relation, residency_type=residency, institution_id=site.id, team_id=team_id,
-                status="active", status_changed_on=None,
-                ethnicity=names.ethnicity(rng) if relation == "配偶" else ethnicity,
-                marital_status=_marital(rng, age, married), education=_education(rng, age, birth_on.year),
-                occupation=None if age < 16 else ("无职业" if age >= 60 and rng.random() < 0.8 else _OCCUPATION(rng)),
-                blood_type=_BLOOD(rng), payment_methods=payment,
-                allergies=[rng.choice(_ALLERGIES)] if rng.random() < 0.04 else empty_list,
-                exposures=empty_list, past_history=empty_list, family_history=empty_list,
-                disabilities=[rng.choice(_DISABILITIES)] if disabled else empty_list,
-                living_environment={}, disabled_certified=disabled, poverty_alleviated=poor,
-                special_family=age >= 50 and rng.random() < 0.008, pregnancy_due_on=None,
-                created_at=ctx.now, updated_at=ctx.now))
+            resident_rows.append(
+                dict(
+                    id=resident_id,
+                    archive_no=f"{centre.code}{archive_no:08d}",
+                    name=name,
+                    id_number_enc=keys.encrypt(number),
+                    id_number_hash=keys.lookup_hash(number),
+                    sex=sex,
+                    birth_on=birth_on,
+                    phone=phone,
+                    address=address,
+                    household_id=household_id,
+                    relation_to_head=relation,
+                    residency_type=residency,
+                    institution_id=site.id,
+                    team_id=team_id,
+                    status="active",
+                    status_changed_on=None,
+                    ethnicity=names.ethnicity(rng) if relation == "配偶" else ethnicity,
+                    marital_status=_marital(rng, age, married),
+                    education=_education(rng, age, birth_on.year),
+                    occupation=None
+                    if age < 16
+                    else ("无职业" if age >= 60 and rng.random() < 0.8 else _OCCUPATION(rng)),
+                    blood_type=_BLOOD(rng),
+                    payment_methods=payment,
+                    allergies=[rng.choice(_ALLERGIES)] if rng.random() < 0.04 else empty_list,
+                    exposures=empty_list,
+                    past_history=empty_list,
+                    family_history=empty_list,
+                    disabilities=[rng.choice(_DISABILITIES)] if disabled else empty_list,
+                    living_environment={},
+                    disabled_certified=disabled,
+                    poverty_alleviated=poor,
+                    special_family=age >= 50 and rng.random() < 0.008,
+                    pregnancy_due_on=None,
+                    created_at=ctx.now,
+                    updated_at=ctx.now,
+                )
+            )
             refs.append(ResidentRef(resident_id, site.id, team_id, household_id, birth_on, sex, married))
         if len(resident_rows) >= CHUNK_SIZE:
             flush()

@@ -1,5 +1,6 @@
 """Demo steps "organisation", "accounts" and "teams": the institution tree, the administrators,
 and the family-doctor teams with their staff."""
+
 from __future__ import annotations
 
 import random
@@ -27,21 +28,31 @@ def build_organisation(ctx: SeedContext) -> None:
     def add(code, name, kind, parent: Site | None, population=0, **extra) -> Site:
         site_id = next(ids)
         path = f"{parent.path if parent else '/'}{site_id}/"
-        rows.append(dict(id=site_id, code=code, name=name, kind=kind, level=INSTITUTION_KINDS[kind],
-                         parent_id=parent.id if parent else None, path=path,
-                         service_population=population, created_at=ctx.now))
+        rows.append(
+            dict(
+                id=site_id,
+                code=code,
+                name=name,
+                kind=kind,
+                level=INSTITUTION_KINDS[kind],
+                parent_id=parent.id if parent else None,
+                path=path,
+                service_population=population,
+                created_at=ctx.now,
+            )
+        )
         return Site(id=site_id, code=code, name=name, kind=kind, path=path, **extra)
 
-    ctx.bureau = add(BUREAU_CODE, BUREAU_NAME, "district_bureau", None,
-                     sum(t["service_population"] for t in ctx.targets))
+    ctx.bureau = add(
+        BUREAU_CODE, BUREAU_NAME, "district_bureau", None, sum(t["service_population"] for t in ctx.targets)
+    )
     for index, (target, unit_count) in enumerate(zip(ctx.targets, unit_counts, strict=True), start=1):
         rng = ctx.rng("organisation", "units", index)
         name, kind = target["institution"], target["kind"]
         code = f"HC{index:02d}"
         town = names.town_of(name)
         if kind == "township_health_center" and town:
-            centre_site = add(code, name, kind, ctx.bureau, target["service_population"],
-                              places=town[1], town=town[0])
+            centre_site = add(code, name, kind, ctx.bureau, target["service_population"], places=town[1], town=town[0])
         else:
             centre_site = add(code, name, kind, ctx.bureau, target["service_population"])
         centre = Centre(target=target, site=centre_site)
@@ -49,28 +60,53 @@ def build_organisation(ctx: SeedContext) -> None:
         if unit_kind == "village_clinic":
             town_name = town[0] if town else names.short_name(name)
             for n, village in enumerate(rng.sample(names.villages_for(name, 8), unit_count), start=1):
-                centre.units.append(add(f"{code}-{n:02d}", f"{town_name}{village}村卫生室", unit_kind,
-                                        centre_site, town=town_name, village=village))
+                centre.units.append(
+                    add(
+                        f"{code}-{n:02d}",
+                        f"{town_name}{village}村卫生室",
+                        unit_kind,
+                        centre_site,
+                        town=town_name,
+                        village=village,
+                    )
+                )
         else:
             roads = list(names.roads_for(name))
             rng.shuffle(roads)
             sites = unit_count + 1
             centre_site.places = tuple(roads[0::sites])
             for n in range(1, unit_count + 1):
-                centre.units.append(add(f"{code}-{n:02d}", f"{names.short_name(name)}第{names.ordinal(n)}社区卫生服务站",
-                                        unit_kind, centre_site, places=tuple(roads[n::sites])))
+                centre.units.append(
+                    add(
+                        f"{code}-{n:02d}",
+                        f"{names.short_name(name)}第{names.ordinal(n)}社区卫生服务站",
+                        unit_kind,
+                        centre_site,
+                        places=tuple(roads[n::sites]),
+                    )
+                )
         ctx.centres.append(centre)
     ctx.insert(Institution, rows)
 
 
 # --- step 2: administrators -----------------------------------------------
 
-def _staff_row(ctx: SeedContext, rng: random.Random, staff_id: int, username: str, roles: list[str],
-               institution_id: int) -> dict:
+
+def _staff_row(
+    ctx: SeedContext, rng: random.Random, staff_id: int, username: str, roles: list[str], institution_id: int
+) -> dict:
     sex = "male" if rng.random() < 0.5 else "female"
-    return dict(id=staff_id, username=username, name=names.full_name(rng, sex, rng.randint(1968, 1998)),
-                password_hash=ctx.password_hash, roles=roles, institution_id=institution_id,
-                phone=names.mobile(rng), active=True, created_at=ctx.now)
+    return dict(
+        id=staff_id,
+        username=username,
+        name=names.full_name(rng, sex, rng.randint(1968, 1998)),
+        password_hash=ctx.password_hash,
+        roles=roles,
+        institution_id=institution_id,
+        phone=names.mobile(rng),
+        active=True,
+        created_at=ctx.now,
+    )
 
 
 def build_admin_accounts(ctx: SeedContext) -> None:
@@ -116,8 +152,9 @@ def build_teams(ctx: SeedContext) -> None:
         member_ids = iter(ctx.allocate_ids(TeamMember, count * len(layout)))
         for number, team_id in enumerate(team_ids, start=1):
             team_name = f"{centre.name}第{number}团队"
-            team_rows.append(dict(id=team_id, name=team_name, institution_id=centre.id, active=True,
-                                  created_at=ctx.now))
+            team_rows.append(
+                dict(id=team_id, name=team_name, institution_id=centre.id, active=True, created_at=ctx.now)
+            )
             for role, stem, roles in layout:
                 username = f"{centre.code.lower()}-{stem}{number:02d}"
                 row = _staff_row(ctx, rng, next(staff_ids), username, roles, centre.id)

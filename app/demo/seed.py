@@ -10,6 +10,7 @@ with :meth:`SeedContext.insert`. The rules every step keeps are in ``app.demo.co
 After the last step each table's sequence is moved past the ids used (PostgreSQL), and
 the whole seed commits once: a failed seed leaves the database as it found it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,9 +69,12 @@ def register_step(name: str, step: Step, *, after: str | None = None) -> None:
 
 # --- running ----------------------------------------------------------------
 
+
 def database_is_empty() -> tuple[bool, dict[str, int]]:
-    counts = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-              for model in (Institution, Staff, Resident)}
+    counts = {
+        model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Institution, Staff, Resident)
+    }
     return not any(counts.values()), counts
 
 
@@ -79,22 +83,37 @@ def reset_sequences(tables) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     for name in tables:
-        db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT max(id) FROM \"{name}\"))"),
-            {"table": name})
+        db.session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT max(id) FROM \"{name}\"))"),
+            {"table": name},
+        )
 
 
-def run_seed(scale: float = 0.01, seed: int = 2024, *, echo: Callable[[str], None] = print,
-             progress: bool = False, steps: list[tuple[str, Step]] | None = None) -> SeedContext:
+def run_seed(
+    scale: float = 0.01,
+    seed: int = 2024,
+    *,
+    echo: Callable[[str], None] = print,
+    progress: bool = False,
+    steps: list[tuple[str, Step]] | None = None,
+) -> SeedContext:
     """Build the demo district in one transaction; returns the context for reporting."""
     password = current_app.config["DEMO_PASSWORD"]
-    ctx = SeedContext(scale=scale, seed=seed, today=clock.today(), now=clock.now(), password=password,
-                      # One scrypt for every account: hashing per account would take minutes.
-                      password_hash=hash_password(password), targets=load_targets(TARGETS_FILE), echo=echo,
-                      progress=progress)
+    ctx = SeedContext(
+        scale=scale,
+        seed=seed,
+        today=clock.today(),
+        now=clock.now(),
+        password=password,
+        # One scrypt for every account: hashing per account would take minutes.
+        password_hash=hash_password(password),
+        targets=load_targets(TARGETS_FILE),
+        echo=echo,
+        progress=progress,
+    )
     started = perf_counter()
     try:
-        for name, step in (STEPS if steps is None else steps):
+        for name, step in STEPS if steps is None else steps:
             step_started = perf_counter()
             step(ctx)
             echo(f"  {name:<14} {perf_counter() - step_started:6.1f} s")
@@ -114,6 +133,7 @@ def run_seed(scale: float = 0.01, seed: int = 2024, *, echo: Callable[[str], Non
 
 # --- the closing message ----------------------------------------------------
 
+
 def showcase_residents(ctx: SeedContext, limit: int = 4) -> list[dict]:
     """A few HC01 residents worth binding in the mini-program demo (decrypted: demo only)."""
     if not ctx.centres:
@@ -121,12 +141,13 @@ def showcase_residents(ctx: SeedContext, limit: int = 4) -> list[dict]:
     centre = ctx.centres[0]
     refs = {ref.id: ref for ref in ctx.residents.get(centre.code, ())}
     today = ctx.today
-    child_households = {ref.household_id for ref in refs.values()
-                        if ref.birth_on > clock.years_before(today, 7)}
+    child_households = {ref.household_id for ref in refs.values() if ref.birth_on > clock.years_before(today, 7)}
     htn, t2dm = ctx.conditions.get("hypertension", set()), ctx.conditions.get("t2dm", set())
     wanted = [
-        ("parent of a child 0–6", lambda r: r.household_id in child_households and r.married
-         and clock.age_on(r.birth_on, today) >= 22),
+        (
+            "parent of a child 0–6",
+            lambda r: r.household_id in child_households and r.married and clock.age_on(r.birth_on, today) >= 22,
+        ),
         ("65+ with hypertension", lambda r: r.id in htn and clock.age_on(r.birth_on, today) >= 65),
         ("type-2 diabetes", lambda r: r.id in t2dm),
         ("pregnant", lambda r: r.id in ctx.pregnant),
@@ -139,32 +160,47 @@ def showcase_residents(ctx: SeedContext, limit: int = 4) -> list[dict]:
             picked.append((found, label))
         if len(picked) >= limit:
             break
-    rows = {r.id: r for r in db.session.execute(
-        select(Resident.id, Resident.name, Resident.id_number_enc, Resident.archive_no, Resident.birth_on,
-               Resident.sex).where(Resident.id.in_([i for i, _ in picked])))}
+    rows = {
+        r.id: r
+        for r in db.session.execute(
+            select(
+                Resident.id, Resident.name, Resident.id_number_enc, Resident.archive_no, Resident.birth_on, Resident.sex
+            ).where(Resident.id.in_([i for i, _ in picked]))
+        )
+    }
     keys = vault()
     shown = []
     for resident_id, label in picked:
         row = rows.get(resident_id)
         if row is None:
             continue
-        shown.append(dict(name=row.name, id_number=keys.decrypt(row.id_number_enc), archive_no=row.archive_no,
-                          age=clock.age_on(row.birth_on, today), sex=row.sex, why=label))
+        shown.append(
+            dict(
+                name=row.name,
+                id_number=keys.decrypt(row.id_number_enc),
+                archive_no=row.archive_no,
+                age=clock.age_on(row.birth_on, today),
+                sex=row.sex,
+                why=label,
+            )
+        )
     return shown
 
 
 def summary_lines(ctx: SeedContext) -> list[str]:
     residents = ctx.counts.get("residents", 0)
     lines = [
-        (f"Demo district {BUREAU_NAME} seeded (scale {ctx.scale:g}, seed {ctx.seed}) in "
-        f"{ctx.extras.get('seconds', 0):.1f} s: {ctx.counts.get('institutions', 0)} institutions, "
-        f"{ctx.counts.get('staff', 0)} staff, {ctx.counts.get('teams', 0)} teams, "
-        f"{ctx.counts.get('households', 0)} households, {residents} residents, "
-        f"{len(ctx.conditions.get('hypertension', ()))} hypertension, {len(ctx.conditions.get('t2dm', ()))} T2DM, "
-        f"{len(ctx.pregnant)} pregnant."),
+        (
+            f"Demo district {BUREAU_NAME} seeded (scale {ctx.scale:g}, seed {ctx.seed}) in "
+            f"{ctx.extras.get('seconds', 0):.1f} s: {ctx.counts.get('institutions', 0)} institutions, "
+            f"{ctx.counts.get('staff', 0)} staff, {ctx.counts.get('teams', 0)} teams, "
+            f"{ctx.counts.get('households', 0)} households, {residents} residents, "
+            f"{len(ctx.conditions.get('hypertension', ()))} hypertension, {len(ctx.conditions.get('t2dm', ()))} T2DM, "
+            f"{len(ctx.pregnant)} pregnant."
+        ),
         "",
         "API: http://127.0.0.1:5000/api/v1 (start it with `flask --app wsgi run`; docs at /api/docs)",
-        "Staff login: POST /api/v1/auth/staff/login {\"username\": …, \"password\": …}",
+        'Staff login: POST /api/v1/auth/staff/login {"username": …, "password": …}',
         f"Password of every demo account (DEMO_PASSWORD): {ctx.password}",
     ]
     first = ctx.centres[0].code.lower() if ctx.centres else "hc01"
@@ -174,13 +210,17 @@ def summary_lines(ctx: SeedContext) -> list[str]:
     for username in shown:
         if username in ctx.staff_ids:
             lines.append(f"  {username:<14} {ctx.staff_notes.get(username, '')}")
-    lines.append("  (the same pattern for every centre: hc01…hc10 -admin, -docNN, -nurseNN, -phNN, "
-                 "and -vdNN in township centres)")
+    lines.append(
+        "  (the same pattern for every centre: hc01…hc10 -admin, -docNN, -nurseNN, -phNN, "
+        "and -vdNN in township centres)"
+    )
     people = showcase_residents(ctx)
     if people:
         lines.append("Residents to bind in the mini-program (name + ID number; made-up demo data):")
         for person in people:
-            lines.append(f"  {person['name']:<4} {person['id_number']}  archive {person['archive_no']}  "
-                         f"{person['age']} y, {person['sex']}, {person['why']}")
+            lines.append(
+                f"  {person['name']:<4} {person['id_number']}  archive {person['archive_no']}  "
+                f"{person['age']} y, {person['sex']}, {person['why']}"
+            )
     lines.extend(ctx.notes)
     return lines

@@ -6,6 +6,7 @@
   tells the young person, and writes the change to their access log.
 - Requests nobody answered within ``REQUEST_TTL_DAYS`` expire.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -30,26 +31,42 @@ def family_grants_daily(at: datetime | None = None) -> dict:
         update(FamilyGrant)
         .where(FamilyGrant.status == "pending", FamilyGrant.requested_at < at - timedelta(days=REQUEST_TTL_DAYS))
         .values(status="expired", expired_at=at)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
     grantor = Resident.__table__.alias("grantor")
     found = db.session.execute(
         select(FamilyGrant.id, FamilyGrant.resident_id, grantor.c.name)
         .join(Resident, Resident.id == FamilyGrant.resident_id)
         .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
-        .where(outgrown_clause(day))).all()
+        .where(outgrown_clause(day))
+    ).all()
     if found:
         db.session.execute(
-            update(FamilyGrant).where(FamilyGrant.id.in_([row.id for row in found]))
+            update(FamilyGrant)
+            .where(FamilyGrant.id.in_([row.id for row in found]))
             .values(status="pending", basis=None, origin="turned_14", requested_at=at, accepted_at=None)
-            .execution_options(synchronize_session=False))
-        audit.record_many(None, [row.resident_id for row in found], action="update", section="family_grant",
-                          purpose="family_access")
+            .execution_options(synchronize_session=False)
+        )
+        audit.record_many(
+            None, [row.resident_id for row in found], action="update", section="family_grant", purpose="family_access"
+        )
         when = at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
-        notify.enqueue_many([
-            (notify.resident(row.resident_id), "family_request", f"family-grant:{row.id}:turned_14",
-             {"title": "家人查看档案需要你的同意",
-              "body": f"你已年满14周岁，{row.name}查看你的健康档案需要你的同意，请在“家人”中处理",
-              "requester": row.name, "when": when}, None)
-            for row in found])
+        notify.enqueue_many(
+            [
+                (
+                    notify.resident(row.resident_id),
+                    "family_request",
+                    f"family-grant:{row.id}:turned_14",
+                    {
+                        "title": "家人查看档案需要你的同意",
+                        "body": f"你已年满14周岁，{row.name}查看你的健康档案需要你的同意，请在“家人”中处理",
+                        "requester": row.name,
+                        "when": when,
+                    },
+                    None,
+                )
+                for row in found
+            ]
+        )
     return {"turned_14": len(found), "expired": max(expired, 0)}

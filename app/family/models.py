@@ -14,6 +14,7 @@ Lifecycle::
 ``basis`` says how a grant became active (guardian_auto | accepted | staff_confirmed; null while
 pending); ``origin`` how the request arose (request | turned_14).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,8 +39,14 @@ class FamilyGrant(db.Model):
     __tablename__ = "family_grants"
     __table_args__ = (
         # At most one live (pending or active) grant per account and archive.
-        Index("uq_family_grants_live", "grantor_account_id", "resident_id", unique=True,
-              postgresql_where=text(_LIVE), sqlite_where=text(_LIVE)),
+        Index(
+            "uq_family_grants_live",
+            "grantor_account_id",
+            "resident_id",
+            unique=True,
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
+        ),
         Index("ix_family_grants_resident_status", "resident_id", "status"),
         Index("ix_family_grants_basis_status", "basis", "status"),
     )

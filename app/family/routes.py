@@ -4,8 +4,12 @@ from app.access.actors import current_actor, resident_required, staff_required
 from app.common.idempotency import idempotent
 from app.family import schemas, services
 
-blp = Blueprint("family", __name__, url_prefix="/api/v1",
-                description="Family access (proxy): viewing a relative's archive with consent")
+blp = Blueprint(
+    "family",
+    __name__,
+    url_prefix="/api/v1",
+    description="Family access (proxy): viewing a relative's archive with consent",
+)
 
 
 @blp.route("/me/family", methods=["GET"])

@@ -9,13 +9,18 @@ _list = ma.fields.List
 class GrantRequestIn(Strict):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
     id_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=18))
-    relation = ma.fields.String(required=True, validate=ma.validate.OneOf(RELATIONS),
-                                metadata={"description": "what that person is to me: child, parent, spouse…"})
+    relation = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(RELATIONS),
+        metadata={"description": "what that person is to me: child, parent, spouse…"},
+    )
 
 
 class ConfirmIn(Strict):
-    note = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={
-        "description": "what was checked in person, e.g. household register (户口簿)"})
+    note = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "what was checked in person, e.g. household register (户口簿)"},
+    )
 
 
 class StaffGrantListArgs(Strict):
@@ -33,9 +38,13 @@ class GrantOut(Out):
     status = ma.fields.String(metadata={"description": "pending | active | revoked | expired"})
     basis = ma.fields.String(allow_none=True, metadata={"description": "guardian_auto | accepted | staff_confirmed"})
     origin = ma.fields.String(metadata={"description": "request | turned_14"})
-    awaiting = ma.fields.String(allow_none=True, metadata={
-        "description": "while pending: 'resident' (the person accepts on their phone, or staff confirm in "
-                       "person) or 'staff' (a child under 14: confirmed in person only)"})
+    awaiting = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "while pending: 'resident' (the person accepts on their phone, or staff confirm in "
+            "person) or 'staff' (a child under 14: confirmed in person only)"
+        },
+    )
     requested_at = ma.fields.DateTime()
     accepted_at = ma.fields.DateTime(allow_none=True)
 

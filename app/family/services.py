@@ -13,6 +13,7 @@ by the guardian (art. 31), anyone else consents for themself (art. 29). So:
 
 Every grant event is written to the subject's access log (section ``family_grant``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,17 +44,24 @@ LIVE = ("pending", "active")
 
 # --- rules ---------------------------------------------------------------------------------
 
+
 def outgrown_clause(day):
     """SQL: an active guardian_auto grant whose child is now 14 or older (over ``Resident`` = subject)."""
-    return and_(FamilyGrant.status == "active", FamilyGrant.basis == "guardian_auto",
-                Resident.birth_on <= years_before(day, CHILD_CONSENT_AGE))
+    return and_(
+        FamilyGrant.status == "active",
+        FamilyGrant.basis == "guardian_auto",
+        Resident.birth_on <= years_before(day, CHILD_CONSENT_AGE),
+    )
 
 
 def effective_status(grant: FamilyGrant, subject_birth_on, *, at=None, day=None) -> str:
     """The status as it holds right now, before the daily job has stored it."""
     at, day = at or now(), day or today()
-    if (grant.status == "active" and grant.basis == "guardian_auto"
-            and age_on(subject_birth_on, day) >= CHILD_CONSENT_AGE):
+    if (
+        grant.status == "active"
+        and grant.basis == "guardian_auto"
+        and age_on(subject_birth_on, day) >= CHILD_CONSENT_AGE
+    ):
         return "pending"
     if grant.status == "pending" and grant.requested_at < at - timedelta(days=REQUEST_TTL_DAYS):
         return "expired"
@@ -68,6 +76,7 @@ def awaiting(status: str, subject_birth_on, day=None) -> str | None:
 
 # --- the scope hook ------------------------------------------------------------------------
 
+
 def granted_resident_ids(actor) -> list[int]:
     """Archives this account may view through active grants (an ``access.family_hooks.GRANTED`` hook).
 
@@ -77,17 +86,21 @@ def granted_resident_ids(actor) -> list[int]:
     if actor is None or actor.is_staff or actor.resident_id is None:
         return []
     day = today()
-    stmt = (select(FamilyGrant.resident_id)
-            .join(Resident, Resident.id == FamilyGrant.resident_id)
-            .where(FamilyGrant.grantor_account_id == actor.id,
-                   FamilyGrant.grantor_resident_id == actor.resident_id,
-                   FamilyGrant.status == "active",
-                   or_(FamilyGrant.basis != "guardian_auto",
-                       Resident.birth_on > years_before(day, CHILD_CONSENT_AGE))))
+    stmt = (
+        select(FamilyGrant.resident_id)
+        .join(Resident, Resident.id == FamilyGrant.resident_id)
+        .where(
+            FamilyGrant.grantor_account_id == actor.id,
+            FamilyGrant.grantor_resident_id == actor.resident_id,
+            FamilyGrant.status == "active",
+            or_(FamilyGrant.basis != "guardian_auto", Resident.birth_on > years_before(day, CHILD_CONSENT_AGE)),
+        )
+    )
     return list(db.session.scalars(stmt))
 
 
 # --- helpers -------------------------------------------------------------------------------
+
 
 def _bound(actor) -> int:
     if actor.resident_id is None:
@@ -119,13 +132,22 @@ def present_grant(grant: FamilyGrant, subject: Resident | None = None, *, name=N
     name = name if name is not None else subject.name
     birth_on = birth_on if birth_on is not None else subject.birth_on
     status = effective_status(grant, birth_on)
-    return {"grant_id": grant.id, "resident_id": grant.resident_id, "name": name, "relation": grant.relation,
-            "status": status, "basis": None if status == "pending" else grant.basis, "origin": grant.origin,
-            "awaiting": awaiting(status, birth_on), "requested_at": grant.requested_at,
-            "accepted_at": grant.accepted_at if status == "active" else None}
+    return {
+        "grant_id": grant.id,
+        "resident_id": grant.resident_id,
+        "name": name,
+        "relation": grant.relation,
+        "status": status,
+        "basis": None if status == "pending" else grant.basis,
+        "origin": grant.origin,
+        "awaiting": awaiting(status, birth_on),
+        "requested_at": grant.requested_at,
+        "accepted_at": grant.accepted_at if status == "active" else None,
+    }
 
 
 # --- the account holder's side -------------------------------------------------------------
+
 
 def request_access(actor, name: str, id_number: str, relation: str) -> tuple[FamilyGrant, Resident]:
     """POST /me/family: a child under 14 of the same household → active; anyone else → pending."""
@@ -134,9 +156,13 @@ def request_access(actor, name: str, id_number: str, relation: str) -> tuple[Fam
     subject = throttles.claimed_archive(actor.id, name, id_number)
     if subject.id == grantor_id:
         raise Invalid("id_number", "this is your own archive")
-    existing = db.session.scalar(select(FamilyGrant).where(
-        FamilyGrant.grantor_account_id == actor.id, FamilyGrant.resident_id == subject.id,
-        FamilyGrant.status.in_(LIVE)))
+    existing = db.session.scalar(
+        select(FamilyGrant).where(
+            FamilyGrant.grantor_account_id == actor.id,
+            FamilyGrant.resident_id == subject.id,
+            FamilyGrant.status.in_(LIVE),
+        )
+    )
     if existing is not None and effective_status(existing, subject.birth_on) != "expired":
         raise Conflict("you already have a grant or a request for this person", error="grant_exists")
     if existing is not None:  # an unanswered request past its time: close it, ask afresh
@@ -144,14 +170,24 @@ def request_access(actor, name: str, id_number: str, relation: str) -> tuple[Fam
         db.session.flush()
     grantor = db.session.get(Resident, grantor_id)
     day, at = today(), now()
-    guardian = (relation in GUARDIAN_RELATIONS and grantor.household_id is not None
-                and grantor.household_id == subject.household_id
-                and age_on(subject.birth_on, day) < CHILD_CONSENT_AGE
-                and age_on(grantor.birth_on, day) >= ADULT_AGE)
-    grant = FamilyGrant(grantor_account_id=actor.id, grantor_resident_id=grantor_id, resident_id=subject.id,
-                        relation=relation, origin="request", requested_at=at,
-                        status="active" if guardian else "pending",
-                        basis="guardian_auto" if guardian else None, accepted_at=at if guardian else None)
+    guardian = (
+        relation in GUARDIAN_RELATIONS
+        and grantor.household_id is not None
+        and grantor.household_id == subject.household_id
+        and age_on(subject.birth_on, day) < CHILD_CONSENT_AGE
+        and age_on(grantor.birth_on, day) >= ADULT_AGE
+    )
+    grant = FamilyGrant(
+        grantor_account_id=actor.id,
+        grantor_resident_id=grantor_id,
+        resident_id=subject.id,
+        relation=relation,
+        origin="request",
+        requested_at=at,
+        status="active" if guardian else "pending",
+        basis="guardian_auto" if guardian else None,
+        accepted_at=at if guardian else None,
+    )
     db.session.add(grant)
     try:
         db.session.flush()
@@ -160,9 +196,17 @@ def request_access(actor, name: str, id_number: str, relation: str) -> tuple[Fam
         raise Conflict("you already have a grant or a request for this person", error="grant_exists") from None
     _log(actor, grant, action="create", display=grantor.name)
     if not guardian and age_on(subject.birth_on, day) >= CHILD_CONSENT_AGE:
-        _notify(subject.id, "family_request", f"family-grant:{grant.id}:request",
-                {"title": "家人申请查看您的健康档案", "body": f"{grantor.name}申请查看您的健康档案，请在“家人”中处理",
-                 "requester": grantor.name, "when": _local(at)})
+        _notify(
+            subject.id,
+            "family_request",
+            f"family-grant:{grant.id}:request",
+            {
+                "title": "家人申请查看您的健康档案",
+                "body": f"{grantor.name}申请查看您的健康档案，请在“家人”中处理",
+                "requester": grantor.name,
+                "when": _local(at),
+            },
+        )
     log.info("family grant %s %s", grant.id, grant.status)
     return grant, subject
 
@@ -174,9 +218,13 @@ def my_family(actor) -> list[dict]:
     rows = db.session.execute(
         select(FamilyGrant, Resident.name, Resident.birth_on)
         .join(Resident, Resident.id == FamilyGrant.resident_id)
-        .where(FamilyGrant.grantor_account_id == actor.id, FamilyGrant.grantor_resident_id == actor.resident_id,
-               FamilyGrant.status.in_(LIVE))
-        .order_by(FamilyGrant.id)).all()
+        .where(
+            FamilyGrant.grantor_account_id == actor.id,
+            FamilyGrant.grantor_resident_id == actor.resident_id,
+            FamilyGrant.status.in_(LIVE),
+        )
+        .order_by(FamilyGrant.id)
+    ).all()
     items = [present_grant(g, name=name, birth_on=birth_on) for g, name, birth_on in rows]
     return [item for item in items if item["status"] in LIVE]
 
@@ -188,20 +236,30 @@ def me_section(actor, resident, body: dict) -> None:
 
 # --- the subject's side --------------------------------------------------------------------
 
+
 def _about_me(actor, statuses=LIVE):
     grantor = Resident.__table__.alias("grantor")
-    return (select(FamilyGrant, grantor.c.name, Resident.birth_on)
-            .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
-            .join(Resident, Resident.id == FamilyGrant.resident_id)
-            .where(FamilyGrant.resident_id == actor.resident_id, FamilyGrant.status.in_(statuses))
-            .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc()))
+    return (
+        select(FamilyGrant, grantor.c.name, Resident.birth_on)
+        .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
+        .join(Resident, Resident.id == FamilyGrant.resident_id)
+        .where(FamilyGrant.resident_id == actor.resident_id, FamilyGrant.status.in_(statuses))
+        .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc())
+    )
 
 
 def _present_request(grant, requester_name, birth_on) -> dict:
     status = effective_status(grant, birth_on)
-    return {"grant_id": grant.id, "name": requester_name, "relation": grant.relation, "status": status,
-            "basis": None if status == "pending" else grant.basis, "origin": grant.origin,
-            "requested_at": grant.requested_at, "accepted_at": grant.accepted_at if status == "active" else None}
+    return {
+        "grant_id": grant.id,
+        "name": requester_name,
+        "relation": grant.relation,
+        "status": status,
+        "basis": None if status == "pending" else grant.basis,
+        "origin": grant.origin,
+        "requested_at": grant.requested_at,
+        "accepted_at": grant.accepted_at if status == "active" else None,
+    }
 
 
 def requests_for_me(actor) -> list[dict]:
@@ -225,8 +283,9 @@ def _activate(grant: FamilyGrant, basis: str, at) -> None:
 def accept(actor, grant_id: int) -> tuple[FamilyGrant, Resident]:
     """The person whose archive it is accepts, on their own bound account."""
     subject_id = _bound(actor)
-    grant = db.session.scalar(select(FamilyGrant).where(FamilyGrant.id == grant_id,
-                                                        FamilyGrant.resident_id == subject_id))
+    grant = db.session.scalar(
+        select(FamilyGrant).where(FamilyGrant.id == grant_id, FamilyGrant.resident_id == subject_id)
+    )
     if grant is None:
         raise NotFound("no such request")
     subject = db.session.get(Resident, subject_id)
@@ -236,15 +295,24 @@ def accept(actor, grant_id: int) -> tuple[FamilyGrant, Resident]:
     if status != "pending":
         raise Conflict(f"this grant is {status}", error="grant_not_pending")
     if age_on(subject.birth_on, today()) < CHILD_CONSENT_AGE:
-        raise Conflict("for a child under 14 a guardian confirms in person at the clinic",
-                       error="guardian_consent_required")
+        raise Conflict(
+            "for a child under 14 a guardian confirms in person at the clinic", error="guardian_consent_required"
+        )
     at = now()
     _activate(grant, "accepted", at)
     db.session.flush()
     _log(actor, grant, action="update")
-    _notify(grant.grantor_resident_id, "family_grant_active", f"family-grant:{grant.id}:active:{int(at.timestamp())}",
-            {"title": "家人同意了您的查看申请", "body": f"您现在可以查看{subject.name}的健康档案",
-             "person": subject.name, "when": _local(at)})
+    _notify(
+        grant.grantor_resident_id,
+        "family_grant_active",
+        f"family-grant:{grant.id}:active:{int(at.timestamp())}",
+        {
+            "title": "家人同意了您的查看申请",
+            "body": f"您现在可以查看{subject.name}的健康档案",
+            "person": subject.name,
+            "when": _local(at),
+        },
+    )
     return grant, subject
 
 
@@ -267,6 +335,7 @@ def revoke(actor, grant_id: int) -> None:
 
 # --- staff -----------------------------------------------------------------------------------
 
+
 def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGrant, Resident]:
     """Staff in scope of the archive confirm a pending request in person (recorded who and when)."""
     grant = db.session.get(FamilyGrant, grant_id)
@@ -286,9 +355,17 @@ def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGra
     grant.confirmed_by_staff_id, grant.confirmed_at, grant.confirmation_note = actor.id, at, note
     db.session.flush()
     _log(actor, grant, action="update", purpose="administration")
-    _notify(grant.grantor_resident_id, "family_grant_active", f"family-grant:{grant.id}:active:{int(at.timestamp())}",
-            {"title": "家人查看权限已确认", "body": f"您现在可以查看{subject.name}的健康档案",
-             "person": subject.name, "when": _local(at)})
+    _notify(
+        grant.grantor_resident_id,
+        "family_grant_active",
+        f"family-grant:{grant.id}:active:{int(at.timestamp())}",
+        {
+            "title": "家人查看权限已确认",
+            "body": f"您现在可以查看{subject.name}的健康档案",
+            "person": subject.name,
+            "when": _local(at),
+        },
+    )
     return grant, subject
 
 
@@ -300,7 +377,8 @@ def grants_of_resident(actor, resident_id: int, status: str | None) -> list[dict
         select(FamilyGrant, grantor.c.name)
         .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
         .where(FamilyGrant.resident_id == subject.id)
-        .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc())).all()
+        .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc())
+    ).all()
     items = [present_for_staff(grant, grantor_name, subject.birth_on) for grant, grantor_name in rows]
     if status:
         items = [item for item in items if item["status"] == status]
@@ -315,13 +393,22 @@ def present_for_staff(grant: FamilyGrant, grantor_name: str | None = None, subje
         subject_birth_on = db.session.scalar(select(Resident.birth_on).where(Resident.id == grant.resident_id))
     effective = effective_status(grant, subject_birth_on)
     return {
-        "grant_id": grant.id, "resident_id": grant.resident_id, "grantor_resident_id": grant.grantor_resident_id,
-        "grantor_name": grantor_name, "relation": grant.relation, "status": effective,
-        "basis": None if effective == "pending" else grant.basis, "origin": grant.origin,
-        "requested_at": grant.requested_at, "accepted_at": grant.accepted_at,
-        "confirmed_by_staff_id": grant.confirmed_by_staff_id, "confirmed_at": grant.confirmed_at,
-        "confirmation_note": grant.confirmation_note, "revoked_at": grant.revoked_at,
-        "revoked_by": grant.revoked_by}
+        "grant_id": grant.id,
+        "resident_id": grant.resident_id,
+        "grantor_resident_id": grant.grantor_resident_id,
+        "grantor_name": grantor_name,
+        "relation": grant.relation,
+        "status": effective,
+        "basis": None if effective == "pending" else grant.basis,
+        "origin": grant.origin,
+        "requested_at": grant.requested_at,
+        "accepted_at": grant.accepted_at,
+        "confirmed_by_staff_id": grant.confirmed_by_staff_id,
+        "confirmed_at": grant.confirmed_at,
+        "confirmation_note": grant.confirmation_note,
+        "revoked_at": grant.revoked_at,
+        "revoked_by": grant.revoked_by,
+    }
 
 
 def present_for_subject(grant: FamilyGrant, subject: Resident) -> dict:

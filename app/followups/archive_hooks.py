@@ -1,5 +1,6 @@
 """What the archive reads from this feature (registered in ``app.wiring``): the archive's
 "followups" section and follow-up visits as archive activity."""
+
 from __future__ import annotations
 
 import functools
@@ -30,4 +31,5 @@ def _archive_schema():
 def activity_source(since: date, until: date):
     """archive.metrics.ACTIVITY_SOURCES hook: a follow-up visit is archive activity."""
     return select(FollowupVisit.resident_id.label("resident_id")).where(
-        FollowupVisit.visit_on >= since, FollowupVisit.visit_on <= until)
+        FollowupVisit.visit_on >= since, FollowupVisit.visit_on <= until
+    )

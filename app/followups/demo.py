@@ -13,6 +13,7 @@ Fast enough for the full district (≈ 59,000 patients, ≈ 530,000 visits): row
 tuples in a fixed column order, JSON values shared between rows are serialised once, and on
 PostgreSQL the rows go in with ``COPY`` inside the seed's transaction (``ctx.insert`` elsewhere).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,20 @@ from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.residents.models import Condition
 
 HISTORY_DAYS = 730
-HTN_DRUGS = (("苯磺酸氨氯地平片", "每日1次", "5mg"), ("硝苯地平缓释片", "每日2次", "20mg"),
-             ("厄贝沙坦片", "每日1次", "150mg"), ("缬沙坦胶囊", "每日1次", "80mg"),
-             ("琥珀酸美托洛尔缓释片", "每日1次", "47.5mg"), ("吲达帕胺片", "每日1次", "2.5mg"))
-T2DM_DRUGS = (("盐酸二甲双胍片", "每日3次", "0.5g"), ("格列美脲片", "每日1次", "2mg"),
-              ("阿卡波糖片", "每日3次", "50mg"), ("磷酸西格列汀片", "每日1次", "100mg"))
+HTN_DRUGS = (
+    ("苯磺酸氨氯地平片", "每日1次", "5mg"),
+    ("硝苯地平缓释片", "每日2次", "20mg"),
+    ("厄贝沙坦片", "每日1次", "150mg"),
+    ("缬沙坦胶囊", "每日1次", "80mg"),
+    ("琥珀酸美托洛尔缓释片", "每日1次", "47.5mg"),
+    ("吲达帕胺片", "每日1次", "2.5mg"),
+)
+T2DM_DRUGS = (
+    ("盐酸二甲双胍片", "每日3次", "0.5g"),
+    ("格列美脲片", "每日1次", "2mg"),
+    ("阿卡波糖片", "每日3次", "50mg"),
+    ("磷酸西格列汀片", "每日1次", "100mg"),
+)
 INSULIN = ({"type": "甘精胰岛素", "dose": "睡前12单位"}, {"type": "门冬胰岛素30", "dose": "早晚餐前各10单位"})
 COMPLICATIONS = tuple([c] for c in ("视网膜病变", "糖尿病肾病", "周围神经病变", "左心室肥厚", "短暂性脑缺血发作"))
 REFERRALS = {
@@ -43,16 +53,62 @@ SYMPTOMS_NONE, SYMPTOMS_DIZZY, EMPTY = ["none"], ["headache_dizziness"], []
 TARGET_LIFESTYLE = {"cigarettes_per_day": 0, "exercise_times_per_week": 5, "salt_intake": "light"}
 
 VISIT_COLUMNS = (
-    "id", "resident_id", "visit_on", "method", "hypertension", "t2dm", "hypertension_classification",
-    "t2dm_classification", "classification", "computed_classification", "classification_source", "symptoms",
-    "sbp", "dbp", "heart_rate", "weight_kg", "target_weight_kg", "height_cm", "bmi", "target_bmi",
-    "dorsalis_pedis", "lifestyle", "psychological_adjustment", "compliance", "fasting_glucose", "hba1c",
-    "hba1c_on", "adherence", "adverse_reaction", "adverse_reaction_text", "hypoglycaemia", "complications",
-    "medications", "insulin", "referral", "alerts", "referral_suggested", "urgent_referral", "next_due_on",
-    "institution_id", "recorded_by_id", "created_at",
+    "id",
+    "resident_id",
+    "visit_on",
+    "method",
+    "hypertension",
+    "t2dm",
+    "hypertension_classification",
+    "t2dm_classification",
+    "classification",
+    "computed_classification",
+    "classification_source",
+    "symptoms",
+    "sbp",
+    "dbp",
+    "heart_rate",
+    "weight_kg",
+    "target_weight_kg",
+    "height_cm",
+    "bmi",
+    "target_bmi",
+    "dorsalis_pedis",
+    "lifestyle",
+    "psychological_adjustment",
+    "compliance",
+    "fasting_glucose",
+    "hba1c",
+    "hba1c_on",
+    "adherence",
+    "adverse_reaction",
+    "adverse_reaction_text",
+    "hypoglycaemia",
+    "complications",
+    "medications",
+    "insulin",
+    "referral",
+    "alerts",
+    "referral_suggested",
+    "urgent_referral",
+    "next_due_on",
+    "institution_id",
+    "recorded_by_id",
+    "created_at",
 )
-PLAN_COLUMNS = ("id", "resident_id", "disease", "opens_on", "due_on", "status", "reason", "priority",
-                "last_visit_id", "created_at", "updated_at")
+PLAN_COLUMNS = (
+    "id",
+    "resident_id",
+    "disease",
+    "opens_on",
+    "due_on",
+    "status",
+    "reason",
+    "priority",
+    "last_visit_id",
+    "created_at",
+    "updated_at",
+)
 
 
 def _normal(random, mu: float, sigma: float) -> float:
@@ -63,8 +119,23 @@ def _normal(random, mu: float, sigma: float) -> float:
 class _Patient:
     """One patient's state while their history is written."""
 
-    __slots__ = ("id", "site_id", "diagnosed", "sbp", "glucose", "height", "weight", "target_weight",
-                 "target_bmi", "profile", "medications", "insulin", "lifestyle", "previous", "plan")
+    __slots__ = (
+        "id",
+        "site_id",
+        "diagnosed",
+        "sbp",
+        "glucose",
+        "height",
+        "weight",
+        "target_weight",
+        "target_bmi",
+        "profile",
+        "medications",
+        "insulin",
+        "lifestyle",
+        "previous",
+        "plan",
+    )
 
     def __init__(self, rng, ref, diagnosed: dict[str, date]):
         random = rng.random
@@ -86,11 +157,13 @@ class _Patient:
         self.insulin = INSULIN[int(random() * 2)] if "t2dm" in diagnosed and random() < 0.1 else None
         smokes = random() < (0.3 if ref.sex == "male" else 0.02)
         self.lifestyle = {
-            "now": {"cigarettes_per_day": 5 + int(random() * 16) if smokes else 0,
-                    "alcohol_per_day": (0, 0, 0, 1, 2)[int(random() * 5)],
-                    "exercise_times_per_week": int(random() * 8),
-                    "exercise_minutes": (20, 30, 40, 60)[int(random() * 4)],
-                    "salt_intake": ("light", "moderate", "moderate", "heavy")[int(random() * 4)]},
+            "now": {
+                "cigarettes_per_day": 5 + int(random() * 16) if smokes else 0,
+                "alcohol_per_day": (0, 0, 0, 1, 2)[int(random() * 5)],
+                "exercise_times_per_week": int(random() * 8),
+                "exercise_minutes": (20, 30, 40, 60)[int(random() * 4)],
+                "salt_intake": ("light", "moderate", "moderate", "heavy")[int(random() * 4)],
+            },
             "target": TARGET_LIFESTYLE,
         }
         self.previous: dict[str, str | None] = {d: None for d in diagnosed}
@@ -105,8 +178,10 @@ def seed_followups(ctx) -> None:
     cfg = rules.window_config()
     diagnosed: dict[int, dict[str, date]] = {}
     for resident_id, disease, diagnosed_on in db.session.execute(
-            select(Condition.resident_id, Condition.disease, Condition.diagnosed_on)
-            .where(Condition.active, Condition.disease.in_(MANAGED_DISEASES))):
+        select(Condition.resident_id, Condition.disease, Condition.diagnosed_on).where(
+            Condition.active, Condition.disease.in_(MANAGED_DISEASES)
+        )
+    ):
         diagnosed.setdefault(resident_id, {})[disease] = diagnosed_on
     ctx.extras["followups_json"] = _json_values() if _postgres() else (lambda value: value)
     first_visit_id = next_visit_id = ctx.allocate_ids(FollowupVisit, 0).start  # reserved once counted
@@ -120,8 +195,7 @@ def seed_followups(ctx) -> None:
                 if ref.id not in diagnosed:
                     continue
                 patient = _Patient(rng, ref, diagnosed[ref.id])
-                writer = _Writer(ctx, rng, patient, cfg, centre.team_leader.get(ref.team_id), visits,
-                                 next_visit_id)
+                writer = _Writer(ctx, rng, patient, cfg, centre.team_leader.get(ref.team_id), visits, next_visit_id)
                 writer.history(start, today)
                 next_visit_id = writer.next_id
                 for disease in MANAGED_DISEASES:
@@ -136,7 +210,8 @@ def seed_followups(ctx) -> None:
             sink.append(row)
     ctx.notes.append(
         f"Follow-ups: {visit_count} visits over two years for {len(diagnosed)} patients; {len(plans)} open plans, "
-        f"{stats['overdue']} overdue, {stats['referral']} referral pending, {stats['urgent']} urgent referral.")
+        f"{stats['overdue']} overdue, {stats['referral']} referral pending, {stats['urgent']} urgent referral."
+    )
 
 
 class _Writer:
@@ -185,8 +260,13 @@ class _Writer:
                 hba1c = round(max(5.0, _normal(random, 4.2 + glucose * 0.45, 0.4)), 1)
         adverse = random() < 0.02
         complications = COMPLICATIONS[int(random() * len(COMPLICATIONS))] if random() < 0.006 else EMPTY
-        values = {"sbp": sbp, "dbp": dbp, "fasting_glucose": glucose, "adverse_reaction": adverse,
-                  "complications": complications}
+        values = {
+            "sbp": sbp,
+            "dbp": dbp,
+            "fasting_glucose": glucose,
+            "adverse_reaction": adverse,
+            "complications": complications,
+        }
         alerts = rules.emergency_alerts(sbp, dbp, glucose) or EMPTY
         final = {d: rules.compute_classification(d, values) for d in covered}
         overall = rules.worst(final.values())
@@ -202,19 +282,52 @@ class _Writer:
             needs_recheck = needs_recheck or outcome.needs_recheck
             due = outcome.due_on if due is None or outcome.due_on < due else due
         weight = round(_normal(random, patient.weight, 0.8), 1)
-        self.visits.append((
-            visit_id, patient.id, day, method, htn, t2dm, final.get("hypertension"), final.get("t2dm"), overall,
-            overall, "computed", js(SYMPTOMS_NONE if random() < 0.8 else SYMPTOMS_DIZZY), sbp, dbp,
-            60 + int(random() * 33), weight, patient.target_weight, patient.height,
-            bmi(weight, patient.height), patient.target_bmi,
-            ("normal" if random() < 0.92 else "weakened") if t2dm else None, js(patient.lifestyle),
-            "good" if random() < 0.85 else "fair", "good" if random() < 0.8 else "fair", glucose, hba1c,
-            day if hba1c is not None else None, "regular" if random() < 0.85 else "intermittent", adverse,
-            "轻度干咳" if adverse else None, ("none" if random() < 0.9 else "occasional") if t2dm else None,
-            js(complications), js(patient.medications), js(patient.insulin if t2dm else None),
-            js(REFERRALS["hypertension" if htn else "t2dm"] if suggested else None), js(alerts), suggested,
-            bool(alerts),
-            due, patient.site_id, self.doctor, self.ctx.now))
+        self.visits.append(
+            (
+                visit_id,
+                patient.id,
+                day,
+                method,
+                htn,
+                t2dm,
+                final.get("hypertension"),
+                final.get("t2dm"),
+                overall,
+                overall,
+                "computed",
+                js(SYMPTOMS_NONE if random() < 0.8 else SYMPTOMS_DIZZY),
+                sbp,
+                dbp,
+                60 + int(random() * 33),
+                weight,
+                patient.target_weight,
+                patient.height,
+                bmi(weight, patient.height),
+                patient.target_bmi,
+                ("normal" if random() < 0.92 else "weakened") if t2dm else None,
+                js(patient.lifestyle),
+                "good" if random() < 0.85 else "fair",
+                "good" if random() < 0.8 else "fair",
+                glucose,
+                hba1c,
+                day if hba1c is not None else None,
+                "regular" if random() < 0.85 else "intermittent",
+                adverse,
+                "轻度干咳" if adverse else None,
+                ("none" if random() < 0.9 else "occasional") if t2dm else None,
+                js(complications),
+                js(patient.medications),
+                js(patient.insulin if t2dm else None),
+                js(REFERRALS["hypertension" if htn else "t2dm"] if suggested else None),
+                js(alerts),
+                suggested,
+                bool(alerts),
+                due,
+                patient.site_id,
+                self.doctor,
+                self.ctx.now,
+            )
+        )
         # treatment works: after an uncontrolled visit the patient tends to come back better
         if needs_recheck:
             patient.sbp -= random() * 7
@@ -292,8 +405,7 @@ class _Sink:
         if _postgres():
             raw = db.session.connection().connection.driver_connection
             self._cursor = raw.cursor()
-            self._copy_cm = self._cursor.copy(
-                f'COPY "{self.table.name}" ({", ".join(self.columns)}) FROM STDIN')
+            self._copy_cm = self._cursor.copy(f'COPY "{self.table.name}" ({", ".join(self.columns)}) FROM STDIN')
             self._copy = self._copy_cm.__enter__()
         return self
 

@@ -1,5 +1,6 @@
 """The resident's side: a resident's visits, open plans and BP / glucose trend, and the
 access-log row of every follow-up read."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -19,11 +20,13 @@ from app.residents.models import Resident
 
 
 def _visits_with_names(resident_id: int):
-    return (select(FollowupVisit, Institution.name.label("institution_name"), Staff.name.label("doctor"))
-            .outerjoin(Institution, Institution.id == FollowupVisit.institution_id)
-            .outerjoin(Staff, Staff.id == FollowupVisit.recorded_by_id)
-            .where(FollowupVisit.resident_id == resident_id)
-            .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc()))
+    return (
+        select(FollowupVisit, Institution.name.label("institution_name"), Staff.name.label("doctor"))
+        .outerjoin(Institution, Institution.id == FollowupVisit.institution_id)
+        .outerjoin(Staff, Staff.id == FollowupVisit.recorded_by_id)
+        .where(FollowupVisit.resident_id == resident_id)
+        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc())
+    )
 
 
 _TREND_FIELDS = ("visit_on", "method", "sbp", "dbp", "fasting_glucose", "hba1c", "weight_kg", "classification")
@@ -34,14 +37,19 @@ def trend(resident_id: int, limit: int) -> list[dict]:
     rows = db.session.execute(
         select(*(getattr(FollowupVisit, name) for name in _TREND_FIELDS))
         .where(FollowupVisit.resident_id == resident_id)
-        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc()).limit(limit)).all()
+        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc())
+        .limit(limit)
+    ).all()
     return [dict(row._mapping) for row in reversed(rows)]
 
 
 def _visit_counts(year: int) -> dict:
     """Aggregates over one resident's visits: how many, and each disease's face-to-face visits in ``year``."""
-    in_year = and_(FollowupVisit.method.in_(FACE_TO_FACE), FollowupVisit.visit_on >= date(year, 1, 1),
-                   FollowupVisit.visit_on <= date(year, 12, 31))
+    in_year = and_(
+        FollowupVisit.method.in_(FACE_TO_FACE),
+        FollowupVisit.visit_on >= date(year, 1, 1),
+        FollowupVisit.visit_on <= date(year, 12, 31),
+    )
     counts = {"total": func.count()}
     for disease in MANAGED_DISEASES:
         counts[disease] = func.count(case((and_(in_year, getattr(FollowupVisit, disease).is_(True)), 1)))
@@ -50,8 +58,15 @@ def _visit_counts(year: int) -> dict:
 
 def _visit_count_row(resident_id: int, year: int):
     """The same aggregates as plain ones, for a page past the end (no row to carry them)."""
-    return db.session.execute(select(*(c.label(k) for k, c in _visit_counts(year).items()))
-                              .where(FollowupVisit.resident_id == resident_id)).one()._mapping
+    return (
+        db.session.execute(
+            select(*(c.label(k) for k, c in _visit_counts(year).items())).where(
+                FollowupVisit.resident_id == resident_id
+            )
+        )
+        .one()
+        ._mapping
+    )
 
 
 def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
@@ -80,17 +95,21 @@ def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, tr
     else:
         points = trend(resident.id, trend_visits)
     visits = [present_visit(row[0], row.institution_name, row.doctor) for row in rows]
-    return {"resident_id": resident.id, "managed_diseases": managed_diseases(resident),
-            "open_plan": plans[0] if plans else None, "open_plans": plans,
-            "visits": page_body(visits, page, per_page, total), "trend": points,
-            "face_to_face_this_year": face_to_face}
+    return {
+        "resident_id": resident.id,
+        "managed_diseases": managed_diseases(resident),
+        "open_plan": plans[0] if plans else None,
+        "open_plans": plans,
+        "visits": page_body(visits, page, per_page, total),
+        "trend": points,
+        "face_to_face_this_year": face_to_face,
+    }
 
 
 def read_resident_followups(actor, resident: Resident, args: dict) -> dict:
     body = resident_followups(resident, args["page"], args["per_page"], args["trend_visits"])
     record_read(actor, resident.id)
     return body
-
 
 
 def record_read(actor, resident_id: int) -> None:

@@ -7,6 +7,7 @@ defined once, in ``app.indicators.catalogue``; GET /followups/indicators is thei
   :data:`~app.followups.rules.GLUCOSE_TARGET`);
 - :data:`STANDARD_VISITS`: how many of them make management "standardised".
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,8 +23,12 @@ STANDARD_VISITS = 4
 def _on_target(disease: str):
     visit = FollowupVisit
     if disease == "hypertension":
-        return and_(visit.sbp.is_not(None), visit.dbp.is_not(None),
-                    visit.sbp < rules.BP_TARGET[0], visit.dbp < rules.BP_TARGET[1])
+        return and_(
+            visit.sbp.is_not(None),
+            visit.dbp.is_not(None),
+            visit.sbp < rules.BP_TARGET[0],
+            visit.dbp < rules.BP_TARGET[1],
+        )
     return and_(visit.fasting_glucose.is_not(None), visit.fasting_glucose < rules.GLUCOSE_TARGET)
 
 
@@ -32,14 +37,26 @@ def visit_stats(since: date, until: date):
     visit = FollowupVisit
     parts = []
     for disease in MANAGED_DISEASES:
-        ranked = (select(visit.resident_id,
-                         func.count().over(partition_by=visit.resident_id).label("n"),
-                         func.row_number().over(partition_by=visit.resident_id,
-                                                order_by=(visit.visit_on.desc(), visit.id.desc())).label("rn"),
-                         case((_on_target(disease), 1), else_=0).label("ok"))
-                  .where(getattr(visit, disease).is_(True), visit.method.in_(FACE_TO_FACE),
-                         visit.visit_on >= since, visit.visit_on <= until)
-                  .subquery())
-        parts.append(select(ranked.c.resident_id, literal(disease).label("disease"), ranked.c.n, ranked.c.ok)
-                     .where(ranked.c.rn == 1))
+        ranked = (
+            select(
+                visit.resident_id,
+                func.count().over(partition_by=visit.resident_id).label("n"),
+                func.row_number()
+                .over(partition_by=visit.resident_id, order_by=(visit.visit_on.desc(), visit.id.desc()))
+                .label("rn"),
+                case((_on_target(disease), 1), else_=0).label("ok"),
+            )
+            .where(
+                getattr(visit, disease).is_(True),
+                visit.method.in_(FACE_TO_FACE),
+                visit.visit_on >= since,
+                visit.visit_on <= until,
+            )
+            .subquery()
+        )
+        parts.append(
+            select(ranked.c.resident_id, literal(disease).label("disease"), ranked.c.n, ranked.c.ok).where(
+                ranked.c.rn == 1
+            )
+        )
     return union_all(*parts).subquery("stats")

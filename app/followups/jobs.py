@@ -15,6 +15,7 @@ commits once and is idempotent: a second run on the same day changes and enqueue
 - :func:`team_digest` — each morning, to every active member of each team with patients due or
   overdue: the counts and the top of the worklist, in the staff inbox.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,26 +83,37 @@ def _commit(counts: dict, name: str, day: date) -> dict:
 
 # --- plans --------------------------------------------------------------------------------------
 
+
 def close_inactive(day: date) -> int:
     """Close the open plans of residents whose archive is no longer active (moved / deceased)."""
     status = select(Resident.status).where(Resident.id == FollowupPlan.resident_id).scalar_subquery()
     result = db.session.execute(
         update(FollowupPlan)
-        .where(FollowupPlan.status == "open",
-               FollowupPlan.resident_id.in_(select(Resident.id).where(Resident.status != "active")))
+        .where(
+            FollowupPlan.status == "open",
+            FollowupPlan.resident_id.in_(select(Resident.id).where(Resident.status != "active")),
+        )
         .values(status="closed", closed_on=day, close_reason=status, updated_at=now())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount
 
 
 def close_not_managed(day: date) -> int:
     """Close the open plans whose diagnosis is no longer active (management ended)."""
-    active = exists(select(Condition.id).where(Condition.resident_id == FollowupPlan.resident_id,
-                                               Condition.disease == FollowupPlan.disease, Condition.active))
+    active = exists(
+        select(Condition.id).where(
+            Condition.resident_id == FollowupPlan.resident_id,
+            Condition.disease == FollowupPlan.disease,
+            Condition.active,
+        )
+    )
     result = db.session.execute(
-        update(FollowupPlan).where(FollowupPlan.status == "open", ~active)
+        update(FollowupPlan)
+        .where(FollowupPlan.status == "open", ~active)
         .values(status="closed", closed_on=day, close_reason="not_managed", updated_at=now())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount
 
 
@@ -111,47 +123,100 @@ def missing_plans_select(day: date, cfg: dict | None = None):
     cfg = cfg or rules.window_config()
     condition, visit, plan = Condition, FollowupVisit, FollowupPlan
     covers = case((condition.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
-    last_visit = (select(visit.id).where(visit.resident_id == condition.resident_id, covers,
-                                         visit.method.in_(FACE_TO_FACE))
-                  .order_by(visit.visit_on.desc(), visit.id.desc()).limit(1)
-                  .correlate(condition).scalar_subquery())
+    last_visit = (
+        select(visit.id)
+        .where(visit.resident_id == condition.resident_id, covers, visit.method.in_(FACE_TO_FACE))
+        .order_by(visit.visit_on.desc(), visit.id.desc())
+        .limit(1)
+        .correlate(condition)
+        .scalar_subquery()
+    )
     missing = (
-        select(condition.resident_id.label("resident_id"), condition.disease.label("disease"),
-               last_visit.label("last_visit_id"))
-        .select_from(condition).join(Resident, Resident.id == condition.resident_id)
-        .where(condition.active, condition.disease.in_(MANAGED_DISEASES), Resident.status == "active",
-               ~exists(select(plan.id).where(plan.resident_id == condition.resident_id,
-                                             plan.disease == condition.disease, plan.status == "open")))
-        .subquery("missing"))
-    classification = case((missing.c.disease == "hypertension", visit.hypertension_classification),
-                          else_=visit.t2dm_classification)
+        select(
+            condition.resident_id.label("resident_id"),
+            condition.disease.label("disease"),
+            last_visit.label("last_visit_id"),
+        )
+        .select_from(condition)
+        .join(Resident, Resident.id == condition.resident_id)
+        .where(
+            condition.active,
+            condition.disease.in_(MANAGED_DISEASES),
+            Resident.status == "active",
+            ~exists(
+                select(plan.id).where(
+                    plan.resident_id == condition.resident_id, plan.disease == condition.disease, plan.status == "open"
+                )
+            ),
+        )
+        .subquery("missing")
+    )
+    classification = case(
+        (missing.c.disease == "hypertension", visit.hypertension_classification), else_=visit.t2dm_classification
+    )
     recheck = or_(classification != "controlled", visit.referral_suggested, visit.urgent_referral)
     never = visit.id.is_(None)
     first_opens, first_due = rules.first_window(day, cfg)
-    reason = case((never, "first"), (visit.urgent_referral, "urgent"), (visit.referral_suggested, "referral"),
-                  (recheck, "recheck"), else_="routine")
+    reason = case(
+        (never, "first"),
+        (visit.urgent_referral, "urgent"),
+        (visit.referral_suggested, "referral"),
+        (recheck, "recheck"),
+        else_="routine",
+    )
     priority = case((visit.urgent_referral, 2), (visit.referral_suggested, 1), else_=0)
-    opens_on = case((never, literal(first_opens, Date)), (recheck, add_days(visit.visit_on, 1)),
-                    else_=add_days(visit.visit_on, cfg["open_days"]))
-    due_on = case((never, literal(first_due, Date)), (recheck, add_days(visit.visit_on, cfg["recheck_days"])),
-                  else_=add_days(visit.visit_on, cfg["due_days"]))
+    opens_on = case(
+        (never, literal(first_opens, Date)),
+        (recheck, add_days(visit.visit_on, 1)),
+        else_=add_days(visit.visit_on, cfg["open_days"]),
+    )
+    due_on = case(
+        (never, literal(first_due, Date)),
+        (recheck, add_days(visit.visit_on, cfg["recheck_days"])),
+        else_=add_days(visit.visit_on, cfg["due_days"]),
+    )
     at = literal(now(), UTCDateTime)
-    return (select(missing.c.resident_id, missing.c.disease, opens_on, due_on, literal("open", String),
-                   reason, priority, missing.c.last_visit_id, at, at)
-            .select_from(missing.outerjoin(visit, visit.id == missing.c.last_visit_id))
-            .where(true()))  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    return (
+        select(
+            missing.c.resident_id,
+            missing.c.disease,
+            opens_on,
+            due_on,
+            literal("open", String),
+            reason,
+            priority,
+            missing.c.last_visit_id,
+            at,
+            at,
+        )
+        .select_from(missing.outerjoin(visit, visit.id == missing.c.last_visit_id))
+        .where(true())
+    )  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
 
 
-PLAN_COLUMNS = ("resident_id", "disease", "opens_on", "due_on", "status", "reason", "priority", "last_visit_id",
-                "created_at", "updated_at")
+PLAN_COLUMNS = (
+    "resident_id",
+    "disease",
+    "opens_on",
+    "due_on",
+    "status",
+    "reason",
+    "priority",
+    "last_visit_id",
+    "created_at",
+    "updated_at",
+)
 
 
 def open_missing(day: date) -> int:
     """One INSERT … SELECT … ON CONFLICT DO NOTHING (a visit racing the job wins)."""
     insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
-    stmt = (insert(FollowupPlan).from_select(list(PLAN_COLUMNS), missing_plans_select(day))
-            .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
-            .returning(FollowupPlan.id))
+    stmt = (
+        insert(FollowupPlan)
+        .from_select(list(PLAN_COLUMNS), missing_plans_select(day))
+        .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
+        .returning(FollowupPlan.id)
+    )
     return len(db.session.execute(stmt).all())
 
 
@@ -165,10 +230,15 @@ def ensure_plans(today: date | None = None) -> dict:
 
 # --- reminders ----------------------------------------------------------------------------------
 
+
 def _key(kind: str, column):
     """SQL for the dedup key ``followup:{resident_id}:{kind}:{date}`` (matches :func:`_py_key`)."""
-    return (literal("followup:", String) + cast(FollowupPlan.resident_id, String) + literal(f":{kind}:", String)
-            + cast(column, String))
+    return (
+        literal("followup:", String)
+        + cast(FollowupPlan.resident_id, String)
+        + literal(f":{kind}:", String)
+        + cast(column, String)
+    )
 
 
 def _py_key(kind: str, resident_id: int, day: date) -> str:
@@ -181,16 +251,26 @@ def _item(diseases) -> str:
 
 def _window_rows(day: date, kind: str, cfg: dict):
     column = FollowupPlan.opens_on if kind == "open" else FollowupPlan.due_on
-    stmt = (select(FollowupPlan.resident_id, FollowupPlan.disease, FollowupPlan.opens_on, FollowupPlan.due_on,
-                   Team.name.label("team"))
-            .join(Resident, Resident.id == FollowupPlan.resident_id)
-            .outerjoin(Team, Team.id == Resident.team_id)
-            .where(FollowupPlan.status == "open", managed_plan_clause(),
-                   FollowupPlan.opens_on <= day, FollowupPlan.due_on >= day,
-                   ~exists(select(Outbox.id).where(Outbox.dedup_key == _key(kind, column)))))
+    stmt = (
+        select(
+            FollowupPlan.resident_id,
+            FollowupPlan.disease,
+            FollowupPlan.opens_on,
+            FollowupPlan.due_on,
+            Team.name.label("team"),
+        )
+        .join(Resident, Resident.id == FollowupPlan.resident_id)
+        .outerjoin(Team, Team.id == Resident.team_id)
+        .where(
+            FollowupPlan.status == "open",
+            managed_plan_clause(),
+            FollowupPlan.opens_on <= day,
+            FollowupPlan.due_on >= day,
+            ~exists(select(Outbox.id).where(Outbox.dedup_key == _key(kind, column))),
+        )
+    )
     if kind == "closing":
-        stmt = stmt.where(FollowupPlan.due_on <= day + timedelta(days=cfg["closing_days"]),
-                          FollowupPlan.opens_on < day)
+        stmt = stmt.where(FollowupPlan.due_on <= day + timedelta(days=cfg["closing_days"]), FollowupPlan.opens_on < day)
     return db.session.execute(stmt.order_by(FollowupPlan.resident_id, FollowupPlan.id)).all()
 
 
@@ -214,9 +294,15 @@ def _reminders(day: date, kind: str, cfg: dict) -> list:
         else:
             template = WINDOW_CLOSING
             body = f"您的{item}将于 {due_on.isoformat()} 到期，请尽快联系{team}完成随访。"
-        payload = {"title": template.title, "body": body, "item": item, "team": team,
-                   "opens_on": opens_on.isoformat(), "due_on": due_on.isoformat(),
-                   "diseases": [d for d in MANAGED_DISEASES if d in group["diseases"]]}
+        payload = {
+            "title": template.title,
+            "body": body,
+            "item": item,
+            "team": team,
+            "opens_on": opens_on.isoformat(),
+            "due_on": due_on.isoformat(),
+            "diseases": [d for d in MANAGED_DISEASES if d in group["diseases"]],
+        }
         items.append((notify.resident(resident_id), template.kind, _py_key(kind, resident_id, anchor), payload, at))
     return items
 
@@ -225,53 +311,100 @@ def send_reminders(today: date | None = None) -> dict:
     """Daily: a reminder when a window opens, and one when it is about to close. Idempotent."""
     day = today or local_today()
     cfg = rules.window_config()
-    counts = {"window_open": notify.enqueue_many(_reminders(day, "open", cfg)),
-              "window_closing": notify.enqueue_many(_reminders(day, "closing", cfg))}
+    counts = {
+        "window_open": notify.enqueue_many(_reminders(day, "open", cfg)),
+        "window_closing": notify.enqueue_many(_reminders(day, "closing", cfg)),
+    }
     return _commit(counts, "send_reminders", day)
 
 
 # --- the morning digest -------------------------------------------------------------------------
 
+
 def team_digest(today: date | None = None) -> dict:
     """Morning: each team's due / overdue counts and the top of its worklist, to each member's inbox."""
     day = today or local_today()
     top_n = rules.window_config()["digest_top"]
-    where = (FollowupPlan.status == "open", managed_plan_clause(), Resident.team_id.is_not(None),
-             FollowupPlan.opens_on <= day)
-    counts = {row.team_id: row for row in db.session.execute(
-        select(Resident.team_id, func.sum(case((FollowupPlan.due_on < day, 1), else_=0)).label("overdue"),
-               func.sum(case((FollowupPlan.due_on >= day, 1), else_=0)).label("due"))
-        .select_from(FollowupPlan).join(Resident, Resident.id == FollowupPlan.resident_id)
-        .where(*where).group_by(Resident.team_id))}
+    where = (
+        FollowupPlan.status == "open",
+        managed_plan_clause(),
+        Resident.team_id.is_not(None),
+        FollowupPlan.opens_on <= day,
+    )
+    counts = {
+        row.team_id: row
+        for row in db.session.execute(
+            select(
+                Resident.team_id,
+                func.sum(case((FollowupPlan.due_on < day, 1), else_=0)).label("overdue"),
+                func.sum(case((FollowupPlan.due_on >= day, 1), else_=0)).label("due"),
+            )
+            .select_from(FollowupPlan)
+            .join(Resident, Resident.id == FollowupPlan.resident_id)
+            .where(*where)
+            .group_by(Resident.team_id)
+        )
+    }
     if not counts:
         return _commit({"teams": 0, "enqueued": 0}, "team_digest", day)
-    ranked = (select(Resident.team_id, Resident.name, FollowupPlan.disease, FollowupPlan.due_on,
-                     FollowupPlan.priority,
-                     func.row_number().over(partition_by=Resident.team_id,
-                                            order_by=(FollowupPlan.priority.desc(), FollowupPlan.due_on,
-                                                      FollowupPlan.id)).label("rn"))
-              .select_from(FollowupPlan).join(Resident, Resident.id == FollowupPlan.resident_id)
-              .where(*where).subquery())
+    ranked = (
+        select(
+            Resident.team_id,
+            Resident.name,
+            FollowupPlan.disease,
+            FollowupPlan.due_on,
+            FollowupPlan.priority,
+            func.row_number()
+            .over(
+                partition_by=Resident.team_id,
+                order_by=(FollowupPlan.priority.desc(), FollowupPlan.due_on, FollowupPlan.id),
+            )
+            .label("rn"),
+        )
+        .select_from(FollowupPlan)
+        .join(Resident, Resident.id == FollowupPlan.resident_id)
+        .where(*where)
+        .subquery()
+    )
     top: dict = {}
-    for row in db.session.execute(select(ranked).where(ranked.c.rn <= top_n).order_by(ranked.c.team_id,
-                                                                                       ranked.c.rn)):
+    for row in db.session.execute(select(ranked).where(ranked.c.rn <= top_n).order_by(ranked.c.team_id, ranked.c.rn)):
         top.setdefault(row.team_id, []).append(
-            {"name": row.name, "disease": row.disease, "due_on": row.due_on.isoformat(),
-             "overdue_days": max(0, (day - row.due_on).days), "priority": row.priority})
+            {
+                "name": row.name,
+                "disease": row.disease,
+                "due_on": row.due_on.isoformat(),
+                "overdue_days": max(0, (day - row.due_on).days),
+                "priority": row.priority,
+            }
+        )
     members = db.session.execute(
         select(TeamMember.team_id, TeamMember.staff_id, Team.name)
-        .join(Team, Team.id == TeamMember.team_id).join(Staff, Staff.id == TeamMember.staff_id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .join(Staff, Staff.id == TeamMember.staff_id)
         .where(Team.active, Staff.active, TeamMember.team_id.in_(list(counts)))
-        .order_by(TeamMember.team_id, TeamMember.staff_id)).all()
+        .order_by(TeamMember.team_id, TeamMember.staff_id)
+    ).all()
     items = []
     for team_id, staff_id, team_name in members:
         due, overdue = int(counts[team_id].due or 0), int(counts[team_id].overdue or 0)
-        lines = [f"{p['name']}（{DISEASE_NAMES[p['disease']]}，"
-                 + (f"逾期{p['overdue_days']}天" if p["overdue_days"] else f"{p['due_on']}到期")
-                 + ("，需转诊" if p["priority"] else "") + "）" for p in top.get(team_id, [])]
+        lines = [
+            f"{p['name']}（{DISEASE_NAMES[p['disease']]}，"
+            + (f"逾期{p['overdue_days']}天" if p["overdue_days"] else f"{p['due_on']}到期")
+            + ("，需转诊" if p["priority"] else "")
+            + "）"
+            for p in top.get(team_id, [])
+        ]
         body = f"{team_name}今日待随访 {due} 项，已逾期 {overdue} 项。" + ("优先：" + "；".join(lines) if lines else "")
-        payload = {"title": TEAM_DIGEST.title, "body": body, "team_id": team_id, "team": team_name,
-                   "day": day.isoformat(), "due": due, "overdue": overdue, "top": top.get(team_id, [])}
+        payload = {
+            "title": TEAM_DIGEST.title,
+            "body": body,
+            "team_id": team_id,
+            "team": team_name,
+            "day": day.isoformat(),
+            "due": due,
+            "overdue": overdue,
+            "top": top.get(team_id, []),
+        }
         key = f"followup-digest:{team_id}:{staff_id}:{day.isoformat()}"
         items.append((notify.staff(staff_id), TEAM_DIGEST.kind, key, payload, None))
     return _commit({"teams": len(counts), "enqueued": notify.enqueue_many(items)}, "team_digest", day)

@@ -11,6 +11,7 @@
   (``done``) and opens the next; moving away, death or the end of the diagnosis close it
   (``closed``). "Overdue" (``due_on < today``) is never stored.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -116,8 +117,9 @@ class FollowupPlan(db.Model):
     __tablename__ = "followup_plans"
     __table_args__ = (
         # "One open plan per patient and disease", enforced by the database.
-        Index("uq_followup_plans_open", "resident_id", "disease", unique=True,
-              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        Index(
+            "uq_followup_plans_open", "resident_id", "disease", unique=True, sqlite_where=_OPEN, postgresql_where=_OPEN
+        ),
         # The reminder job's scan of open windows.
         Index("ix_followup_plans_open_window", "opens_on", "due_on", sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_followup_plans_resident", "resident_id", "disease", "opens_on"),

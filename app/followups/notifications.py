@@ -1,11 +1,19 @@
 """Message kinds the follow-up feature sends (registered when imported: ``app.wiring`` imports it)."""
+
 from app.notify.templates import register
 
 WINDOW_OPEN = register(
-    "followup_window_open", title="慢病随访提醒", page="pages/followup/index",
-    fields={"thing1": "item", "date2": "opens_on", "date3": "due_on", "thing4": "team"})
+    "followup_window_open",
+    title="慢病随访提醒",
+    page="pages/followup/index",
+    fields={"thing1": "item", "date2": "opens_on", "date3": "due_on", "thing4": "team"},
+)
 WINDOW_CLOSING = register(
-    "followup_window_closing", title="随访即将到期", page="pages/followup/index",
-    fields={"thing1": "item", "date2": "due_on", "thing3": "team"})
+    "followup_window_closing",
+    title="随访即将到期",
+    page="pages/followup/index",
+    fields={"thing1": "item", "date2": "due_on", "thing3": "team"},
+)
 TEAM_DIGEST = register(
-    "followup_team_digest", title="今日随访工作清单", page="pages/doctor/followups", audience="staff")
+    "followup_team_digest", title="今日随访工作清单", page="pages/doctor/followups", audience="staff"
+)

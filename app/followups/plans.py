@@ -12,6 +12,7 @@ covering one disease closes only that one — the other disease stays due. Only 
 visit (clinic or home) closes a plan; a phone follow-up is recorded and classified, and when it
 needs a recheck it brings the open plan's window forward instead.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -28,8 +29,11 @@ from app.residents.models import Condition, Resident
 
 def condition_active(disease_column):
     """SQL: the resident (``Resident.id``) has an active diagnosis of ``disease_column``."""
-    return exists(select(Condition.id).where(Condition.resident_id == Resident.id,
-                                             Condition.disease == disease_column, Condition.active))
+    return exists(
+        select(Condition.id).where(
+            Condition.resident_id == Resident.id, Condition.disease == disease_column, Condition.active
+        )
+    )
 
 
 def managed_plan_clause():
@@ -49,17 +53,28 @@ def open_plans(resident: Resident) -> list[FollowupPlan]:
     managed = managed_diseases(resident)
     if not managed:
         return []
-    return list(db.session.scalars(
-        select(FollowupPlan).where(FollowupPlan.resident_id == resident.id, FollowupPlan.status == "open",
-                                   FollowupPlan.disease.in_(managed))
-        .order_by(FollowupPlan.due_on, FollowupPlan.id)))
+    return list(
+        db.session.scalars(
+            select(FollowupPlan)
+            .where(
+                FollowupPlan.resident_id == resident.id,
+                FollowupPlan.status == "open",
+                FollowupPlan.disease.in_(managed),
+            )
+            .order_by(FollowupPlan.due_on, FollowupPlan.id)
+        )
+    )
 
 
 # --- what a visit does to the plans ---------------------------------------------------------
 
+
 def _open_plan(resident_id: int, disease: str) -> FollowupPlan | None:
-    return db.session.scalar(select(FollowupPlan).where(
-        FollowupPlan.resident_id == resident_id, FollowupPlan.disease == disease, FollowupPlan.status == "open"))
+    return db.session.scalar(
+        select(FollowupPlan).where(
+            FollowupPlan.resident_id == resident_id, FollowupPlan.disease == disease, FollowupPlan.status == "open"
+        )
+    )
 
 
 def _tighten(plan: FollowupPlan, outcome: rules.Outcome) -> None:
@@ -71,8 +86,9 @@ def _tighten(plan: FollowupPlan, outcome: rules.Outcome) -> None:
         plan.priority, plan.reason = outcome.priority, outcome.reason
 
 
-def apply_plan(resident_id: int, visit: FollowupVisit, outcome: rules.Outcome, later_visit: bool,
-               day: date) -> FollowupPlan | None:
+def apply_plan(
+    resident_id: int, visit: FollowupVisit, outcome: rules.Outcome, later_visit: bool, day: date
+) -> FollowupPlan | None:
     """Move the disease's plan after ``visit``: a face-to-face visit closes it and opens the next."""
     plan = _open_plan(resident_id, outcome.disease)
     if later_visit:  # a late entry of an older visit: the plans already follow a newer one
@@ -82,15 +98,29 @@ def apply_plan(resident_id: int, visit: FollowupVisit, outcome: rules.Outcome, l
             plan.status, plan.closed_by_visit_id = "done", visit.id
             plan.closed_on, plan.close_reason = visit.visit_on, "visit"
             db.session.flush()  # free the "one open plan" slot before the next one is inserted
-        plan = FollowupPlan(resident_id=resident_id, disease=outcome.disease, opens_on=outcome.opens_on,
-                            due_on=outcome.due_on, status="open", reason=outcome.reason,
-                            priority=outcome.priority, last_visit_id=visit.id)
+        plan = FollowupPlan(
+            resident_id=resident_id,
+            disease=outcome.disease,
+            opens_on=outcome.opens_on,
+            due_on=outcome.due_on,
+            status="open",
+            reason=outcome.reason,
+            priority=outcome.priority,
+            last_visit_id=visit.id,
+        )
         db.session.add(plan)
         return plan
     if plan is None:
         opens_on, due_on = rules.first_window(day)
-        plan = FollowupPlan(resident_id=resident_id, disease=outcome.disease, opens_on=opens_on, due_on=due_on,
-                            status="open", reason="first", priority=0)
+        plan = FollowupPlan(
+            resident_id=resident_id,
+            disease=outcome.disease,
+            opens_on=opens_on,
+            due_on=due_on,
+            status="open",
+            reason="first",
+            priority=0,
+        )
         db.session.add(plan)
     plan.last_visit_id = visit.id
     if outcome.needs_recheck:
@@ -100,6 +130,7 @@ def apply_plan(resident_id: int, visit: FollowupVisit, outcome: rules.Outcome, l
 
 # --- presenting -----------------------------------------------------------------------------
 
+
 def window_of(opens_on: date, due_on: date, day: date) -> str:
     if due_on < day:
         return "overdue"
@@ -108,8 +139,16 @@ def window_of(opens_on: date, due_on: date, day: date) -> str:
 
 def present_plan(plan: FollowupPlan, day: date) -> dict:
     is_open = plan.status == "open"
-    return {"id": plan.id, "disease": plan.disease, "opens_on": plan.opens_on, "due_on": plan.due_on,
-            "status": plan.status, "window": window_of(plan.opens_on, plan.due_on, day) if is_open else None,
-            "overdue_days": max(0, (day - plan.due_on).days) if is_open else 0,
-            "reason": plan.reason, "priority": plan.priority, "closed_on": plan.closed_on,
-            "close_reason": plan.close_reason}
+    return {
+        "id": plan.id,
+        "disease": plan.disease,
+        "opens_on": plan.opens_on,
+        "due_on": plan.due_on,
+        "status": plan.status,
+        "window": window_of(plan.opens_on, plan.due_on, day) if is_open else None,
+        "overdue_days": max(0, (day - plan.due_on).days) if is_open else 0,
+        "reason": plan.reason,
+        "priority": plan.priority,
+        "closed_on": plan.closed_on,
+        "close_reason": plan.close_reason,
+    }

@@ -5,8 +5,12 @@ from app.access.scope import get_resident
 from app.common.idempotency import idempotent
 from app.followups import history, schemas, visits, worklist
 
-blp = Blueprint("followups", __name__, url_prefix="/api/v1",
-                description="Chronic-disease follow-up: visits, plans, the doctor's worklist")
+blp = Blueprint(
+    "followups",
+    __name__,
+    url_prefix="/api/v1",
+    description="Chronic-disease follow-up: visits, plans, the doctor's worklist",
+)
 
 CLINICAL = ("doctor", "team_leader")
 
@@ -62,4 +66,3 @@ def get_resident_followups(args, rid):
     actor = current_actor()
     body = history.read_resident_followups(actor, get_resident(actor, rid), args)
     return body
-

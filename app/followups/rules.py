@@ -21,6 +21,7 @@
   "first_due_days": 30, "closing_days": 3, "reminder_hour": 9, "digest_top": 5}`` (any subset).
   The doctor's next date (下次随访日期) may bring the due date forward, never push it past the rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,15 @@ EMERGENCY_SBP, EMERGENCY_DBP = 180, 110
 EMERGENCY_GLUCOSE_HIGH, EMERGENCY_GLUCOSE_LOW = 16.7, 3.9
 
 SEVERITY = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
-DEFAULT_WINDOW = {"due_days": 90, "open_days": 80, "recheck_days": 14, "first_due_days": 30,
-                  "closing_days": 3, "reminder_hour": 9, "digest_top": 5}
+DEFAULT_WINDOW = {
+    "due_days": 90,
+    "open_days": 80,
+    "recheck_days": 14,
+    "first_due_days": 30,
+    "closing_days": 3,
+    "reminder_hour": 9,
+    "digest_top": 5,
+}
 
 
 def window_config() -> dict:
@@ -113,8 +121,16 @@ class Outcome:
         return self.reason != "routine"
 
 
-def decide(disease: str, classification: str, previous: str | None, alerts: list[str], referral_made: bool,
-           visit_on: date, next_visit_on: date | None = None, cfg: dict | None = None) -> Outcome:
+def decide(
+    disease: str,
+    classification: str,
+    previous: str | None,
+    alerts: list[str],
+    referral_made: bool,
+    visit_on: date,
+    next_visit_on: date | None = None,
+    cfg: dict | None = None,
+) -> Outcome:
     """What follows a visit for one disease: referral flags and the next plan's window."""
     cfg = cfg or window_config()
     urgent = bool(alerts)

@@ -4,6 +4,7 @@ Ranges are the plausible physiological ones (SBP 60–300, DBP 30–200 and belo
 20–250, fasting glucose 1.0–35.0 mmol/L, HbA1c 3–20 %, weight 20–300 kg, height 100–250 cm): a BP
 of 400/20 is a 422 naming the field, never a record.
 """
+
 import marshmallow as ma
 
 from app.common.pagination import PageArgs
@@ -18,10 +19,26 @@ _list = ma.fields.List
 R = ma.validate.Range
 
 DISEASE_CHOICES = (*MANAGED_DISEASES, "both")
-HTN_SYMPTOMS = ("none", "headache_dizziness", "nausea_vomiting", "blurred_vision_tinnitus", "dyspnoea",
-                "palpitation_chest_tightness", "nosebleed", "limb_numbness", "lower_limb_oedema")
-T2DM_SYMPTOMS = ("polydipsia", "polyphagia", "polyuria", "blurred_vision", "infection", "hand_foot_numbness",
-                 "weight_loss")
+HTN_SYMPTOMS = (
+    "none",
+    "headache_dizziness",
+    "nausea_vomiting",
+    "blurred_vision_tinnitus",
+    "dyspnoea",
+    "palpitation_chest_tightness",
+    "nosebleed",
+    "limb_numbness",
+    "lower_limb_oedema",
+)
+T2DM_SYMPTOMS = (
+    "polydipsia",
+    "polyphagia",
+    "polyuria",
+    "blurred_vision",
+    "infection",
+    "hand_foot_numbness",
+    "weight_loss",
+)
 SYMPTOMS = HTN_SYMPTOMS + T2DM_SYMPTOMS + ("other",)
 LEVELS = ("good", "fair", "poor")  # 良好 / 一般 / 差
 
@@ -31,8 +48,9 @@ class FollowupLifestyleValuesIn(Strict):
     alcohol_per_day = _num(0, 50, metadata={"description": "liang (两) per day"})
     exercise_times_per_week = _int(0, 21)
     exercise_minutes = _int(0, 600, metadata={"description": "minutes per session"})
-    salt_intake = _choice(("light", "moderate", "heavy"), allow_none=True,
-                          metadata={"description": "hypertension form: 轻/中/重"})
+    salt_intake = _choice(
+        ("light", "moderate", "heavy"), allow_none=True, metadata={"description": "hypertension form: 轻/中/重"}
+    )
     staple_food_g = _int(0, 2000, metadata={"description": "T2DM form: grams of staple food per day"})
 
 
@@ -60,8 +78,13 @@ class FollowupReferralIn(Strict):
 
 class FollowupCreateIn(Strict):
     resident_id = ma.fields.Integer(required=True)
-    disease = _choice(DISEASE_CHOICES, required=True, metadata={
-        "description": "which parts of the form were filled in; 'both' for a combined hypertension + T2DM visit"})
+    disease = _choice(
+        DISEASE_CHOICES,
+        required=True,
+        metadata={
+            "description": "which parts of the form were filled in; 'both' for a combined hypertension + T2DM visit"
+        },
+    )
     visit_on = ma.fields.Date(required=True)
     method = _choice(METHODS, required=True, metadata={"description": "clinic | home (face to face) | phone"})
     symptoms = _list(_choice(SYMPTOMS), validate=ma.validate.Length(max=len(SYMPTOMS)))
@@ -83,16 +106,26 @@ class FollowupCreateIn(Strict):
     adverse_reaction = ma.fields.Boolean(load_default=False)
     adverse_reaction_text = _text(200, allow_none=True)
     hypoglycaemia = _choice(("none", "occasional", "frequent"), allow_none=True)
-    complications = _list(_text(100), validate=ma.validate.Length(max=10),
-                          metadata={"description": "new or worsening complications (并发症)"})
-    classification = _choice(CLASSIFICATIONS, allow_none=True, metadata={
-        "description": "leave out to have it computed; a different value overrides and needs classification_reason"})
+    complications = _list(
+        _text(100),
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "new or worsening complications (并发症)"},
+    )
+    classification = _choice(
+        CLASSIFICATIONS,
+        allow_none=True,
+        metadata={
+            "description": "leave out to have it computed; a different value overrides and needs classification_reason"
+        },
+    )
     classification_reason = _text(300, allow_none=True)
     medications = _list(ma.fields.Nested(FollowupMedicationIn), validate=ma.validate.Length(max=20))
     insulin = ma.fields.Nested(FollowupInsulinIn, allow_none=True)
     referral = ma.fields.Nested(FollowupReferralIn, allow_none=True)
-    next_visit_on = ma.fields.Date(allow_none=True, metadata={
-        "description": "the doctor's next date; may bring the due date forward, never past the rule"})
+    next_visit_on = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "the doctor's next date; may bring the due date forward, never past the rule"},
+    )
     note = _text(2000, allow_none=True)
 
     @ma.validates_schema
@@ -107,6 +140,7 @@ class FollowupCreateIn(Strict):
 
 
 # --- output -------------------------------------------------------------------------
+
 
 class FollowupPlanOut(Out):
     id = ma.fields.Integer()
@@ -190,14 +224,22 @@ class FollowupCreatedOut(Out):
 
 class WorklistArgs(PageArgs):
     team_id = ma.fields.Integer(metadata={"description": "default: the caller's own team(s)"})
-    status = _choice(("due", "overdue", "all"), load_default="all", metadata={
-        "description": "due: window open (or opening within within_days), not overdue; overdue: due_on < today; "
-                       "all: every open plan"})
-    within_days = ma.fields.Integer(validate=R(min=0, max=366), metadata={
-        "description": "also list windows opening within this many days"})
+    status = _choice(
+        ("due", "overdue", "all"),
+        load_default="all",
+        metadata={
+            "description": "due: window open (or opening within within_days), not overdue; overdue: due_on < today; "
+            "all: every open plan"
+        },
+    )
+    within_days = ma.fields.Integer(
+        validate=R(min=0, max=366), metadata={"description": "also list windows opening within this many days"}
+    )
     disease = _choice(MANAGED_DISEASES)
-    doctor = _choice(("me",), metadata={
-        "description": "only patients whose contract in force names the caller as responsible doctor"})
+    doctor = _choice(
+        ("me",),
+        metadata={"description": "only patients whose contract in force names the caller as responsible doctor"},
+    )
 
 
 class FollowupWorklistResidentOut(Out):
@@ -269,8 +311,9 @@ class FollowupVisitPage(Out):
 class ResidentFollowupsOut(Out):
     resident_id = ma.fields.Integer()
     managed_diseases = _list(ma.fields.String())
-    open_plan = ma.fields.Nested(FollowupPlanOut, allow_none=True,
-                                 metadata={"description": "the earliest-due open plan"})
+    open_plan = ma.fields.Nested(
+        FollowupPlanOut, allow_none=True, metadata={"description": "the earliest-due open plan"}
+    )
     open_plans = _list(ma.fields.Nested(FollowupPlanOut))
     visits = ma.fields.Nested(FollowupVisitPage)
     trend = _list(ma.fields.Nested(FollowupTrendPointOut), metadata={"description": "oldest first"})

@@ -5,6 +5,7 @@ Recording stores the form, classifies it (``app.followups.rules``), moves the di
 delivered (``events.service_delivered``, which the contracts count against the resident's
 contract), and every visit is ``events.visit_recorded``. Who listens is wired in ``app.wiring``.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -29,10 +30,32 @@ from app.residents.models import Resident
 
 DELIVERY_SERVICE_TYPE = "chronic_followup"
 _FORM_FIELDS = (
-    "visit_on", "method", "symptoms", "symptoms_other", "sbp", "dbp", "heart_rate", "weight_kg",
-    "target_weight_kg", "dorsalis_pedis", "lifestyle", "psychological_adjustment", "compliance",
-    "fasting_glucose", "hba1c", "hba1c_on", "adherence", "adverse_reaction", "adverse_reaction_text",
-    "hypoglycaemia", "complications", "medications", "insulin", "referral", "next_visit_on", "note",
+    "visit_on",
+    "method",
+    "symptoms",
+    "symptoms_other",
+    "sbp",
+    "dbp",
+    "heart_rate",
+    "weight_kg",
+    "target_weight_kg",
+    "dorsalis_pedis",
+    "lifestyle",
+    "psychological_adjustment",
+    "compliance",
+    "fasting_glucose",
+    "hba1c",
+    "hba1c_on",
+    "adherence",
+    "adverse_reaction",
+    "adverse_reaction_text",
+    "hypoglycaemia",
+    "complications",
+    "medications",
+    "insulin",
+    "referral",
+    "next_visit_on",
+    "note",
     "classification_reason",
 )
 
@@ -45,15 +68,19 @@ def _lock_resident(resident_id: int) -> None:
 
 def _last_height(resident_id: int) -> float | None:
     height = db.session.scalar(
-        select(FollowupVisit.height_cm).where(FollowupVisit.resident_id == resident_id,
-                                              FollowupVisit.height_cm.is_not(None))
-        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc()).limit(1))
+        select(FollowupVisit.height_cm)
+        .where(FollowupVisit.resident_id == resident_id, FollowupVisit.height_cm.is_not(None))
+        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc())
+        .limit(1)
+    )
     if height is not None:
         return height
     return db.session.scalar(
-        select(HealthCheck.height_cm).where(HealthCheck.resident_id == resident_id,
-                                            HealthCheck.height_cm.is_not(None))
-        .order_by(HealthCheck.checked_on.desc(), HealthCheck.id.desc()).limit(1))
+        select(HealthCheck.height_cm)
+        .where(HealthCheck.resident_id == resident_id, HealthCheck.height_cm.is_not(None))
+        .order_by(HealthCheck.checked_on.desc(), HealthCheck.id.desc())
+        .limit(1)
+    )
 
 
 def _check_dates(resident: Resident, data: dict, day: date) -> None:
@@ -81,12 +108,10 @@ def _classify(diseases: list[str], data: dict) -> tuple[dict, str | None, str]:
         return computed, overall, "computed"
     if overall is not None and given != overall:
         if not data.get("classification_reason"):
-            raise Invalid("classification_reason",
-                          f"required to override the computed classification ({overall})")
+            raise Invalid("classification_reason", f"required to override the computed classification ({overall})")
         return {d: given for d in diseases}, overall, "doctor"
     complete = all(c is not None for c in computed.values())
-    return ({d: computed[d] or given for d in diseases}, overall,
-            "computed" if complete else "doctor")
+    return ({d: computed[d] or given for d in diseases}, overall, "computed" if complete else "doctor")
 
 
 def _previous(resident_id: int, disease: str, visit: FollowupVisit) -> tuple[str | None, bool]:
@@ -95,8 +120,11 @@ def _previous(resident_id: int, disease: str, visit: FollowupVisit) -> tuple[str
     column = getattr(FollowupVisit, f"{disease}_classification")
     others = and_(FollowupVisit.resident_id == resident_id, covers, FollowupVisit.id != visit.id)
     previous = db.session.scalar(
-        select(column).where(others, FollowupVisit.visit_on <= visit.visit_on)
-        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc()).limit(1))
+        select(column)
+        .where(others, FollowupVisit.visit_on <= visit.visit_on)
+        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc())
+        .limit(1)
+    )
     later = db.session.scalar(select(FollowupVisit.id).where(others, FollowupVisit.visit_on > visit.visit_on).limit(1))
     return previous, later is not None
 
@@ -125,12 +153,22 @@ def record_visit(actor, resident: Resident, data: dict) -> dict:
     fields["adverse_reaction"] = bool(fields["adverse_reaction"])
     height = data.get("height_cm") or _last_height(resident.id)
     visit = FollowupVisit(
-        resident_id=resident.id, hypertension="hypertension" in diseases, t2dm="t2dm" in diseases,
-        hypertension_classification=final.get("hypertension"), t2dm_classification=final.get("t2dm"),
-        classification=rules.worst(final.values()), computed_classification=computed_overall,
-        classification_source=source, height_cm=height, bmi=bmi(data.get("weight_kg"), height),
-        target_bmi=bmi(data.get("target_weight_kg"), height), alerts=alerts,
-        institution_id=actor.institution_id, recorded_by_id=actor.id, **fields)
+        resident_id=resident.id,
+        hypertension="hypertension" in diseases,
+        t2dm="t2dm" in diseases,
+        hypertension_classification=final.get("hypertension"),
+        t2dm_classification=final.get("t2dm"),
+        classification=rules.worst(final.values()),
+        computed_classification=computed_overall,
+        classification_source=source,
+        height_cm=height,
+        bmi=bmi(data.get("weight_kg"), height),
+        target_bmi=bmi(data.get("target_weight_kg"), height),
+        alerts=alerts,
+        institution_id=actor.institution_id,
+        recorded_by_id=actor.id,
+        **fields,
+    )
     db.session.add(visit)
     db.session.flush()
 
@@ -138,15 +176,24 @@ def record_visit(actor, resident: Resident, data: dict) -> dict:
     try:
         for disease in diseases:
             previous, later = _previous(resident.id, disease, visit)
-            outcome = rules.decide(disease, final[disease], previous, alerts, bool(data.get("referral")),
-                                   visit.visit_on, data.get("next_visit_on"), cfg)
+            outcome = rules.decide(
+                disease,
+                final[disease],
+                previous,
+                alerts,
+                bool(data.get("referral")),
+                visit.visit_on,
+                data.get("next_visit_on"),
+                cfg,
+            )
             plan = apply_plan(resident.id, visit, outcome, later, day)
             outcomes.append((outcome, plan))
         db.session.flush()
     except IntegrityError:  # a concurrent visit or job run made the plan first
         db.session.rollback()
-        raise Conflict("another follow-up for this patient was recorded at the same time; retry",
-                       error="followup_conflict") from None
+        raise Conflict(
+            "another follow-up for this patient was recorded at the same time; retry", error="followup_conflict"
+        ) from None
 
     visit.referral_suggested = any(o.referral_suggested for o, _ in outcomes)
     visit.urgent_referral = any(o.urgent_referral for o, _ in outcomes)
@@ -161,9 +208,16 @@ def record_visit(actor, resident: Resident, data: dict) -> dict:
         "next_due_on": visit.next_due_on,
         "referral_suggested": visit.referral_suggested,
         "urgent_referral": visit.urgent_referral,
-        "outcomes": [{"disease": o.disease, "classification": o.classification,
-                      "referral_suggested": o.referral_suggested, "urgent_referral": o.urgent_referral,
-                      "plan": present_plan(p, day) if p is not None else None} for o, p in outcomes],
+        "outcomes": [
+            {
+                "disease": o.disease,
+                "classification": o.classification,
+                "referral_suggested": o.referral_suggested,
+                "urgent_referral": o.urgent_referral,
+                "plan": present_plan(p, day) if p is not None else None,
+            }
+            for o, p in outcomes
+        ],
     }
 
 
@@ -178,23 +232,65 @@ def _announce(actor, visit: FollowupVisit) -> None:
     if visit.face_to_face:
         label = "、".join({"hypertension": "高血压", "t2dm": "糖尿病"}[d] for d in visit.diseases)
         events.service_delivered.send(
-            None, actor=actor, resident_id=visit.resident_id, service_type=DELIVERY_SERVICE_TYPE,
-            served_on=visit.visit_on, source="followup", source_id=visit.id,
-            note=f"{label}随访（{'门诊' if visit.method == 'clinic' else '家庭'}）")
-    events.visit_recorded.send(None, actor=actor, resident_id=visit.resident_id, visited_on=visit.visit_on,
-                               visit_id=visit.id)
+            None,
+            actor=actor,
+            resident_id=visit.resident_id,
+            service_type=DELIVERY_SERVICE_TYPE,
+            served_on=visit.visit_on,
+            source="followup",
+            source_id=visit.id,
+            note=f"{label}随访（{'门诊' if visit.method == 'clinic' else '家庭'}）",
+        )
+    events.visit_recorded.send(
+        None, actor=actor, resident_id=visit.resident_id, visited_on=visit.visit_on, visit_id=visit.id
+    )
 
 
 # --- presenting ------------------------------------------------------------------------------
 
 _VISIT_FIELDS = (
-    "id", "resident_id", "visit_on", "method", "classification", "hypertension_classification",
-    "t2dm_classification", "computed_classification", "classification_source", "classification_reason",
-    "symptoms", "symptoms_other", "sbp", "dbp", "heart_rate", "weight_kg", "target_weight_kg", "height_cm", "bmi",
-    "target_bmi", "dorsalis_pedis", "lifestyle", "psychological_adjustment", "compliance", "fasting_glucose",
-    "hba1c", "hba1c_on", "adherence", "adverse_reaction", "adverse_reaction_text", "hypoglycaemia",
-    "complications", "medications", "insulin", "referral", "next_visit_on", "note", "alerts",
-    "referral_suggested", "urgent_referral", "next_due_on", "created_at",
+    "id",
+    "resident_id",
+    "visit_on",
+    "method",
+    "classification",
+    "hypertension_classification",
+    "t2dm_classification",
+    "computed_classification",
+    "classification_source",
+    "classification_reason",
+    "symptoms",
+    "symptoms_other",
+    "sbp",
+    "dbp",
+    "heart_rate",
+    "weight_kg",
+    "target_weight_kg",
+    "height_cm",
+    "bmi",
+    "target_bmi",
+    "dorsalis_pedis",
+    "lifestyle",
+    "psychological_adjustment",
+    "compliance",
+    "fasting_glucose",
+    "hba1c",
+    "hba1c_on",
+    "adherence",
+    "adverse_reaction",
+    "adverse_reaction_text",
+    "hypoglycaemia",
+    "complications",
+    "medications",
+    "insulin",
+    "referral",
+    "next_visit_on",
+    "note",
+    "alerts",
+    "referral_suggested",
+    "urgent_referral",
+    "next_due_on",
+    "created_at",
 )
 
 
@@ -216,8 +312,10 @@ def present_visit(visit: FollowupVisit, institution_name: str | None, doctor: st
 def get_visit(actor, visit_id: int) -> FollowupVisit:
     """One visit, if the caller may see its resident (else 404)."""
     visit = db.session.scalar(
-        select(FollowupVisit).join(Resident, Resident.id == FollowupVisit.resident_id)
-        .where(FollowupVisit.id == visit_id, resident_clause(actor)))
+        select(FollowupVisit)
+        .join(Resident, Resident.id == FollowupVisit.resident_id)
+        .where(FollowupVisit.id == visit_id, resident_clause(actor))
+    )
     if visit is None:
         raise NotFound("follow-up not found")
     return visit

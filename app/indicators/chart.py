@@ -4,14 +4,25 @@ One indicator: its rate month by month, the target as a dashed line. Several: a 
 multiples, one panel each, same layout. Titles are the Chinese labels when a CJK font is
 installed, else the English names (no boxes for missing glyphs). Nothing is written to disk.
 """
+
 from __future__ import annotations
 
 import io
 import math
 from functools import lru_cache
 
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "AR PL UMing CN")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "AR PL UMing CN",
+)
 
 
 @lru_cache(maxsize=1)

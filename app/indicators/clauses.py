@@ -12,6 +12,7 @@ one function here, reading the facts the features keep:
 - **signed on D** (:func:`signed_on`): a contract signed by the end of D whose period covers D and
   that was not terminated on or before D.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,9 @@ from app.surveys.rules import positive_respondent as survey_positive
 
 def archive_open(on: date):
     """The archive is open on ``on``: active, or closed (moved, deceased) only after that day."""
-    return or_(Resident.status == "active",
-               and_(Resident.status_changed_on.is_not(None), Resident.status_changed_on > on))
+    return or_(
+        Resident.status == "active", and_(Resident.status_changed_on.is_not(None), Resident.status_changed_on > on)
+    )
 
 
 def population(name: str, ctx: Context):
@@ -45,19 +47,26 @@ def population(name: str, ctx: Context):
     instead of a correlated ``EXISTS``: the same residents (a test checks it), but computed once per
     statement instead of probed per resident."""
     if name in ("hypertension", "t2dm"):
-        return ctx.member_of(f"diagnosis:{name}", Condition.__table__,
-                             and_(Condition.disease == name, Condition.active))
+        return ctx.member_of(
+            f"diagnosis:{name}", Condition.__table__, and_(Condition.disease == name, Condition.active)
+        )
     return population_clause(name, ctx.as_of)
 
 
 def health_check_in_year(ctx: Context):
-    return ctx.member(f"health_check:{ctx.year}:{ctx.tag}", select(HealthCheck.resident_id).where(
-        HealthCheck.checked_on >= ctx.since, HealthCheck.checked_on <= ctx.as_of))
+    return ctx.member(
+        f"health_check:{ctx.year}:{ctx.tag}",
+        select(HealthCheck.resident_id).where(HealthCheck.checked_on >= ctx.since, HealthCheck.checked_on <= ctx.as_of),
+    )
 
 
 def tcm_in_year(ctx: Context):
-    return ctx.member(f"tcm:{ctx.year}:{ctx.tag}", select(ServiceRecord.resident_id).where(
-        ServiceRecord.kind == "tcm", ServiceRecord.served_on >= ctx.since, ServiceRecord.served_on <= ctx.as_of))
+    return ctx.member(
+        f"tcm:{ctx.year}:{ctx.tag}",
+        select(ServiceRecord.resident_id).where(
+            ServiceRecord.kind == "tcm", ServiceRecord.served_on >= ctx.since, ServiceRecord.served_on <= ctx.as_of
+        ),
+    )
 
 
 def standardised_archive(ctx: Context):
@@ -72,8 +81,9 @@ def dynamic_use(ctx: Context):
 def managed(disease: str) -> Callable[[Context], Any]:
     def clause(ctx: Context):
         diagnosed = and_(Condition.disease == disease, Condition.active.is_(True), Condition.diagnosed_on <= ctx.as_of)
-        return and_(archive_open(ctx.as_of), ctx.member_of(f"managed:{disease}:{ctx.tag}", Condition.__table__,
-                                                           diagnosed))
+        return and_(
+            archive_open(ctx.as_of), ctx.member_of(f"managed:{disease}:{ctx.tag}", Condition.__table__, diagnosed)
+        )
 
     clause.__name__ = f"managed_{disease}"
     return clause
@@ -82,6 +92,7 @@ def managed(disease: str) -> Callable[[Context], Any]:
 def _followup_stats(ctx: Context):
     """Per patient and disease: face-to-face visits this year and whether the latest is on target
     (:func:`app.followups.indicators.visit_stats`), once per statement."""
+
     def build():
         stats = visit_stats(ctx.since, ctx.as_of)
         return select(stats.c.resident_id, stats.c.disease, stats.c.n, stats.c.ok).cte(f"followup_stats_{ctx.tag}")
@@ -93,8 +104,11 @@ def _followup_stats(ctx: Context):
 def standardised_management(disease: str) -> Callable[[Context], Any]:
     def clause(ctx: Context):
         stats = _followup_stats(ctx)
-        return ctx.member_of(f"standardised:{disease}:{ctx.year}:{ctx.tag}", stats,
-                             and_(stats.c.disease == disease, stats.c.n >= STANDARD_VISITS))
+        return ctx.member_of(
+            f"standardised:{disease}:{ctx.year}:{ctx.tag}",
+            stats,
+            and_(stats.c.disease == disease, stats.c.n >= STANDARD_VISITS),
+        )
 
     return clause
 
@@ -103,16 +117,25 @@ def standardised_management(disease: str) -> Callable[[Context], Any]:
 def controlled(disease: str) -> Callable[[Context], Any]:
     def clause(ctx: Context):
         stats = _followup_stats(ctx)
-        return ctx.member_of(f"controlled:{disease}:{ctx.year}:{ctx.tag}", stats,
-                             and_(stats.c.disease == disease, stats.c.ok == 1))
+        return ctx.member_of(
+            f"controlled:{disease}:{ctx.year}:{ctx.tag}", stats, and_(stats.c.disease == disease, stats.c.ok == 1)
+        )
 
     return clause
 
 
 # signing (docs/domain.md §5) ----------------------------------------------------------------------
 
-KEY_POPULATIONS = ("elderly", "hypertension", "t2dm", "children_0_6", "pregnant", "disabled",
-                   "poverty_alleviated", "special_family")
+KEY_POPULATIONS = (
+    "elderly",
+    "hypertension",
+    "t2dm",
+    "children_0_6",
+    "pregnant",
+    "disabled",
+    "poverty_alleviated",
+    "special_family",
+)
 
 
 def _contract_signed_by(ctx: Context):
@@ -120,8 +143,11 @@ def _contract_signed_by(ctx: Context):
 
 
 def _in_force(on: date):
-    return and_(Contract.starts_on <= on, Contract.ends_on >= on,
-                or_(Contract.terminated_on.is_(None), Contract.terminated_on > on))
+    return and_(
+        Contract.starts_on <= on,
+        Contract.ends_on >= on,
+        or_(Contract.terminated_on.is_(None), Contract.terminated_on > on),
+    )
 
 
 def _contracts(ctx: Context):
@@ -129,17 +155,25 @@ def _contracts(ctx: Context):
     ``signed`` (one in force on D), ``family`` (… under a family contract), ``ended`` (a period
     ended in the year before D, not terminated) and ``renewed`` (a contract starting later than the
     latest such period)."""
+
     def build():
         ended = _ended_in_window(ctx)
-        return (select(Contract.resident_id.label("resident_id"),
-                       func.max(case((_in_force(ctx.as_of), 1), else_=0)).label("signed"),
-                       func.max(case((and_(_in_force(ctx.as_of), Contract.family_group_id.is_not(None)), 1),
-                                     else_=0)).label("family"),
-                       func.max(case((ended, 1), else_=0)).label("ended"),
-                       case((func.max(Contract.starts_on) > func.max(case((ended, Contract.starts_on), else_=None)), 1),
-                            else_=0).label("renewed"))
-                .where(_contract_signed_by(ctx)).group_by(Contract.resident_id)
-                .cte(f"contracts_{ctx.tag}"))
+        return (
+            select(
+                Contract.resident_id.label("resident_id"),
+                func.max(case((_in_force(ctx.as_of), 1), else_=0)).label("signed"),
+                func.max(case((and_(_in_force(ctx.as_of), Contract.family_group_id.is_not(None)), 1), else_=0)).label(
+                    "family"
+                ),
+                func.max(case((ended, 1), else_=0)).label("ended"),
+                case(
+                    (func.max(Contract.starts_on) > func.max(case((ended, Contract.starts_on), else_=None)), 1), else_=0
+                ).label("renewed"),
+            )
+            .where(_contract_signed_by(ctx))
+            .group_by(Contract.resident_id)
+            .cte(f"contracts_{ctx.tag}")
+        )
 
     return ctx.memo(f"contracts_{ctx.tag}", build)
 
@@ -174,8 +208,9 @@ def key_population(ctx: Context):
 
 def _ended_in_window(ctx: Context):
     """A period that ended in the year before D (on D − 1 year … D − 1 day), not terminated."""
-    return and_(Contract.ends_on >= years_before(ctx.as_of, 1), Contract.ends_on < ctx.as_of,
-                Contract.terminated_on.is_(None))
+    return and_(
+        Contract.ends_on >= years_before(ctx.as_of, 1), Contract.ends_on < ctx.as_of, Contract.terminated_on.is_(None)
+    )
 
 
 def renewal_base(ctx: Context):
@@ -189,19 +224,33 @@ def renewed(ctx: Context):
 
 # surveys ----------------------------------------------------------------------------------------
 
+
 def _responses(ctx: Context, kind: str):
     """This year's responses of ``kind`` by the end of D, ranked per resident (latest first)."""
+
     def build():
         resp = SurveyResponse
-        positive = case((survey_positive(resp.scored_count, resp.positive_count,
-                                             Survey.positive_threshold_permille), 1), else_=0)
-        return (select(resp.resident_id, positive.label("positive"),
-                       func.row_number().over(partition_by=resp.resident_id,
-                                              order_by=(resp.submitted_at.desc(), resp.id.desc())).label("rn"))
-                .join(Survey, Survey.id == resp.survey_id)
-                .where(Survey.status == "published", Survey.kind == kind, Survey.opens_on >= ctx.since,
-                       Survey.opens_on <= ctx.as_of, resp.submitted_at < ctx.cutoff)
-                .cte(f"{kind}_responses_{ctx.tag}"))
+        positive = case(
+            (survey_positive(resp.scored_count, resp.positive_count, Survey.positive_threshold_permille), 1), else_=0
+        )
+        return (
+            select(
+                resp.resident_id,
+                positive.label("positive"),
+                func.row_number()
+                .over(partition_by=resp.resident_id, order_by=(resp.submitted_at.desc(), resp.id.desc()))
+                .label("rn"),
+            )
+            .join(Survey, Survey.id == resp.survey_id)
+            .where(
+                Survey.status == "published",
+                Survey.kind == kind,
+                Survey.opens_on >= ctx.since,
+                Survey.opens_on <= ctx.as_of,
+                resp.submitted_at < ctx.cutoff,
+            )
+            .cte(f"{kind}_responses_{ctx.tag}")
+        )
 
     return ctx.memo(f"{kind}_responses_{ctx.tag}", build)
 
@@ -219,8 +268,8 @@ def respondent(kind: str) -> Callable[[Context], Any]:
 def positive_respondent(kind: str) -> Callable[[Context], Any]:
     def clause(ctx: Context):
         responses = _responses(ctx, kind)
-        return ctx.member_of(f"{kind}_positive:{ctx.year}:{ctx.tag}", responses,
-                             and_(responses.c.rn == 1, responses.c.positive == 1))
+        return ctx.member_of(
+            f"{kind}_positive:{ctx.year}:{ctx.tag}", responses, and_(responses.c.rn == 1, responses.c.positive == 1)
+        )
 
     return clause
-

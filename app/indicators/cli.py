@@ -1,4 +1,5 @@
 """``flask targets import FILE [--year N]`` and ``flask indicators docs``."""
+
 from __future__ import annotations
 
 import click
@@ -14,8 +15,12 @@ indicators_cli = AppGroup("indicators", help="Performance indicators.")
 
 @targets_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--year", type=click.IntRange(2000, 2100), default=None,
-              help="The year the targets are for (default: the year in the file name).")
+@click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    default=None,
+    help="The year the targets are for (default: the year in the file name).",
+)
 def import_targets(path: str, year: int | None):
     """Load a targets table shaped like the district's 附件2 CSV (first column: institution name).
 
@@ -28,8 +33,10 @@ def import_targets(path: str, year: int | None):
         db.session.rollback()
         raise click.ClickException(str(err)) from None
     db.session.commit()
-    click.echo(f"targets {result.year}: {result.institutions} institutions, {result.targets} targets "
-               f"({result.created} new, {result.updated} replaced)")
+    click.echo(
+        f"targets {result.year}: {result.institutions} institutions, {result.targets} targets "
+        f"({result.created} new, {result.updated} replaced)"
+    )
     if result.ignored_columns:
         click.echo("ignored columns (not targets): " + ", ".join(result.ignored_columns))
 

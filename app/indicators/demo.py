@@ -6,6 +6,7 @@ as the targets of 2024, and — because the demo district is dated today and pla
 also as the targets of the demo's current year when that is not 2024, so the admin screen (which
 opens on this year) shows them. Counts are the table's, whatever the scale.
 """
+
 from __future__ import annotations
 
 from app.indicators.targets import import_csv
@@ -19,5 +20,7 @@ def seed_targets(ctx) -> None:
     for year in years:
         result = import_csv(text, year)
         ctx.counts["indicator_targets"] += result.targets
-    ctx.notes.append(f"Indicator targets: seed 002's 2024 table loaded for {', '.join(map(str, years))} "
-                     f"({ctx.counts['indicator_targets']} targets).")
+    ctx.notes.append(
+        f"Indicator targets: seed 002's 2024 table loaded for {', '.join(map(str, years))} "
+        f"({ctx.counts['indicator_targets']} targets)."
+    )

@@ -2,6 +2,7 @@
 its numerator (whom to act on). The same clauses as the counts (their plain ``IN (subquery)`` form)
 in a WHERE, in the caller's scope, a page at a time; so the lists agree with the counts by
 construction."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -24,13 +25,26 @@ def drilldown_statement(definition: Definition, ctx: Context, part: str):
     if part == "numerator":
         return definition.numerator_clause(ctx)
     if not definition.lists_missing:
-        raise Invalid("part", f"{definition.key} counts every resident of its base: there is no 'missing' list "
-                              "(its denominator is not a list of residents)")
+        raise Invalid(
+            "part",
+            f"{definition.key} counts every resident of its base: there is no 'missing' list "
+            "(its denominator is not a list of residents)",
+        )
     return definition.missing_clause(ctx)
 
 
-def residents_page(actor: Actor, key: str, *, institution_id=None, team_id=None, year=None, as_of=None,
-                   part: str = "numerator", page: int = 1, per_page: int = 20) -> dict:
+def residents_page(
+    actor: Actor,
+    key: str,
+    *,
+    institution_id=None,
+    team_id=None,
+    year=None,
+    as_of=None,
+    part: str = "numerator",
+    page: int = 1,
+    per_page: int = 20,
+) -> dict:
     """The residents counted in an indicator's numerator (``part=numerator``) or in its base but not
     its numerator (``part=missing``: whom to act on), for the institution's subtree (or a team), in
     the caller's scope; each read is written to those residents' access logs (purpose statistics)."""
@@ -49,10 +63,30 @@ def residents_page(actor: Actor, key: str, *, institution_id=None, team_id=None,
     residents, total = paginate(stmt.order_by(Resident.id), page, per_page)
     audit.record_many(actor, [r.id for r in residents], action="read", section="indicators", purpose="statistics")
     keys = vault()
-    items = [{"id": r.id, "archive_no": r.archive_no, "name": r.name, "sex": r.sex,
-              "age": age_on(r.birth_on, ctx.as_of), "id_number": mask_id_number(keys.decrypt(r.id_number_enc)),
-              "phone": mask_phone(r.phone), "institution_id": r.institution_id, "team_id": r.team_id}
-             for r in residents]
-    return {"indicator": definition.key, "label": definition.label, "part": part, "institution_id": institution.id,
-            "team_id": team.id if team else None, "year": ctx.year, "as_of": ctx.as_of,
-            "items": items, "page": page, "per_page": per_page, "total": total}
+    items = [
+        {
+            "id": r.id,
+            "archive_no": r.archive_no,
+            "name": r.name,
+            "sex": r.sex,
+            "age": age_on(r.birth_on, ctx.as_of),
+            "id_number": mask_id_number(keys.decrypt(r.id_number_enc)),
+            "phone": mask_phone(r.phone),
+            "institution_id": r.institution_id,
+            "team_id": r.team_id,
+        }
+        for r in residents
+    ]
+    return {
+        "indicator": definition.key,
+        "label": definition.label,
+        "part": part,
+        "institution_id": institution.id,
+        "team_id": team.id if team else None,
+        "year": ctx.year,
+        "as_of": ctx.as_of,
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }

@@ -26,6 +26,7 @@ flags computed once per resident in an inner select; memberships come from one L
 evaluation days (the month-by-month trend, last year's rate for the signing target) are more columns
 of the same query.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class Context:
         return Context(day.year, day, self.cache, self.facts)
 
     def member(self, key: str, ids):
-        """"The resident is in the set ``ids``" (a select of resident ids, duplicates allowed).
+        """ "The resident is in the set ``ids``" (a select of resident ids, duplicates allowed).
 
         Plain: ``Resident.id IN (ids)`` (drill-down, any single clause). While a count is built
         (``facts`` set), a bit test on the residents' joined facts (see :class:`FactSet`)."""
@@ -88,7 +89,7 @@ class Context:
         return Resident.id.in_(ids)
 
     def member_of(self, key: str, cte, condition):
-        """"The resident has a row of ``cte`` (a CTE with a ``resident_id`` column) where ``condition``
+        """ "The resident has a row of ``cte`` (a CTE with a ``resident_id`` column) where ``condition``
         holds"; in a count, every set of the same CTE is read in one pass."""
         if self.facts is not None:
             return self.facts.test(key, cte=cte, condition=condition)
@@ -139,19 +140,26 @@ class FactSet:
         for cte, members in shared.values():
             values = []
             for c in range(columns):
-                terms = [func.max(case((condition, 1), else_=0)) * literal_column(str(1 << bit))
-                         for column, bit, condition in members if column == c]
+                terms = [
+                    func.max(case((condition, 1), else_=0)) * literal_column(str(1 << bit))
+                    for column, bit, condition in members
+                    if column == c
+                ]
                 values.append((sum(terms[1:], terms[0]) if terms else literal_column("0")).label(f"b{c}"))
             parts.append(select(cte.c.resident_id.label("resident_id"), *values).group_by(cte.c.resident_id))
         if not parts:
             return None
         every = union_all(*parts).subquery(f"{name}_sets")
         # SUM of BIGINT is NUMERIC on PostgreSQL: back to BIGINT for the bit tests
-        self.table = (select(every.c.resident_id,
-                             *(cast(func.sum(every.c[f"b{c}"]), BigInteger).label(f"b{c}") for c in range(columns)))
-                      .group_by(every.c.resident_id).subquery(name))
+        self.table = (
+            select(
+                every.c.resident_id,
+                *(cast(func.sum(every.c[f"b{c}"]), BigInteger).label(f"b{c}") for c in range(columns)),
+            )
+            .group_by(every.c.resident_id)
+            .subquery(name)
+        )
         return self.table
-
 
 
 def evaluation(year: int | None = None, as_of: date | None = None) -> Context:
@@ -165,7 +173,6 @@ def evaluation(year: int | None = None, as_of: date | None = None) -> Context:
     return Context(year, as_of)
 
 
-
 def requested(year: int | None, as_of: date | None) -> Context:
     """The context of a request's ``year`` / ``as_of`` (422 when the day is not in the year)."""
     if as_of is not None and year is not None and as_of.year != year:
@@ -174,6 +181,7 @@ def requested(year: int | None, as_of: date | None) -> Context:
 
 
 # --- the definition ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Definition:
@@ -211,6 +219,7 @@ class Definition:
 
 # --- counting -----------------------------------------------------------------------------------
 
+
 def _flag(clause):
     return case((clause, 1), else_=0)
 
@@ -228,8 +237,11 @@ class Grouping:
 
     def keys_and_filter(self):
         if self.pairs:
-            where = None if self.everyone or self.mapping is None else \
-                Resident.institution_id.in_([i for i, _ in self.mapping])
+            where = (
+                None
+                if self.everyone or self.mapping is None
+                else Resident.institution_id.in_([i for i, _ in self.mapping])
+            )
             return [Resident.institution_id, Resident.team_id], where
         if self.team_ids is not None:
             where = Resident.team_id.in_(self.team_ids)
@@ -340,4 +352,3 @@ def tune_session() -> None:
 def add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:
     a, b = a or (0, 0), b or (0, 0)
     return a[0] + b[0], a[1] + b[1]
-

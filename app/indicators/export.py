@@ -9,6 +9,7 @@ Workbook sheets:
 The CSV is the 明细 sheet (UTF-8 with a byte-order mark so Excel reads the Chinese).
 Numbers are the JSON's, unchanged; text (names) goes through ``safe_cell`` like every export's.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,23 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
 PERCENT = "0.00%"
 SUB_COLUMNS = ("目标数", "完成数", "完成率")
-DETAIL_FIELDS = ("year", "as_of", "institution_id", "institution_name", "team_id", "team_name", "scope", "indicator",
-                 "label", "numerator", "denominator", "rate", "target", "target_count", "met")
+DETAIL_FIELDS = (
+    "year",
+    "as_of",
+    "institution_id",
+    "institution_name",
+    "team_id",
+    "team_name",
+    "scope",
+    "indicator",
+    "label",
+    "numerator",
+    "denominator",
+    "rate",
+    "target",
+    "target_count",
+    "met",
+)
 SCOPE_NAMES = {"total": "合计", "direct": "（本级）"}
 
 
@@ -71,9 +87,14 @@ def workbook(report: dict) -> bytes:
     sheet.title = "附件2"
     indicators = _indicators(report["rows"])
     width = 2 + 3 * len(indicators)
-    sheet.cell(row=1, column=1, value=safe_cell(f"{report['institution_name']}{report['year']}年基本公共卫生服务项目"
-                                                f"任务指标完成情况（截至{report['as_of'].isoformat()}）")
-               ).font = Font(bold=True, size=13)
+    sheet.cell(
+        row=1,
+        column=1,
+        value=safe_cell(
+            f"{report['institution_name']}{report['year']}年基本公共卫生服务项目"
+            f"任务指标完成情况（截至{report['as_of'].isoformat()}）"
+        ),
+    ).font = Font(bold=True, size=13)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     for col, title in ((1, "单位名称"), (2, "辖区服务人口数")):
         cell = sheet.cell(row=2, column=col, value=title)
@@ -83,8 +104,9 @@ def workbook(report: dict) -> bytes:
     for n, key in enumerate(indicators):
         col = 3 + 3 * n
         definition = BY_KEY[key]
-        target = next((r["target"] for r in report["rows"] if r["indicator"] == key and r["scope"] == "total"),
-                      definition.target)
+        target = next(
+            (r["target"] for r in report["rows"] if r["indicator"] == key and r["scope"] == "total"), definition.target
+        )
         title = definition.label + (f"（{target:.0%}）" if target is not None else "")
         cell = sheet.cell(row=2, column=col, value=title)
         sheet.merge_cells(start_row=2, start_column=col, end_row=2, end_column=col + 2)
@@ -121,8 +143,9 @@ def workbook(report: dict) -> bytes:
     for cell in detail[1]:
         cell.font = Font(bold=True)
     for row in report["rows"]:
-        detail.append([safe_cell(_cell({**row, "year": report["year"], "as_of": report["as_of"]}[f]))
-                       for f in DETAIL_FIELDS])
+        detail.append(
+            [safe_cell(_cell({**row, "year": report["year"], "as_of": report["as_of"]}[f])) for f in DETAIL_FIELDS]
+        )
         for field in ("rate", "target"):
             detail.cell(row=detail.max_row, column=DETAIL_FIELDS.index(field) + 1).number_format = PERCENT
     detail.freeze_panes = "A2"

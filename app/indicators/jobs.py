@@ -5,6 +5,7 @@ much as the current day). Recomputed every night: late entries for a past month 
 the next morning. One count per month end (every indicator, grouped by institution and team);
 only changed counts are written, so a second run writes nothing.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -58,16 +59,27 @@ def snapshot_day(day: date) -> tuple[int, int]:
                 key = (scope, scope_id, definition.key)
                 old = wanted.get(key, (0, 0))
                 wanted[key] = (old[0] + base, old[1] + numerator)
-    existing = {(s.scope, s.scope_id, s.indicator): s for s in db.session.scalars(
-        select(IndicatorSnapshot).where(IndicatorSnapshot.on == day))}
+    existing = {
+        (s.scope, s.scope_id, s.indicator): s
+        for s in db.session.scalars(select(IndicatorSnapshot).where(IndicatorSnapshot.on == day))
+    }
     written = unchanged = 0
     stamp = now()
     new_rows = []
     for key, (base, numerator) in wanted.items():
         row = existing.pop(key, None)
         if row is None:
-            new_rows.append(dict(scope=key[0], scope_id=key[1], on=day, indicator=key[2], base=base,
-                                 numerator=numerator, computed_at=stamp))
+            new_rows.append(
+                dict(
+                    scope=key[0],
+                    scope_id=key[1],
+                    on=day,
+                    indicator=key[2],
+                    base=base,
+                    numerator=numerator,
+                    computed_at=stamp,
+                )
+            )
             written += 1
         elif (row.base, row.numerator) != (base, numerator):
             row.base, row.numerator, row.computed_at = base, numerator, stamp

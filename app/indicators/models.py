@@ -6,6 +6,7 @@ must reach; a count is the table's task number (目标数): for most indicators 
 the chronic-disease "managed" indicators the number of patients to manage (应管人数), which is
 then the indicator's denominator. Keys are :data:`app.indicators.catalogue.TARGET_KEYS`.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -22,8 +23,7 @@ class IndicatorTarget(db.Model):
     __tablename__ = "indicator_targets"
     __table_args__ = (
         UniqueConstraint("institution_id", "year", "indicator", name="uq_indicator_targets_institution_year"),
-        CheckConstraint("target_rate IS NULL OR (target_rate >= 0 AND target_rate <= 1)",
-                        name="rate_is_fraction"),
+        CheckConstraint("target_rate IS NULL OR (target_rate >= 0 AND target_rate <= 1)", name="rate_is_fraction"),
         CheckConstraint("target_count IS NULL OR target_count >= 0", name="count_not_negative"),
         Index("ix_indicator_targets_year", "year", "indicator"),
     )

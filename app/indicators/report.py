@@ -1,6 +1,7 @@
 """GET /indicators and its exports: rows for an institution's subtree and its children, per team, or
 month by month (closed months from the nightly snapshots, ``jobs.snapshot_month_ends``); and the
 targets as the API shows them."""
+
 from __future__ import annotations
 
 import calendar
@@ -21,25 +22,33 @@ from app.indicators.targets import TargetBook
 from app.orgs.models import Institution, Team, subtree_ids
 
 
-def report(actor: Actor, *, institution_id=None, team_id=None, year=None, as_of=None, indicator=None,
-           by: str = "institution") -> dict:
+def report(
+    actor: Actor, *, institution_id=None, team_id=None, year=None, as_of=None, indicator=None, by: str = "institution"
+) -> dict:
     """GET /indicators: rows for the subtree total and each child (``by=institution``), per team
     (``by=team``, or one team with ``team_id``), or a month-by-month series (``by=month``)."""
     institution, team = resolve_scope(actor, institution_id, team_id)
     ctx = requested(year, as_of)
     definitions = select_definitions(indicator)
-    head = {"institution_id": institution.id, "institution_name": institution.name,
-            "team_id": team.id if team else None, "team_name": team.name if team else None,
-            "year": ctx.year, "as_of": ctx.as_of}
+    head = {
+        "institution_id": institution.id,
+        "institution_name": institution.name,
+        "team_id": team.id if team else None,
+        "team_name": team.name if team else None,
+        "year": ctx.year,
+        "as_of": ctx.as_of,
+    }
     if by == "month":
         return {**head, "series": monthly_series(institution, team, ctx, definitions)}
     if team is not None:
         rows = team_rows(institution, [team], ctx, definitions)
     elif by == "team":
         teams = db.session.scalars(
-            select(Team).join(Institution, Institution.id == Team.institution_id)
+            select(Team)
+            .join(Institution, Institution.id == Team.institution_id)
             .where(Team.institution_id.in_(subtree_ids(institution.path)), Team.active.is_(True))
-            .order_by(Institution.code, Team.id)).all()
+            .order_by(Institution.code, Team.id)
+        ).all()
         rows = institution_rows(institution, ctx, definitions, teams=list(teams))
     else:
         rows = institution_rows(institution, ctx, definitions)
@@ -53,7 +62,9 @@ def export_report(actor: Actor, **args) -> dict:
     subtree = load_subtree(institution)
     body["service_populations"] = {
         row.id: subtree_population(row, subtree.institutions)
-        for row in subtree.institutions if row.id == institution.id or row.parent_id == institution.id}
+        for row in subtree.institutions
+        if row.id == institution.id or row.parent_id == institution.id
+    }
     return body
 
 
@@ -63,13 +74,20 @@ def list_targets(actor: Actor, institution_id: int | None, year: int) -> list[di
 
 
 def present_target(row) -> dict:
-    return {"institution_id": row.institution_id, "year": row.year, "indicator": row.indicator,
-            "label": label_of(row.indicator), "target_rate": row.target_rate, "target_count": row.target_count,
-            "source": row.source, "updated_at": row.updated_at}
-
+    return {
+        "institution_id": row.institution_id,
+        "year": row.year,
+        "indicator": row.indicator,
+        "label": label_of(row.indicator),
+        "target_rate": row.target_rate,
+        "target_count": row.target_count,
+        "source": row.source,
+        "updated_at": row.updated_at,
+    }
 
 
 # --- month by month -----------------------------------------------------------------------------
+
 
 def month_ends(ctx: Context) -> list[date]:
     """The last day of each month of the year up to ``as_of`` (the last one is ``as_of`` itself)."""
@@ -105,15 +123,36 @@ def monthly_series(institution: Institution, team, ctx: Context, definitions: li
         last_year = plan.last_year(found, definition)
         points, target = [], None
         for month, c in enumerate(contexts, start=1):
-            row = make_row(definition, plan.counts(found, definition, c), last_year=last_year,
-                           service_population=service_population, target_count=target_count,
-                           stored_rate=stored_rate)
-            points.append({"month": month, "as_of": c.as_of, "numerator": row["numerator"],
-                           "denominator": row["denominator"], "rate": row["rate"], "met": row["met"]})
+            row = make_row(
+                definition,
+                plan.counts(found, definition, c),
+                last_year=last_year,
+                service_population=service_population,
+                target_count=target_count,
+                stored_rate=stored_rate,
+            )
+            points.append(
+                {
+                    "month": month,
+                    "as_of": c.as_of,
+                    "numerator": row["numerator"],
+                    "denominator": row["denominator"],
+                    "rate": row["rate"],
+                    "met": row["met"],
+                }
+            )
             target = row["target"]
-        series.append({"indicator": definition.key, "label": definition.label, "name": definition.name,
-                       "group": definition.group, "target": target, "target_count": target_count,
-                       "points": points})
+        series.append(
+            {
+                "indicator": definition.key,
+                "label": definition.label,
+                "name": definition.name,
+                "group": definition.group,
+                "target": target,
+                "target_count": target_count,
+                "points": points,
+            }
+        )
     return series
 
 
@@ -124,9 +163,15 @@ def snapshot_counts(scope: str, ids: list[int], days: list[date], keys: list[str
         return {}
     rows = db.session.execute(
         select(S.on, S.indicator, func.sum(S.base), func.sum(S.numerator))
-        .where(S.scope == scope, S.on.in_(days), S.indicator.in_(keys)).group_by(S.on, S.indicator)
-        .where(S.scope_id.in_(ids))).all()
-    present = {(on, key) for on, key in db.session.execute(
-        select(S.on, S.indicator).where(S.scope == scope, S.on.in_(days), S.indicator.in_(keys)).distinct())}
+        .where(S.scope == scope, S.on.in_(days), S.indicator.in_(keys))
+        .group_by(S.on, S.indicator)
+        .where(S.scope_id.in_(ids))
+    ).all()
+    present = {
+        (on, key)
+        for on, key in db.session.execute(
+            select(S.on, S.indicator).where(S.scope == scope, S.on.in_(days), S.indicator.in_(keys)).distinct()
+        )
+    }
     found = {(on, key): (int(b), int(n)) for on, key, b, n in rows}
     return {point: found.get(point, (0, 0)) for point in present}

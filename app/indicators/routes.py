@@ -10,9 +10,13 @@ from app.errors import Forbidden, Invalid
 from app.followups import schemas as followup_schemas
 from app.indicators import catalogue, chart, drilldown, export, report, schemas, targets, views
 
-blp = Blueprint("indicators", __name__, url_prefix="/api/v1",
-                description="Performance indicators (绩效评价) of institutions and the district: numbers with "
-                            "targets, month-by-month trends, charts, exports and the residents behind each number")
+blp = Blueprint(
+    "indicators",
+    __name__,
+    url_prefix="/api/v1",
+    description="Performance indicators (绩效评价) of institutions and the district: numbers with "
+    "targets, month-by-month trends, charts, exports and the residents behind each number",
+)
 
 ADMINS = ("institution_admin", "team_leader")  # district admins pass every role check
 
@@ -43,8 +47,13 @@ def get_indicators_xlsx(args):
     Institutions as rows; per indicator 目标数 / 完成数 / 完成率; a 明细 sheet (every row of the JSON)
     and a 指标定义 sheet (the definitions)."""
     body = report.export_report(current_actor(), **args)
-    return Response(export.workbook(body), mimetype=export.XLSX_MIME, headers={
-        "Content-Disposition": f'attachment; filename="indicators-{body["institution_id"]}-{body["year"]}.xlsx"'})
+    return Response(
+        export.workbook(body),
+        mimetype=export.XLSX_MIME,
+        headers={
+            "Content-Disposition": f'attachment; filename="indicators-{body["institution_id"]}-{body["year"]}.xlsx"'
+        },
+    )
 
 
 @blp.route("/indicators.csv", methods=["GET"])
@@ -54,8 +63,13 @@ def get_indicators_xlsx(args):
 def get_indicators_csv(args):
     """The indicator rows as CSV (UTF-8 with BOM), the same numbers as the JSON."""
     body = report.export_report(current_actor(), **args)
-    return Response(export.csv_text(body), mimetype=export.CSV_MIME, headers={
-        "Content-Disposition": f'attachment; filename="indicators-{body["institution_id"]}-{body["year"]}.csv"'})
+    return Response(
+        export.csv_text(body),
+        mimetype=export.CSV_MIME,
+        headers={
+            "Content-Disposition": f'attachment; filename="indicators-{body["institution_id"]}-{body["year"]}.csv"'
+        },
+    )
 
 
 @blp.route("/indicators/chart.png", methods=["GET"])
@@ -68,8 +82,10 @@ def get_indicators_chart(args):
     One indicator (`indicator=`), or a grid of small multiples (several, or all when none is given)."""
     body = report.report(current_actor(), by="month", **args)
     title = f"{body['team_name'] or body['institution_name']} {body['year']}（截至{body['as_of'].isoformat()}）"
-    fallback = (f"{'Team ' + str(body['team_id']) if body['team_id'] else 'Institution ' + str(body['institution_id'])}"
-                f" {body['year']} (as of {body['as_of'].isoformat()})")
+    fallback = (
+        f"{'Team ' + str(body['team_id']) if body['team_id'] else 'Institution ' + str(body['institution_id'])}"
+        f" {body['year']} (as of {body['as_of'].isoformat()})"
+    )
     data = chart.png(body["series"], title=title, fallback_title=fallback)
     return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
@@ -120,6 +136,7 @@ def put_target(body):
 
 # --- the archive's, the follow-ups' and the contracts' views of the indicators ------------------------------------
 
+
 @blp.route("/archive/metrics", methods=["GET"])
 @staff_required(*ADMINS)
 @blp.arguments(archive_schemas.MetricsArgs, location="query")
@@ -165,7 +182,9 @@ def get_signing_indicators(args):
     The indicators feature's definitions and targets (GET /indicators/definitions)."""
     actor = current_actor()
     if not (actor.is_district_admin or "institution_admin" in actor.roles) and (
-            args.get("team_id") is None or args["team_id"] not in actor.team_ids):
+        args.get("team_id") is None or args["team_id"] not in actor.team_ids
+    ):
         raise Forbidden("team leaders see their own team's indicators (team_id)")
-    return views.signing_for(actor, institution_id=args.get("institution_id"), team_id=args.get("team_id"),
-                             on=args.get("on"))
+    return views.signing_for(
+        actor, institution_id=args.get("institution_id"), team_id=args.get("team_id"), on=args.get("on")
+    )

@@ -25,15 +25,21 @@ class _ScopeArgs(Strict):
     institution_id = ma.fields.Integer(metadata={"description": "default: the caller's institution"})
     team_id = ma.fields.Integer(metadata={"description": "residents whose responsible team it is"})
     year = ma.fields.Integer(validate=R(min=2000, max=2100), metadata={"description": "default: this year"})
-    as_of = evaluation_day(metadata={"description": "the evaluation day, in the year (default: today, capped at "
-                                                    "31 December)"})
+    as_of = evaluation_day(
+        metadata={"description": "the evaluation day, in the year (default: today, capped at 31 December)"}
+    )
 
 
 class IndicatorsArgs(_ScopeArgs):
     indicator = IndicatorList(metadata={"description": "only these indicators (comma separated)"})
-    by = ma.fields.String(load_default="institution", validate=ma.validate.OneOf(("institution", "team", "month")),
-                          metadata={"description": "institution: the subtree and each child; team: per team; "
-                                                   "month: a series per indicator, month by month"})
+    by = ma.fields.String(
+        load_default="institution",
+        validate=ma.validate.OneOf(("institution", "team", "month")),
+        metadata={
+            "description": "institution: the subtree and each child; team: per team; "
+            "month: a series per indicator, month by month"
+        },
+    )
 
 
 class IndicatorExportArgs(_ScopeArgs):
@@ -49,8 +55,11 @@ class IndicatorDrilldownArgs(PageArgs):
     team_id = ma.fields.Integer()
     year = ma.fields.Integer(validate=R(min=2000, max=2100))
     as_of = evaluation_day()
-    part = ma.fields.String(load_default="numerator", validate=ma.validate.OneOf(("numerator", "missing")),
-                            metadata={"description": "numerator: counted; missing: in the denominator, not counted"})
+    part = ma.fields.String(
+        load_default="numerator",
+        validate=ma.validate.OneOf(("numerator", "missing")),
+        metadata={"description": "numerator: counted; missing: in the denominator, not counted"},
+    )
 
 
 class IndicatorsRowOut(Out):
@@ -58,8 +67,12 @@ class IndicatorsRowOut(Out):
     institution_name = ma.fields.String(allow_none=True)
     team_id = ma.fields.Integer(allow_none=True)
     team_name = ma.fields.String(allow_none=True)
-    scope = ma.fields.String(metadata={"description": "total (the subtree) | direct (registered at the institution "
-                                                      "itself) | child (a child's subtree) | team"})
+    scope = ma.fields.String(
+        metadata={
+            "description": "total (the subtree) | direct (registered at the institution "
+            "itself) | child (a child's subtree) | team"
+        }
+    )
     indicator = ma.fields.String()
     label = ma.fields.String()
     group = ma.fields.String()

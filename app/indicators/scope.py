@@ -1,6 +1,7 @@
 """Where an indicator is counted: an institution's subtree (its rows, its direct children), the
 caller's scope, and the figures declared per institution that a subtree sums without counting
 anything twice (:func:`top_most`)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,8 +28,11 @@ class Subtree:
 
 
 def load_subtree(root: Institution) -> Subtree:
-    rows = list(db.session.scalars(
-        select(Institution).where(Institution.id.in_(subtree_ids(root.path))).order_by(Institution.code)))
+    rows = list(
+        db.session.scalars(
+            select(Institution).where(Institution.id.in_(subtree_ids(root.path))).order_by(Institution.code)
+        )
+    )
     children = [r for r in rows if r.parent_id == root.id]
     return Subtree(root, rows, children)
 

@@ -16,6 +16,7 @@ institution's own row for the year, else the indicator's default; the **count** 
 count, else the sum of the counts of the top-most institutions in the subtree that have one (the
 same rule as the service population: a centre's figure covers its stations).
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,15 @@ from app.orgs.models import Institution, subtree_ids
 _PERCENT = re.compile(r"_target_(\d{1,3})pct$")
 _YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 # Columns of the seed's table that are bases, not targets.
-BASE_COLUMNS = ("kind", "service_population", "elderly_65_plus", "live_births_2023", "newborns_2023",
-                "children_0_6", "children_0_36m")
+BASE_COLUMNS = (
+    "kind",
+    "service_population",
+    "elderly_65_plus",
+    "live_births_2023",
+    "newborns_2023",
+    "children_0_6",
+    "children_0_36m",
+)
 
 
 def column_map() -> dict[str, tuple[str, float | None]]:
@@ -124,7 +132,8 @@ def import_csv(text: str, year: int, *, actor_id: int | None = None) -> ImportRe
     names = [n for n, _ in rows]
     found: dict[str, list[int]] = {}
     for institution_id, name in db.session.execute(
-            select(Institution.id, Institution.name).where(Institution.name.in_(names))):
+        select(Institution.id, Institution.name).where(Institution.name.in_(names))
+    ):
         found.setdefault(name, []).append(institution_id)
     unknown = [n for n in names if n not in found]
     if unknown:
@@ -151,21 +160,37 @@ def import_file(path: str | Path, year: int | None = None, **kw) -> ImportResult
         return import_csv(handle.read(), year, **kw)
 
 
-def _upsert(year: int, wanted: dict[tuple[int, str], tuple[float | None, int | None]], *, source: str,
-            actor_id: int | None) -> tuple[int, int]:
+def _upsert(
+    year: int, wanted: dict[tuple[int, str], tuple[float | None, int | None]], *, source: str, actor_id: int | None
+) -> tuple[int, int]:
     if not wanted:
         return 0, 0
     institution_ids = sorted({i for i, _ in wanted})
-    existing = {(t.institution_id, t.indicator): t for t in db.session.scalars(
-        select(IndicatorTarget).where(IndicatorTarget.year == year,
-                                      IndicatorTarget.institution_id.in_(institution_ids),
-                                      IndicatorTarget.indicator.in_(sorted({k for _, k in wanted}))))}
+    existing = {
+        (t.institution_id, t.indicator): t
+        for t in db.session.scalars(
+            select(IndicatorTarget).where(
+                IndicatorTarget.year == year,
+                IndicatorTarget.institution_id.in_(institution_ids),
+                IndicatorTarget.indicator.in_(sorted({k for _, k in wanted})),
+            )
+        )
+    }
     created = updated = 0
     for (institution_id, key), (rate, count) in sorted(wanted.items()):
         row = existing.get((institution_id, key))
         if row is None:
-            db.session.add(IndicatorTarget(institution_id=institution_id, year=year, indicator=key, target_rate=rate,
-                                           target_count=count, source=source, updated_by_id=actor_id))
+            db.session.add(
+                IndicatorTarget(
+                    institution_id=institution_id,
+                    year=year,
+                    indicator=key,
+                    target_rate=rate,
+                    target_count=count,
+                    source=source,
+                    updated_by_id=actor_id,
+                )
+            )
             created += 1
         else:
             row.target_rate, row.target_count, row.source, row.updated_by_id = rate, count, source, actor_id
@@ -186,20 +211,29 @@ def put(actor, body: dict) -> IndicatorTarget:
     if key in BY_KEY and BY_KEY[key].denominator == "target_count" and count is None:
         raise Invalid("target_count", "this indicator is measured against a target count")
     _upsert(body["year"], {(institution.id, key): (rate, count)}, source="api", actor_id=actor.id)
-    return db.session.scalar(select(IndicatorTarget).where(
-        IndicatorTarget.institution_id == institution.id, IndicatorTarget.year == body["year"],
-        IndicatorTarget.indicator == key))
+    return db.session.scalar(
+        select(IndicatorTarget).where(
+            IndicatorTarget.institution_id == institution.id,
+            IndicatorTarget.year == body["year"],
+            IndicatorTarget.indicator == key,
+        )
+    )
 
 
 def list_targets(institution_paths: list[str] | None, year: int) -> list[IndicatorTarget]:
-    stmt = (select(IndicatorTarget).join(Institution, Institution.id == IndicatorTarget.institution_id)
-            .where(IndicatorTarget.year == year).order_by(Institution.code, IndicatorTarget.indicator))
+    stmt = (
+        select(IndicatorTarget)
+        .join(Institution, Institution.id == IndicatorTarget.institution_id)
+        .where(IndicatorTarget.year == year)
+        .order_by(Institution.code, IndicatorTarget.indicator)
+    )
     if institution_paths is not None:
         stmt = stmt.where(or_(*(IndicatorTarget.institution_id.in_(subtree_ids(p)) for p in institution_paths)))
     return list(db.session.scalars(stmt))
 
 
 # --- which target applies ---------------------------------------------------------------------
+
 
 class TargetBook:
     """The targets of one year for the institutions of a subtree (one query)."""
@@ -210,9 +244,13 @@ class TargetBook:
         self.rows: dict[tuple[int, str], tuple[float | None, int | None]] = {}
         if ids:
             for institution_id, key, rate, count in db.session.execute(
-                    select(IndicatorTarget.institution_id, IndicatorTarget.indicator, IndicatorTarget.target_rate,
-                           IndicatorTarget.target_count)
-                    .where(IndicatorTarget.year == year, IndicatorTarget.institution_id.in_(ids))):
+                select(
+                    IndicatorTarget.institution_id,
+                    IndicatorTarget.indicator,
+                    IndicatorTarget.target_rate,
+                    IndicatorTarget.target_count,
+                ).where(IndicatorTarget.year == year, IndicatorTarget.institution_id.in_(ids))
+            ):
                 self.rows[(institution_id, key)] = (rate, count)
 
     def rate(self, institution_id: int, key: str) -> float | None:
@@ -223,8 +261,11 @@ class TargetBook:
         own = self.rows.get((institution.id, key), (None, None))[1]
         if own is not None:
             return own
-        top = top_most(self.institutions, institution, lambda i: i.id != institution.id
-                       and self.rows.get((i.id, key), (None, None))[1] is not None)
+        top = top_most(
+            self.institutions,
+            institution,
+            lambda i: i.id != institution.id and self.rows.get((i.id, key), (None, None))[1] is not None,
+        )
         if not top:
             return None
         return sum(self.rows[(i.id, key)][1] for i in top)

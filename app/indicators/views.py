@@ -3,6 +3,7 @@ group), ``GET /followups/indicators`` (the chronic group) and ``GET /contracts/i
 signing group). Each picks its definitions and scope
 and keeps its endpoint's row shape; the numbers are those of GET /indicators (the agreement tests).
 No authorisation here except in :func:`signing_for` (callers check scope)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -43,15 +44,22 @@ def _archive(institution: Institution, on: date) -> list[dict]:
 
 
 def _archive_row(row: dict) -> dict:
-    return {"institution_id": row["institution_id"], "institution": row["institution_name"],
-            "indicator": row["indicator"], "numerator": row["numerator"], "denominator": row["denominator"],
-            "rate": row["rate"]}
+    return {
+        "institution_id": row["institution_id"],
+        "institution": row["institution_name"],
+        "indicator": row["indicator"],
+        "numerator": row["numerator"],
+        "denominator": row["denominator"],
+        "rate": row["rate"],
+    }
 
 
 # --- chronic disease (患者管理人数, 基层规范管理服务率, 血压控制率, 血糖达标率) ---------------------------
 
-def chronic_rows(year: int, *, institution_ids: list[int] | None = None, team_ids: list[int] | None = None,
-                 on: date | None = None) -> list[dict]:
+
+def chronic_rows(
+    year: int, *, institution_ids: list[int] | None = None, team_ids: list[int] | None = None, on: date | None = None
+) -> list[dict]:
     """Rows ``{institution_id | team_id, indicator, label, disease, numerator, denominator, rate, target,
     met}`` for each institution subtree in ``institution_ids`` — or each team in ``team_ids`` (patients
     whose responsible team it is, within its institution's subtree) — in the order given, as of ``on``
@@ -69,20 +77,31 @@ def chronic_rows(year: int, *, institution_ids: list[int] | None = None, team_id
             rows += [_chronic_row(r, "team_id", team_id) for r in team_rows(team.institution, [team], ctx, definitions)]
         return rows
     for institution_id in dict.fromkeys(institution_ids):
-        rows += [_chronic_row(r, "institution_id", institution_id)
-                 for r in institution_rows(db.session.get(Institution, institution_id), ctx, definitions)
-                 if r["scope"] == TOTAL]
+        rows += [
+            _chronic_row(r, "institution_id", institution_id)
+            for r in institution_rows(db.session.get(Institution, institution_id), ctx, definitions)
+            if r["scope"] == TOTAL
+        ]
     return rows
 
 
 def _chronic_row(row: dict, key: str, scope_id: int) -> dict:
     disease = next(d for d in MANAGED_DISEASES if row["indicator"].startswith(f"{d}_"))
-    return {key: scope_id, "indicator": row["indicator"], "label": row["label"], "disease": disease,
-            "numerator": row["numerator"], "denominator": row["denominator"], "rate": row["rate"],
-            "target": row["target"], "met": row["met"]}
+    return {
+        key: scope_id,
+        "indicator": row["indicator"],
+        "label": row["label"],
+        "disease": disease,
+        "numerator": row["numerator"],
+        "denominator": row["denominator"],
+        "rate": row["rate"],
+        "target": row["target"],
+        "met": row["met"],
+    }
 
 
 # --- signing (签约率 overall and per key population, 以家庭为单位签约率, 续约率) ----------------------------
+
 
 def signing_rows(on: date, institution: Institution | None, team: Team | None) -> list[dict]:
     """Rows ``{indicator, label, population, numerator, denominator, rate, target, met}`` of the
@@ -94,27 +113,40 @@ def signing_rows(on: date, institution: Institution | None, team: Team | None) -
     else:
         rows = [r for r in institution_rows(institution, ctx, definitions) if r["scope"] == TOTAL]
     population = {f"signing_rate_{p}": p for p in KEY_POPULATIONS}
-    return [{"indicator": r["indicator"], "label": r["label"], "population": population.get(r["indicator"]),
-             "numerator": r["numerator"], "denominator": r["denominator"], "rate": r["rate"],
-             "target": r["target"], "met": r["met"]} for r in rows]
+    return [
+        {
+            "indicator": r["indicator"],
+            "label": r["label"],
+            "population": population.get(r["indicator"]),
+            "numerator": r["numerator"],
+            "denominator": r["denominator"],
+            "rate": r["rate"],
+            "target": r["target"],
+            "met": r["met"],
+        }
+        for r in rows
+    ]
 
 
-def signing_indicator_rows(*, on: date | None = None, institution_path: str | None = None,
-                           team_id: int | None = None) -> list[dict]:
+def signing_indicator_rows(
+    *, on: date | None = None, institution_path: str | None = None, team_id: int | None = None
+) -> list[dict]:
     """:func:`signing_rows` by institution path or team id; without either, the whole district."""
     if institution_path is not None:
         institution = db.session.scalar(select(Institution).where(Institution.path == institution_path))
     elif team_id is None:
-        institution = db.session.scalar(select(Institution).where(Institution.parent_id.is_(None))
-                                        .order_by(Institution.id).limit(1))
+        institution = db.session.scalar(
+            select(Institution).where(Institution.parent_id.is_(None)).order_by(Institution.id).limit(1)
+        )
     else:
         institution = None
     team = db.session.get(Team, team_id) if team_id is not None else None
     return signing_rows(on or today(), institution, team)
 
 
-def signing_for(actor, *, institution_id: int | None = None, team_id: int | None = None,
-                on: date | None = None) -> dict:
+def signing_for(
+    actor, *, institution_id: int | None = None, team_id: int | None = None, on: date | None = None
+) -> dict:
     """The signing indicators for a scope the actor may see (their own institution by default)."""
     on = on or today()
     team = get_team(actor, team_id) if team_id is not None else None
@@ -124,5 +156,9 @@ def signing_for(actor, *, institution_id: int | None = None, team_id: int | None
         institution = None
     else:
         institution = get_institution(actor, actor.institution_id)
-    return {"on": on, "institution_id": institution.id if institution else None,
-            "team_id": team.id if team else None, "rows": signing_rows(on, institution, team)}
+    return {
+        "on": on,
+        "institution_id": institution.id if institution else None,
+        "team_id": team.id if team else None,
+        "rows": signing_rows(on, institution, team),
+    }

@@ -1,11 +1,12 @@
 """Delivery channels. The inbox always works; WeChat may say no, later, or never."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from app.extensions import db
 from app.notify import templates
@@ -16,9 +17,14 @@ from app.wechat.client import TIMEOUT
 def write_inbox(row: Outbox) -> InboxMessage:
     template = templates.get(row.kind)
     payload = row.payload or {}
-    message = InboxMessage(recipient_kind=row.recipient_kind, recipient_id=row.recipient_id, kind=row.kind,
-                           title=str(payload.get("title") or template.title)[:100],
-                           body=str(payload.get("body") or ""), data=payload)
+    message = InboxMessage(
+        recipient_kind=row.recipient_kind,
+        recipient_id=row.recipient_id,
+        kind=row.kind,
+        title=str(payload.get("title") or template.title)[:100],
+        body=str(payload.get("body") or ""),
+        data=payload,
+    )
     db.session.add(message)
     row.inbox_message = message  # the id is filled in by the batch's single flush
     return message
@@ -77,9 +83,13 @@ def take_credit(account_id: int, template_id: str) -> bool:
     """Use one one-time subscription credit; atomic, so two dispatchers cannot share one."""
     result = db.session.execute(
         update(SubscriptionCredit)
-        .where(SubscriptionCredit.account_id == account_id, SubscriptionCredit.template_id == template_id,
-               SubscriptionCredit.credits > 0)
-        .values(credits=SubscriptionCredit.credits - 1))
+        .where(
+            SubscriptionCredit.account_id == account_id,
+            SubscriptionCredit.template_id == template_id,
+            SubscriptionCredit.credits > 0,
+        )
+        .values(credits=SubscriptionCredit.credits - 1)
+    )
     return result.rowcount == 1
 
 
@@ -96,9 +106,14 @@ def send_wechat(row: Outbox, account: WechatRecipient, tokens: TokenCache) -> We
     for refreshed in (False, True):
         try:
             token = tokens.get(stale=token if refreshed else None)
-            client.send_subscribe_message(token, account.openid, template.template_id,
-                                          (row.payload or {}).get("page") or template.page, data,
-                                          miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"])
+            client.send_subscribe_message(
+                token,
+                account.openid,
+                template.template_id,
+                (row.payload or {}).get("page") or template.page,
+                data,
+                miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"],
+            )
             return WechatOutcome("sent", "sent")
         except WeChatError as err:
             if err.token_invalid and not refreshed:

@@ -17,8 +17,10 @@ def dispatch(once: bool, batch: int, idle: float):
     batch = batch or current_app.config["NOTIFY_BATCH_SIZE"]
     if once:
         result = drain(batch)
-        click.echo(f"claimed={result.claimed} sent={result.sent} retried={result.retried} "
-                   f"failed={result.failed} deferred={result.deferred}")
+        click.echo(
+            f"claimed={result.claimed} sent={result.sent} retried={result.retried} "
+            f"failed={result.failed} deferred={result.deferred}"
+        )
         return
     run_forever(batch, idle)
 

@@ -21,6 +21,7 @@ at most once (``MAX_AMBIGUOUS_RESENDS``); then the row ends ``failed`` with
 is a dispatcher killed between WeChat accepting a message and the outcome's commit:
 one message per dispatcher, sent again after its lease expires.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,7 +61,7 @@ class DispatchResult:
     deferred: int = 0
     counts: dict = field(default_factory=dict)
 
-    def __iadd__(self, other: "DispatchResult"):
+    def __iadd__(self, other: DispatchResult):
         for name in ("claimed", "sent", "retried", "failed", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
@@ -69,15 +70,19 @@ class DispatchResult:
 def claim(limit: int, lease_seconds: int, token: str | None = None) -> list[int]:
     """Lease up to ``limit`` due rows under ``token`` (a fresh one by default); their ids."""
     at, token = now(), token or uuid.uuid4().hex
-    due = or_(and_(Outbox.status == "pending", Outbox.next_attempt_at <= at),
-              and_(Outbox.status == "sending", Outbox.lease_until < at))
+    due = or_(
+        and_(Outbox.status == "pending", Outbox.next_attempt_at <= at),
+        and_(Outbox.status == "sending", Outbox.lease_until < at),
+    )
     pick = select(Outbox.id).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     ids = db.session.scalars(
-        update(Outbox).where(Outbox.id.in_(pick.scalar_subquery()))
+        update(Outbox)
+        .where(Outbox.id.in_(pick.scalar_subquery()))
         .values(status="sending", lease_until=at + timedelta(seconds=lease_seconds), lease_token=token)
-        .returning(Outbox.id)).all()
+        .returning(Outbox.id)
+    ).all()
     db.session.commit()
     return sorted(ids)
 
@@ -102,8 +107,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _attempt(row: Outbox, channel: str, result: str, code=None, error=None) -> None:
-    db.session.add(DeliveryAttempt(outbox_id=row.id, channel=channel, result=result,
-                                   error_code=code, error=error))
+    db.session.add(DeliveryAttempt(outbox_id=row.id, channel=channel, result=result, error_code=code, error=error))
 
 
 def prepare(rows: list[Outbox], result: DispatchResult) -> list[tuple[Outbox, object]]:
@@ -151,9 +155,11 @@ def renew_lease(row_id: int, token: str, lease_seconds: int) -> bool:
     kept in hand, not the ORM object's, which a commit expires and reloads from the database.
     """
     renewed = db.session.execute(
-        update(Outbox).where(Outbox.id == row_id, Outbox.status == "sending", Outbox.lease_token == token)
+        update(Outbox)
+        .where(Outbox.id == row_id, Outbox.status == "sending", Outbox.lease_token == token)
         .values(lease_until=now() + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
     if not renewed:
         log.info("outbox row %s is no longer ours; not sending it", row_id)
@@ -161,9 +167,15 @@ def renew_lease(row_id: int, token: str, lease_seconds: int) -> bool:
 
 
 def _ambiguous_sends(row: Outbox) -> int:
-    return db.session.scalar(select(func.count()).select_from(DeliveryAttempt).where(
-        DeliveryAttempt.outbox_id == row.id, DeliveryAttempt.channel == "wechat",
-        DeliveryAttempt.error_code == channels.AMBIGUOUS_ERRCODE))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(DeliveryAttempt)
+        .where(
+            DeliveryAttempt.outbox_id == row.id,
+            DeliveryAttempt.channel == "wechat",
+            DeliveryAttempt.error_code == channels.AMBIGUOUS_ERRCODE,
+        )
+    )
 
 
 def send(row: Outbox, account, tokens: channels.TokenCache, result: DispatchResult) -> None:
@@ -207,8 +219,12 @@ def dispatch_batch(limit: int = 100, lease_seconds: int | None = None) -> Dispat
     result.claimed = len(ids)
     if not ids:
         return result
-    rows = db.session.scalars(select(Outbox).where(Outbox.id.in_(ids), Outbox.lease_token == token)
-                              .order_by(Outbox.id).execution_options(populate_existing=True)).all()
+    rows = db.session.scalars(
+        select(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.lease_token == token)
+        .order_by(Outbox.id)
+        .execution_options(populate_existing=True)
+    ).all()
     try:
         to_send = prepare(rows, result)
         # No transaction stays open across network calls; the leases guard the rows meanwhile.
@@ -255,8 +271,14 @@ def run_forever(limit: int = 100, idle_seconds: float = 2.0, stop=lambda: False)
     while not stop():
         batch = dispatch_batch(limit)
         if batch.claimed:
-            log.info("dispatched: claimed=%d sent=%d retried=%d failed=%d deferred=%d",
-                     batch.claimed, batch.sent, batch.retried, batch.failed, batch.deferred)
+            log.info(
+                "dispatched: claimed=%d sent=%d retried=%d failed=%d deferred=%d",
+                batch.claimed,
+                batch.sent,
+                batch.retried,
+                batch.failed,
+                batch.deferred,
+            )
         else:
             db.session.remove()
             _time.sleep(idle_seconds)

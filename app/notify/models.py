@@ -1,4 +1,5 @@
 """Reminders as rows: the outbox, each delivery attempt, the in-app inbox, send credits."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,7 +45,7 @@ class Outbox(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    inbox_message: Mapped["InboxMessage | None"] = relationship()
+    inbox_message: Mapped[InboxMessage | None] = relationship()
 
     __mapper_args__ = {"version_id_col": lease_token, "version_id_generator": False}
 

@@ -12,8 +12,9 @@ class SubscriptionOut(Out):
 
 
 class SubscriptionsIn(Strict):
-    accepted = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=64)), required=True,
-                              validate=ma.validate.Length(max=20))
+    accepted = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64)), required=True, validate=ma.validate.Length(max=20)
+    )
 
 
 class MessageOut(Out):

@@ -4,6 +4,7 @@ A unique ``dedup_key`` makes enqueueing idempotent: jobs can be re-run, requests
 retried, and each reminder still exists once. Delivery happens later in the
 dispatcher (``notify.dispatcher``), never in the caller's request.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,16 +45,28 @@ def _insert():
 def _row(recipient: Recipient, kind: str, dedup_key: str, payload: dict, not_before: datetime | None) -> dict:
     templates.get(kind)  # unknown kinds fail here, in the caller's transaction
     at = not_before or now()
-    return {"dedup_key": dedup_key, "kind": kind, "recipient_kind": recipient.kind,
-            "recipient_id": recipient.id, "payload": payload, "status": "pending",
-            "not_before": at, "next_attempt_at": at, "attempts": 0, "created_at": now()}
+    return {
+        "dedup_key": dedup_key,
+        "kind": kind,
+        "recipient_kind": recipient.kind,
+        "recipient_id": recipient.id,
+        "payload": payload,
+        "status": "pending",
+        "not_before": at,
+        "next_attempt_at": at,
+        "attempts": 0,
+        "created_at": now(),
+    }
 
 
-def enqueue(recipient: Recipient, kind: str, dedup_key: str, payload: dict,
-            not_before: datetime | None = None) -> bool:
+def enqueue(recipient: Recipient, kind: str, dedup_key: str, payload: dict, not_before: datetime | None = None) -> bool:
     """Add one reminder; returns False when ``dedup_key`` was already enqueued."""
-    stmt = (_insert().values(**_row(recipient, kind, dedup_key, payload, not_before))
-            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Outbox.id))
+    stmt = (
+        _insert()
+        .values(**_row(recipient, kind, dedup_key, payload, not_before))
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(Outbox.id)
+    )
     return db.session.execute(stmt).first() is not None
 
 
@@ -67,13 +80,17 @@ def enqueue_many(items: list[tuple[Recipient, str, str, dict, datetime | None]])
     rows = [_row(*item) for item in items]
     if not rows:
         return 0
-    stmt = (_insert_into(Outbox.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(Outbox.__table__.c.id))
+    stmt = (
+        _insert_into(Outbox.__table__)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(Outbox.__table__.c.id)
+    )
     return len(db.session.connection().execute(stmt, rows).all())
 
 
-def enqueue_select(kind: str, recipient_kind: str, recipients: Select, payload: dict,
-                   not_before: datetime | None = None) -> int:
+def enqueue_select(
+    kind: str, recipient_kind: str, recipients: Select, payload: dict, not_before: datetime | None = None
+) -> int:
     """One reminder for every row of ``recipients`` — a SELECT of (recipient id, dedup key) —
     in a single ``INSERT … SELECT``; returns rows added (keys already present are skipped).
 
@@ -85,15 +102,38 @@ def enqueue_select(kind: str, recipient_kind: str, recipients: Select, payload: 
     source = recipients.subquery()
     recipient_id, dedup_key = list(source.c)[:2]
     table = Outbox.__table__
-    rows = select(literal(kind, table.c.kind.type), literal(recipient_kind, table.c.recipient_kind.type),
-                  recipient_id, dedup_key, literal(payload, table.c.payload.type),
-                  literal("pending", table.c.status.type), literal(at, table.c.not_before.type),
-                  literal(at, table.c.next_attempt_at.type), literal(0, table.c.attempts.type),
-                  literal(created, table.c.created_at.type)).where(true())  # SQLite: upsert after SELECT needs a WHERE
-    stmt = (_insert_into(table)
-            .from_select(["kind", "recipient_kind", "recipient_id", "dedup_key", "payload", "status",
-                          "not_before", "next_attempt_at", "attempts", "created_at"], rows)
-            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id))
+    rows = select(
+        literal(kind, table.c.kind.type),
+        literal(recipient_kind, table.c.recipient_kind.type),
+        recipient_id,
+        dedup_key,
+        literal(payload, table.c.payload.type),
+        literal("pending", table.c.status.type),
+        literal(at, table.c.not_before.type),
+        literal(at, table.c.next_attempt_at.type),
+        literal(0, table.c.attempts.type),
+        literal(created, table.c.created_at.type),
+    ).where(true())  # SQLite: upsert after SELECT needs a WHERE
+    stmt = (
+        _insert_into(table)
+        .from_select(
+            [
+                "kind",
+                "recipient_kind",
+                "recipient_id",
+                "dedup_key",
+                "payload",
+                "status",
+                "not_before",
+                "next_attempt_at",
+                "attempts",
+                "created_at",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id)
+    )
     # Counted from RETURNING: an ORM-session INSERT … SELECT reports no rowcount on psycopg.
     return len(db.session.execute(stmt).all())
 
@@ -107,25 +147,27 @@ def withdraw(dedup_prefix: str) -> int:
     the row; only a send already on the wire cannot be called back.
     """
     result = db.session.execute(
-        update(Outbox).where(Outbox.dedup_key.startswith(dedup_prefix, autoescape=True),
-                             Outbox.status.in_(("pending", "sending")))
-        .values(status="skipped", last_error="withdrawn", wechat_status="withdrawn",
-                lease_until=None, lease_token="")
-        .execution_options(synchronize_session=False))
+        update(Outbox)
+        .where(Outbox.dedup_key.startswith(dedup_prefix, autoescape=True), Outbox.status.in_(("pending", "sending")))
+        .values(status="skipped", last_error="withdrawn", wechat_status="withdrawn", lease_until=None, lease_token="")
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount
 
 
 def inbox_for(recipient: Recipient, unread_only: bool = False):
-    stmt = select(InboxMessage).where(InboxMessage.recipient_kind == recipient.kind,
-                                      InboxMessage.recipient_id == recipient.id)
+    stmt = select(InboxMessage).where(
+        InboxMessage.recipient_kind == recipient.kind, InboxMessage.recipient_id == recipient.id
+    )
     if unread_only:
         stmt = stmt.where(InboxMessage.read_at.is_(None))
     return stmt.order_by(InboxMessage.created_at.desc(), InboxMessage.id.desc())
 
 
 def unread_count(recipient: Recipient) -> int:
-    return db.session.scalar(select(func.count()).select_from(
-        inbox_for(recipient, unread_only=True).order_by(None).subquery()))
+    return db.session.scalar(
+        select(func.count()).select_from(inbox_for(recipient, unread_only=True).order_by(None).subquery())
+    )
 
 
 def recipient_of(actor) -> Recipient:
@@ -154,11 +196,18 @@ def subscriptions_for(account_id: int) -> list[dict]:
     """Templates the app should ask the user to accept, with the credits left for each."""
     from app.notify.models import SubscriptionCredit
 
-    credits = dict(db.session.execute(
-        select(SubscriptionCredit.template_id, SubscriptionCredit.credits)
-        .where(SubscriptionCredit.account_id == account_id)).all())
-    return [{"kind": t.kind, "template_id": t.template_id, "title": t.title, "credits": credits.get(t.template_id, 0)}
-            for t in templates.all_templates() if t.audience == "resident"]
+    credits = dict(
+        db.session.execute(
+            select(SubscriptionCredit.template_id, SubscriptionCredit.credits).where(
+                SubscriptionCredit.account_id == account_id
+            )
+        ).all()
+    )
+    return [
+        {"kind": t.kind, "template_id": t.template_id, "title": t.title, "credits": credits.get(t.template_id, 0)}
+        for t in templates.all_templates()
+        if t.audience == "resident"
+    ]
 
 
 def add_credits(account_id: int, accepted: list[str]) -> list[dict]:
@@ -171,8 +220,11 @@ def add_credits(account_id: int, accepted: list[str]) -> list[dict]:
         if template_id not in known:
             raise Invalid("accepted", f"unknown template {template_id}")
     for template_id in accepted:
-        credit = db.session.scalar(select(SubscriptionCredit).where(
-            SubscriptionCredit.account_id == account_id, SubscriptionCredit.template_id == template_id))
+        credit = db.session.scalar(
+            select(SubscriptionCredit).where(
+                SubscriptionCredit.account_id == account_id, SubscriptionCredit.template_id == template_id
+            )
+        )
         if credit is None:
             db.session.add(SubscriptionCredit(account_id=account_id, template_id=template_id, credits=1))
         else:
@@ -190,6 +242,11 @@ def send_health_reminder(actor, resident_row, title: str, body: str, not_before:
 
     key = f"{HEALTH_REMINDER.kind}:{uuid.uuid4().hex}"
     when = (not_before or now()).astimezone(local_now().tzinfo)
-    enqueue(resident(resident_row.id), HEALTH_REMINDER.kind, key,
-            {"title": title, "body": body, "team": actor.display, "when": f"{when:%Y-%m-%d %H:%M}"}, not_before)
+    enqueue(
+        resident(resident_row.id),
+        HEALTH_REMINDER.kind,
+        key,
+        {"title": title, "body": body, "team": actor.display, "when": f"{when:%Y-%m-%d %H:%M}"},
+        not_before,
+    )
     return db.session.scalar(select(Outbox).where(Outbox.dedup_key == key))

@@ -5,6 +5,7 @@ notify knows no feature. A kind says how to title the inbox message and how to
 fill the WeChat template's fields from the payload. Real template ids differ per
 mini-program: ``WECHAT_TEMPLATES`` (JSON ``{"kind": "template-id"}``) overrides them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,8 +13,18 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 # WeChat's value limits by field-name prefix (characters).
-LIMITS = {"thing": 20, "name": 10, "phrase": 5, "number": 32, "character_string": 32, "letter": 32,
-          "symbol": 5, "phone_number": 17, "car_number": 8, "amount": 32}
+LIMITS = {
+    "thing": 20,
+    "name": 10,
+    "phrase": 5,
+    "number": 32,
+    "character_string": 32,
+    "letter": 32,
+    "symbol": 5,
+    "phone_number": 17,
+    "car_number": 8,
+    "amount": 32,
+}
 
 
 @dataclass(frozen=True)
@@ -29,8 +40,15 @@ class Template:
 _REGISTRY: dict[str, Template] = {}
 
 
-def register(kind: str, *, title: str, template_id: str = "", page: str = "pages/index/index",
-             fields: dict | None = None, audience: str = "resident") -> Template:
+def register(
+    kind: str,
+    *,
+    title: str,
+    template_id: str = "",
+    page: str = "pages/index/index",
+    fields: dict | None = None,
+    audience: str = "resident",
+) -> Template:
     template = Template(kind, title, template_id or f"tmpl-{kind}", page, fields or {}, audience)
     _REGISTRY[kind] = template
     return template
@@ -40,8 +58,7 @@ def get(kind: str) -> Template:
     template = _REGISTRY[kind]
     override = _overrides().get(kind)
     if override:
-        return Template(template.kind, template.title, override, template.page, template.fields,
-                        template.audience)
+        return Template(template.kind, template.title, override, template.page, template.fields, template.audience)
     return template
 
 

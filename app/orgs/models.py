@@ -1,4 +1,5 @@
 """The organisation tree, family-doctor teams and their members."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,7 +46,7 @@ class Institution(db.Model):
     service_population: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
-    parent: Mapped["Institution | None"] = relationship(remote_side=[id])
+    parent: Mapped[Institution | None] = relationship(remote_side=[id])
 
     def is_within(self, other_path: str) -> bool:
         """In the subtree whose root has ``other_path`` (itself included)."""
@@ -69,8 +70,9 @@ class Team(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     institution: Mapped[Institution] = relationship()
-    members: Mapped[list["TeamMember"]] = relationship(
-        back_populates="team", cascade="all, delete-orphan", order_by="TeamMember.id")
+    members: Mapped[list[TeamMember]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="TeamMember.id"
+    )
 
 
 class TeamMember(db.Model):
@@ -83,4 +85,4 @@ class TeamMember(db.Model):
     role: Mapped[str] = mapped_column(String(30))
 
     team: Mapped[Team] = relationship(back_populates="members")
-    staff: Mapped["Staff"] = relationship()  # noqa: F821  (accounts.models)
+    staff: Mapped[Staff] = relationship()  # noqa: F821  (accounts.models)

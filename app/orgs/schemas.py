@@ -32,8 +32,7 @@ class MemberIn(Strict):
 class TeamIn(Strict):
     name = name_field(100, required=True)
     institution_id = ma.fields.Integer(required=True)
-    members = ma.fields.List(ma.fields.Nested(MemberIn), required=True,
-                             validate=ma.validate.Length(min=1, max=30))
+    members = ma.fields.List(ma.fields.Nested(MemberIn), required=True, validate=ma.validate.Length(min=1, max=30))
 
 
 class MemberOut(Out):
@@ -58,15 +57,17 @@ class StaffIn(Strict):
     username = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     name = name_field(50, required=True)
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=128))
-    roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)), required=True,
-                           validate=ma.validate.Length(min=1))
+    roles = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)), required=True, validate=ma.validate.Length(min=1)
+    )
     institution_id = ma.fields.Integer(required=True)
     phone = ma.fields.String(validate=ma.validate.Regexp(r"^1[3-9]\d{9}$"))
 
 
 class StaffPatchIn(Strict):
-    roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)),
-                           validate=ma.validate.Length(min=1))
+    roles = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES)), validate=ma.validate.Length(min=1)
+    )
     active = ma.fields.Boolean()
     name = name_field(50)
 

@@ -1,4 +1,5 @@
 """The organisation tree, teams and staff accounts — scoped to the caller's subtree."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -20,9 +21,19 @@ def visible_institutions(actor) -> list[Institution]:
 
 
 def as_tree(institutions: list[Institution]) -> list[dict]:
-    nodes = {i.id: {"id": i.id, "code": i.code, "name": i.name, "kind": i.kind, "level": i.level,
-                    "parent_id": i.parent_id, "service_population": i.service_population,
-                    "children": []} for i in institutions}
+    nodes = {
+        i.id: {
+            "id": i.id,
+            "code": i.code,
+            "name": i.name,
+            "kind": i.kind,
+            "level": i.level,
+            "parent_id": i.parent_id,
+            "service_population": i.service_population,
+            "children": [],
+        }
+        for i in institutions
+    }
     roots = []
     for i in institutions:  # ordered by path: parents come first
         parent = nodes.get(i.parent_id)
@@ -37,13 +48,18 @@ def create_institution(data: dict) -> Institution:
         if parent is None:
             raise Invalid("parent_id", "no such institution")
     if (parent.kind if parent else None) not in ALLOWED_PARENTS[data["kind"]]:
-        raise Invalid("parent_id", f"a {data['kind']} cannot sit under "
-                      f"{parent.kind if parent else 'nothing'}")
+        raise Invalid("parent_id", f"a {data['kind']} cannot sit under {parent.kind if parent else 'nothing'}")
     if db.session.scalar(select(Institution.id).where(Institution.code == data["code"])):
         raise Conflict("an institution with this code exists", error="duplicate_code")
-    institution = Institution(code=data["code"], name=data["name"], kind=data["kind"],
-                              level=INSTITUTION_KINDS[data["kind"]], parent_id=parent.id if parent else None,
-                              path="", service_population=data["service_population"])
+    institution = Institution(
+        code=data["code"],
+        name=data["name"],
+        kind=data["kind"],
+        level=INSTITUTION_KINDS[data["kind"]],
+        parent_id=parent.id if parent else None,
+        path="",
+        service_population=data["service_population"],
+    )
     db.session.add(institution)
     db.session.flush()
     institution.path = f"{parent.path if parent else '/'}{institution.id}/"
@@ -60,14 +76,21 @@ def _check_admin_of(actor, institution_id: int, field: str) -> Institution:
 def team_payload(team: Team) -> dict:
     members = [{"staff_id": m.staff_id, "name": m.staff.name, "role": m.role} for m in team.members]
     leader = next((m for m in members if m["role"] == "leader_gp"), None)
-    return {"id": team.id, "name": team.name, "institution_id": team.institution_id,
-            "leader": leader, "members": members}
+    return {
+        "id": team.id,
+        "name": team.name,
+        "institution_id": team.institution_id,
+        "leader": leader,
+        "members": members,
+    }
 
 
 def list_teams(actor, institution_id: int | None) -> list[Team]:
     stmt = select(Team).where(Team.active).order_by(Team.id)
     if institution_id is not None:
-        institution = get_institution(actor, institution_id) if actor.is_staff else db.session.get(Institution, institution_id)
+        institution = (
+            get_institution(actor, institution_id) if actor.is_staff else db.session.get(Institution, institution_id)
+        )
         if institution is None:
             raise NotFound("institution not found")
         stmt = stmt.where(Team.institution_id == institution.id)
@@ -93,8 +116,11 @@ def create_team(actor, data: dict) -> Team:
             raise Invalid("members", f"staff {sid} is not an active member of this institution's tree")
     if db.session.scalar(select(Team.id).where(Team.institution_id == institution.id, Team.name == data["name"])):
         raise Conflict("a team with this name exists in this institution", error="duplicate_team")
-    team = Team(name=data["name"], institution_id=institution.id,
-                members=[TeamMember(staff_id=m["staff_id"], role=m["role"]) for m in data["members"]])
+    team = Team(
+        name=data["name"],
+        institution_id=institution.id,
+        members=[TeamMember(staff_id=m["staff_id"], role=m["role"]) for m in data["members"]],
+    )
     db.session.add(team)
     db.session.flush()
     return team
@@ -110,9 +136,14 @@ def create_staff(actor, data: dict) -> Staff:
         raise Forbidden("only a district admin may create district admins")
     if db.session.scalar(select(Staff.id).where(Staff.username == data["username"])):
         raise Conflict("this username is taken", error="duplicate_username")
-    staff = Staff(username=data["username"], name=data["name"], roles=sorted(set(data["roles"])),
-                  institution_id=data["institution_id"], phone=data.get("phone"),
-                  password_hash=hash_password(data["password"]))
+    staff = Staff(
+        username=data["username"],
+        name=data["name"],
+        roles=sorted(set(data["roles"])),
+        institution_id=data["institution_id"],
+        phone=data.get("phone"),
+        password_hash=hash_password(data["password"]),
+    )
     db.session.add(staff)
     db.session.flush()
     return staff

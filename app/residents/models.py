@@ -1,4 +1,5 @@
 """The archive's basic-information sheet (个人基本信息表), households and diagnoses."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -4,6 +4,7 @@ Each population is defined once, twice over: as a Python predicate for one
 resident in hand, and as a SQL clause for set-based queries. Both read the same
 constants so the phone, the worklists and the indicators agree.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,8 +17,16 @@ from app.residents.models import Condition, Resident
 ELDERLY_AGE = 65
 CHILD_MAX_AGE = 6  # 0–6 岁: up to the day before the 7th birthday
 CHRONIC_MIN_AGE = 35
-POPULATIONS = ("elderly", "children_0_6", "hypertension", "t2dm", "pregnant", "disabled",
-               "poverty_alleviated", "special_family")
+POPULATIONS = (
+    "elderly",
+    "children_0_6",
+    "hypertension",
+    "t2dm",
+    "pregnant",
+    "disabled",
+    "poverty_alleviated",
+    "special_family",
+)
 
 
 def populations_of(resident: Resident, today: date, diseases: set[str] | None = None) -> list[str]:
@@ -42,8 +51,9 @@ def populations_of(resident: Resident, today: date, diseases: set[str] | None = 
 
 
 def has_condition(disease: str):
-    return exists(select(Condition.id).where(
-        Condition.resident_id == Resident.id, Condition.disease == disease, Condition.active))
+    return exists(
+        select(Condition.id).where(Condition.resident_id == Resident.id, Condition.disease == disease, Condition.active)
+    )
 
 
 def population_clause(population: str, today: date):

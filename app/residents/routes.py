@@ -39,8 +39,7 @@ def list_residents(args):
     """Residents in the caller's scope; each listed archive is logged as read."""
     actor = current_actor()
     rows, total = paginate(services.search_residents(actor, args), args["page"], args["per_page"])
-    audit.record_many(actor, [r.id for r in rows], action="read", section="basic_info_list",
-                      purpose="care")
+    audit.record_many(actor, [r.id for r in rows], action="read", section="basic_info_list", purpose="care")
     return page_body([present_resident(r) for r in rows], args["page"], args["per_page"], total)
 
 

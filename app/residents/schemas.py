@@ -17,8 +17,11 @@ class ResidentOut(Out):
     id = ma.fields.Integer()
     archive_no = ma.fields.String()
     name = ma.fields.String()
-    id_number = ma.fields.String(metadata={
-        "description": "masked to the 6-digit area code (371002************) unless the viewer is the resident"})
+    id_number = ma.fields.String(
+        metadata={
+            "description": "masked to the 6-digit area code (371002************) unless the viewer is the resident"
+        }
+    )
     sex = ma.fields.String()
     birth_on = ma.fields.Date()
     age = ma.fields.Integer()
@@ -57,8 +60,9 @@ def _text(max_len):
 class _ArchiveFields(Strict):
     """Fields of the basic sheet that staff may write."""
 
-    phone = ma.fields.String(validate=ma.validate.Regexp(r"^1[3-9]\d{9}$", error="must be an 11-digit mobile number"),
-                             allow_none=True)
+    phone = ma.fields.String(
+        validate=ma.validate.Regexp(r"^1[3-9]\d{9}$", error="must be an 11-digit mobile number"), allow_none=True
+    )
     address = _text(200)
     household_id = ma.fields.Integer(allow_none=True)
     relation_to_head = _text(20)
@@ -86,9 +90,18 @@ class ResidentCreateIn(_ArchiveFields):
     name = name_field(50, required=True)
     id_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=18))
     institution_id = ma.fields.Integer(required=True)
-    conditions = _list(ma.fields.Nested(ma.Schema.from_dict({
-        "disease": ma.fields.String(required=True, validate=ma.validate.OneOf(DISEASES)),
-        "diagnosed_on": ma.fields.Date(required=True)}, name="ConditionIn")), load_default=list)
+    conditions = _list(
+        ma.fields.Nested(
+            ma.Schema.from_dict(
+                {
+                    "disease": ma.fields.String(required=True, validate=ma.validate.OneOf(DISEASES)),
+                    "diagnosed_on": ma.fields.Date(required=True),
+                },
+                name="ConditionIn",
+            )
+        ),
+        load_default=list,
+    )
 
 
 class ResidentPatchIn(_ArchiveFields):
@@ -98,9 +111,13 @@ class ResidentPatchIn(_ArchiveFields):
 
 
 class ResidentListArgs(PageArgs):
-    q = ma.fields.String(validate=ma.validate.Length(min=1, max=50), metadata={
-        "description": "a name (prefix) or an archive number; an ID number (or any run of 15 or more digits) "
-                       "is a 422: look it up with POST /api/v1/residents/lookup"})
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={
+            "description": "a name (prefix) or an archive number; an ID number (or any run of 15 or more digits) "
+            "is a 422: look it up with POST /api/v1/residents/lookup"
+        },
+    )
     population = ma.fields.String(validate=ma.validate.OneOf(POPULATIONS))
     team_id = ma.fields.Integer()
     institution_id = ma.fields.Integer()
@@ -108,8 +125,11 @@ class ResidentListArgs(PageArgs):
 
 
 class ResidentLookupIn(Strict):
-    id_number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=30),
-                                 metadata={"description": "18 characters (GB 11643), checked MOD 11-2"})
+    id_number = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=30),
+        metadata={"description": "18 characters (GB 11643), checked MOD 11-2"},
+    )
 
 
 class ResidentPage(Out):

@@ -1,4 +1,5 @@
 """Creating, finding and changing archives (建档), with the access log written alongside."""
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,7 @@ def lookup_resident(actor, id_number: str) -> Resident:
 # An ID number (18 characters, or the old 15 digits; a trailing X) or any long run of digits:
 # refused in the list's query string, where proxies' and gunicorn's access logs would keep it.
 _ID_SHAPED = re.compile(r"^(\d{14}|\d{17})[\dX]$|\d{15,}", re.IGNORECASE)
-ID_IN_QUERY = "ID numbers must not travel in a URL: use POST /api/v1/residents/lookup {\"id_number\"}"
+ID_IN_QUERY = 'ID numbers must not travel in a URL: use POST /api/v1/residents/lookup {"id_number"}'
 
 
 def _check_links(actor, data: dict) -> None:
@@ -94,8 +95,13 @@ def create_resident(actor, data: dict) -> Resident:
         raise Conflict("an archive with this ID number already exists", error="duplicate_id_number")
     conditions = data.pop("conditions", [])
     resident = Resident(
-        archive_no=uuid.uuid4().hex, id_number_enc=vault().encrypt(parsed.value),
-        id_number_hash=lookup, sex=parsed.sex, birth_on=parsed.birth_on, **data)
+        archive_no=uuid.uuid4().hex,
+        id_number_enc=vault().encrypt(parsed.value),
+        id_number_hash=lookup,
+        sex=parsed.sex,
+        birth_on=parsed.birth_on,
+        **data,
+    )
     db.session.add(resident)
     try:
         db.session.flush()
@@ -104,8 +110,14 @@ def create_resident(actor, data: dict) -> Resident:
         raise Conflict("an archive with this ID number already exists", error="duplicate_id_number") from None
     resident.archive_no = f"{institution.code}{resident.id:08d}"
     for item in conditions:
-        db.session.add(Condition(resident_id=resident.id, disease=item["disease"],
-                                 diagnosed_on=item["diagnosed_on"], recorded_by_id=actor.id))
+        db.session.add(
+            Condition(
+                resident_id=resident.id,
+                disease=item["disease"],
+                diagnosed_on=item["diagnosed_on"],
+                recorded_by_id=actor.id,
+            )
+        )
     audit.record(actor, resident.id, action="create", section="basic_info", purpose="registration")
     db.session.flush()
     db.session.refresh(resident)
@@ -130,23 +142,24 @@ def register_condition(actor, resident: Resident, disease: str, diagnosed_on: da
         raise Invalid("diagnosed_on", "cannot be in the future")
     if diagnosed_on < resident.birth_on:
         raise Invalid("diagnosed_on", "cannot be before the resident's birth date")
-    existing = db.session.scalar(select(Condition).where(Condition.resident_id == resident.id,
-                                                         Condition.disease == disease))
+    existing = db.session.scalar(
+        select(Condition).where(Condition.resident_id == resident.id, Condition.disease == disease)
+    )
     if existing is not None and existing.active:
         raise Conflict(f"{disease} is already registered for this resident", error="duplicate_condition")
     if existing is not None:
         existing.active, existing.diagnosed_on, existing.recorded_by_id = True, diagnosed_on, actor.id
         condition = existing
     else:
-        condition = Condition(resident_id=resident.id, disease=disease, diagnosed_on=diagnosed_on,
-                              recorded_by_id=actor.id)
+        condition = Condition(
+            resident_id=resident.id, disease=disease, diagnosed_on=diagnosed_on, recorded_by_id=actor.id
+        )
         db.session.add(condition)
     try:
         db.session.flush()
     except IntegrityError:  # a concurrent request registered the same disease
         db.session.rollback()
-        raise Conflict(f"{disease} is already registered for this resident",
-                       error="duplicate_condition") from None
+        raise Conflict(f"{disease} is already registered for this resident", error="duplicate_condition") from None
     audit.record(actor, resident.id, action="create", section="conditions", purpose="care")
     return condition
 
@@ -157,8 +170,9 @@ def assign_team(resident_ids: list[int], team_id: int) -> None:
     The contracts feature calls it when a contract starts: residents are served by the team they
     signed with."""
     if resident_ids:
-        db.session.execute(update(Resident).where(Resident.id.in_(resident_ids))
-                           .values(team_id=team_id, updated_at=now()))
+        db.session.execute(
+            update(Resident).where(Resident.id.in_(resident_ids)).values(team_id=team_id, updated_at=now())
+        )
 
 
 def search_residents(actor, args: dict):
@@ -185,9 +199,13 @@ def search_residents(actor, args: dict):
 def me_summary(actor) -> dict:
     """What the phone's home screen needs about the logged-in resident (the actor is loaded from
     the WeChat account on this request: its id and the archive it is bound to)."""
-    body = {"account": {"id": actor.id, "bound": actor.resident_id is not None,
-                        "resident_id": actor.resident_id},
-            "resident": None, "family": [], "populations": [], "contract": None}
+    body = {
+        "account": {"id": actor.id, "bound": actor.resident_id is not None, "resident_id": actor.resident_id},
+        "resident": None,
+        "family": [],
+        "populations": [],
+        "contract": None,
+    }
     if actor.resident_id is None:
         return body
     resident = db.session.get(Resident, actor.resident_id)
@@ -213,11 +231,15 @@ def rotate_id_number_key(batch: int = 5000) -> Iterator[int]:
     """
     box, last_id = vault(), 0
     table = Resident.__table__
-    statement = (update(table).where(table.c.id == bindparam("rid"))
-                 .values(id_number_enc=bindparam("enc"), id_number_hash=bindparam("hash")))
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("rid"))
+        .values(id_number_enc=bindparam("enc"), id_number_hash=bindparam("hash"))
+    )
     while True:
-        rows = db.session.execute(select(Resident.id, Resident.id_number_enc).where(Resident.id > last_id)
-                                  .order_by(Resident.id).limit(batch)).all()
+        rows = db.session.execute(
+            select(Resident.id, Resident.id_number_enc).where(Resident.id > last_id).order_by(Resident.id).limit(batch)
+        ).all()
         if not rows:
             return
         params = []

@@ -4,6 +4,7 @@ Jobs are referenced by dotted path so this list imports no feature at load time.
 Every job is idempotent and set-based; it may run twice (after a takeover, or by
 ``scheduler run-once``) without doing anything twice.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,28 +25,83 @@ class JobSpec:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("notify-dispatch", "app.notify.jobs:dispatch_due", "interval", {"seconds": 30},
-            "deliver due reminders (WeChat + inbox)"),
-    JobSpec("family-grants-daily", "app.family.jobs:family_grants_daily", "cron", {"hour": 1, "minute": 10},
-            "guardian access ends at 14 (becomes a request); unanswered requests expire"),
-    JobSpec("contracts-daily", "app.contracts.jobs:run_daily", "cron", {"hour": 1, "minute": 0},
-            "expire ended contracts, start scheduled renewals, renewal reminders"),
-    JobSpec("followups-plans", "app.followups.jobs:ensure_plans", "cron", {"hour": 1, "minute": 30},
-            "every managed patient has one open follow-up plan; close plans of those who left"),
-    JobSpec("indicators-snapshot", "app.indicators.jobs:snapshot_month_ends", "cron", {"hour": 2, "minute": 30},
-            "freeze each finished month's indicators for the trend"),
-    JobSpec("idempotency-expire", "app.common.idempotency:expire_keys", "cron", {"hour": 3, "minute": 0},
-            "delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS"),
-    JobSpec("rate-limits-expire", "app.common.rate_limits:expire_counters", "cron", {"hour": 3, "minute": 5},
-            "delete rate-limit counters whose window has ended"),
-    JobSpec("followups-reminders", "app.followups.jobs:send_reminders", "cron", {"hour": 6, "minute": 0},
-            "remind patients whose follow-up window opens"),
-    JobSpec("followups-digest", "app.followups.jobs:team_digest", "cron", {"hour": 7, "minute": 30},
-            "each team's morning digest: due today and overdue"),
-    JobSpec("surveys-invite", "app.surveys.jobs:invite_newcomers", "cron", {"hour": 7, "minute": 40},
-            "invite residents who newly fall into an open survey's target"),
-    JobSpec("appointments-day-lists", "app.appointments.jobs:send_day_lists", "cron", {"hour": 17, "minute": 0},
-            "tomorrow's booked list to each team's inbox"),
+    JobSpec(
+        "notify-dispatch",
+        "app.notify.jobs:dispatch_due",
+        "interval",
+        {"seconds": 30},
+        "deliver due reminders (WeChat + inbox)",
+    ),
+    JobSpec(
+        "family-grants-daily",
+        "app.family.jobs:family_grants_daily",
+        "cron",
+        {"hour": 1, "minute": 10},
+        "guardian access ends at 14 (becomes a request); unanswered requests expire",
+    ),
+    JobSpec(
+        "contracts-daily",
+        "app.contracts.jobs:run_daily",
+        "cron",
+        {"hour": 1, "minute": 0},
+        "expire ended contracts, start scheduled renewals, renewal reminders",
+    ),
+    JobSpec(
+        "followups-plans",
+        "app.followups.jobs:ensure_plans",
+        "cron",
+        {"hour": 1, "minute": 30},
+        "every managed patient has one open follow-up plan; close plans of those who left",
+    ),
+    JobSpec(
+        "indicators-snapshot",
+        "app.indicators.jobs:snapshot_month_ends",
+        "cron",
+        {"hour": 2, "minute": 30},
+        "freeze each finished month's indicators for the trend",
+    ),
+    JobSpec(
+        "idempotency-expire",
+        "app.common.idempotency:expire_keys",
+        "cron",
+        {"hour": 3, "minute": 0},
+        "delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS",
+    ),
+    JobSpec(
+        "rate-limits-expire",
+        "app.common.rate_limits:expire_counters",
+        "cron",
+        {"hour": 3, "minute": 5},
+        "delete rate-limit counters whose window has ended",
+    ),
+    JobSpec(
+        "followups-reminders",
+        "app.followups.jobs:send_reminders",
+        "cron",
+        {"hour": 6, "minute": 0},
+        "remind patients whose follow-up window opens",
+    ),
+    JobSpec(
+        "followups-digest",
+        "app.followups.jobs:team_digest",
+        "cron",
+        {"hour": 7, "minute": 30},
+        "each team's morning digest: due today and overdue",
+    ),
+    JobSpec(
+        "surveys-invite",
+        "app.surveys.jobs:invite_newcomers",
+        "cron",
+        {"hour": 7, "minute": 40},
+        "invite residents who newly fall into an open survey's target",
+    ),
+    JobSpec(
+        "appointments-day-lists",
+        "app.appointments.jobs:send_day_lists",
+        "cron",
+        {"hour": 17, "minute": 0},
+        "tomorrow's booked list to each team's inbox",
+    ),
 )
 
 

@@ -4,9 +4,10 @@ A lease (not a PostgreSQL advisory lock) so the same mechanism works on SQLite, 
 so a process that hangs — not only one that dies — loses the lead when it stops
 renewing. Uses wall-clock time, not the application clock, which tests may freeze.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,7 @@ NAME = "scheduler"
 
 
 def _wall_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def acquire(holder: str, lease_seconds: int) -> bool:
@@ -28,9 +29,9 @@ def acquire(holder: str, lease_seconds: int) -> bool:
     with db.engine.begin() as conn:
         taken = conn.execute(
             update(SchedulerLock)
-            .where(SchedulerLock.name == NAME,
-                   or_(SchedulerLock.holder == holder, SchedulerLock.lease_until < at))
-            .values(holder=holder, lease_until=until, heartbeat_at=at)).rowcount
+            .where(SchedulerLock.name == NAME, or_(SchedulerLock.holder == holder, SchedulerLock.lease_until < at))
+            .values(holder=holder, lease_until=until, heartbeat_at=at)
+        ).rowcount
     if taken:
         return True
     try:
@@ -43,8 +44,11 @@ def acquire(holder: str, lease_seconds: int) -> bool:
 
 def release(holder: str) -> None:
     with db.engine.begin() as conn:
-        conn.execute(update(SchedulerLock).where(SchedulerLock.name == NAME, SchedulerLock.holder == holder)
-                     .values(lease_until=_wall_now() - timedelta(seconds=1)))
+        conn.execute(
+            update(SchedulerLock)
+            .where(SchedulerLock.name == NAME, SchedulerLock.holder == holder)
+            .values(lease_until=_wall_now() - timedelta(seconds=1))
+        )
 
 
 def current_holder() -> tuple[str, datetime] | None:

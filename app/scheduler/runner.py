@@ -1,4 +1,5 @@
 """The scheduler process: APScheduler's BlockingScheduler behind a leader lease."""
+
 from __future__ import annotations
 
 import logging
@@ -62,13 +63,24 @@ class SchedulerProcess:
             self.scheduler.shutdown(wait=False)
 
     def _build(self) -> BlockingScheduler:
-        scheduler = BlockingScheduler(timezone=self.tz, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+        scheduler = BlockingScheduler(
+            timezone=self.tz, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+        )
         for spec in JOBS:
-            scheduler.add_job(run_job, make_trigger(spec, self.tz), args=[self.app, spec], id=spec.id,
-                              name=spec.description, replace_existing=True)
-        scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=max(1, self.lease // 3), timezone=self.tz),
-                          id="scheduler-heartbeat", replace_existing=True)
+            scheduler.add_job(
+                run_job,
+                make_trigger(spec, self.tz),
+                args=[self.app, spec],
+                id=spec.id,
+                name=spec.description,
+                replace_existing=True,
+            )
+        scheduler.add_job(
+            self._heartbeat,
+            IntervalTrigger(seconds=max(1, self.lease // 3), timezone=self.tz),
+            id="scheduler-heartbeat",
+            replace_existing=True,
+        )
         return scheduler
 
     def _stop(self, *_args) -> None:

@@ -10,6 +10,7 @@
   characters → otherwise 422 with ``errors["answers.<question_id>"]`` naming each offending
   question.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -121,8 +122,12 @@ def check_answers(survey: Survey, answers: list[dict]) -> list[_Checked]:
         if question.required and question.id not in answered and f"answers.{question.id}" not in errors:
             fail(question.id, "required")
     if errors:
-        raise AppError("the answers have problems: " + ", ".join(sorted(errors)), status=422,
-                       error="validation_error", errors=errors)
+        raise AppError(
+            "the answers have problems: " + ", ".join(sorted(errors)),
+            status=422,
+            error="validation_error",
+            errors=errors,
+        )
     return checked
 
 
@@ -145,41 +150,68 @@ def respond(actor: Actor, survey_id: int, data: dict) -> SurveyResponse:
     if state == "closed":
         raise Conflict(f"the survey closed on {survey.closes_on.isoformat()}", error="survey_closed")
     subject = _subject(actor, data.get("on_behalf_of"))
-    invited = db.session.scalar(select(SurveyInvitation.id).where(
-        SurveyInvitation.survey_id == survey.id, SurveyInvitation.resident_id == subject))
+    invited = db.session.scalar(
+        select(SurveyInvitation.id).where(
+            SurveyInvitation.survey_id == survey.id, SurveyInvitation.resident_id == subject
+        )
+    )
     if invited is None:
         raise Forbidden("this resident was not invited to this survey", error="not_invited")
-    if db.session.scalar(select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id,
-                                                         SurveyResponse.resident_id == subject)):
+    if db.session.scalar(
+        select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id, SurveyResponse.resident_id == subject)
+    ):
         raise Conflict("this survey has already been answered for this resident", error="already_answered")
     checked = check_answers(survey, data["answers"])
     proxy = subject != actor.resident_id
-    response = SurveyResponse(survey_id=survey.id, resident_id=subject, account_id=actor.id,
-                              submitted_by_resident_id=actor.resident_id, proxy=proxy,
-                              scored_count=sum(c.positive is not None for c in checked),
-                              positive_count=sum(c.positive is True for c in checked), submitted_at=now())
+    response = SurveyResponse(
+        survey_id=survey.id,
+        resident_id=subject,
+        account_id=actor.id,
+        submitted_by_resident_id=actor.resident_id,
+        proxy=proxy,
+        scored_count=sum(c.positive is not None for c in checked),
+        positive_count=sum(c.positive is True for c in checked),
+        submitted_at=now(),
+    )
     db.session.add(response)
     try:
         db.session.flush()  # the unique constraint decides between concurrent submissions
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("this survey has already been answered for this resident",
-                       error="already_answered") from None
-    db.session.add_all(SurveyAnswer(response_id=response.id, question_id=c.question.id, value=c.value,
-                                    text=c.text, positive=c.positive,
-                                    options=[SurveyAnswerOption(option_id=o.id) for o in c.options])
-                       for c in checked)
+        raise Conflict("this survey has already been answered for this resident", error="already_answered") from None
+    db.session.add_all(
+        SurveyAnswer(
+            response_id=response.id,
+            question_id=c.question.id,
+            value=c.value,
+            text=c.text,
+            positive=c.positive,
+            options=[SurveyAnswerOption(option_id=o.id) for o in c.options],
+        )
+        for c in checked
+    )
     db.session.flush()
     if proxy:  # the subject can see in their access log that someone answered for them
         me = db.session.get(Resident, actor.resident_id)
         target = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
-        audit.record(dataclasses.replace(target, display=me.name if me else target.display), subject,
-                     action="create", section="survey_response", purpose="family_access")
+        audit.record(
+            dataclasses.replace(target, display=me.name if me else target.display),
+            subject,
+            action="create",
+            section="survey_response",
+            purpose="family_access",
+        )
     return response
 
 
 def present_response(response: SurveyResponse) -> dict:
-    return {"id": response.id, "survey_id": response.survey_id, "resident_id": response.resident_id,
-            "proxy": response.proxy, "submitted_at": response.submitted_at,
-            "answered_questions": db.session.scalar(select(func.count()).select_from(SurveyAnswer)
-                                                    .where(SurveyAnswer.response_id == response.id))}
+    return {
+        "id": response.id,
+        "survey_id": response.survey_id,
+        "resident_id": response.resident_id,
+        "proxy": response.proxy,
+        "submitted_at": response.submitted_at,
+        "answered_questions": db.session.scalar(
+            select(func.count()).select_from(SurveyAnswer).where(SurveyAnswer.response_id == response.id)
+        ),
+    }

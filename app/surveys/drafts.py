@@ -1,5 +1,6 @@
 """Writing a questionnaire: create a draft, replace it wholesale, delete it. A published survey is
 frozen (409)."""
+
 from __future__ import annotations
 
 import logging
@@ -27,19 +28,25 @@ def _owner_institution(actor: Actor, institution_id: int) -> Institution:
 def _build_questions(questions: list[dict]) -> list[SurveyQuestion]:
     built = []
     for position, q in enumerate(questions, start=1):
-        question = SurveyQuestion(position=position, text=q["text"].strip(), type=q["type"],
-                                  required=q.get("required", True))
+        question = SurveyQuestion(
+            position=position, text=q["text"].strip(), type=q["type"], required=q.get("required", True)
+        )
         options = q.get("options") or []
         if q["type"] == "scale":
             if options:
-                question.options = [SurveyOption(position=v, label=o["label"].strip(), positive=bool(o["positive"]),
-                                                 value=v) for v, o in zip(SCALE_VALUES, options, strict=False)]
+                question.options = [
+                    SurveyOption(position=v, label=o["label"].strip(), positive=bool(o["positive"]), value=v)
+                    for v, o in zip(SCALE_VALUES, options, strict=False)
+                ]
             else:  # default labels; 4 and 5 count as positive
-                question.options = [SurveyOption(position=v, label=str(v), positive=v >= 4, value=v)
-                                    for v in SCALE_VALUES]
+                question.options = [
+                    SurveyOption(position=v, label=str(v), positive=v >= 4, value=v) for v in SCALE_VALUES
+                ]
         else:
-            question.options = [SurveyOption(position=i, label=o["label"].strip(), positive=bool(o["positive"]))
-                                for i, o in enumerate(options, start=1)]
+            question.options = [
+                SurveyOption(position=i, label=o["label"].strip(), positive=bool(o["positive"]))
+                for i, o in enumerate(options, start=1)
+            ]
         built.append(question)
     return built
 
@@ -69,8 +76,11 @@ def create(actor: Actor, data: dict) -> Survey:
 def _lock_draft(survey: Survey) -> None:
     """Claim the row as a draft (a row lock on PostgreSQL); published → 409."""
     claimed = db.session.execute(
-        update(Survey).where(Survey.id == survey.id, Survey.status == "draft").values(updated_at=now())
-        .execution_options(synchronize_session=False)).rowcount
+        update(Survey)
+        .where(Survey.id == survey.id, Survey.status == "draft")
+        .values(updated_at=now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if claimed != 1:
         raise Conflict("a published survey is frozen: its questions cannot change", error="survey_published")
 

@@ -5,6 +5,7 @@ Sheets: ``Summary`` (the headline numbers and the rule), ``Questions`` (one row 
 breakdowns), ``Free text`` (every free-text answer in scope; the writer's identity only for the
 district admin — see ``surveys.results``). Rates are stored as numbers (formatted as percent).
 """
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -18,11 +19,22 @@ PERCENT = "0.00%"
 MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 SUMMARY_FIELDS = (
-    ("survey_id", "Survey id"), ("title", "Title"), ("kind", "Kind"), ("indicator", "Indicator"),
-    ("state", "State"), ("institution_id", "Institution id"), ("institution_name", "Institution"),
-    ("team_id", "Team id"), ("team_name", "Team"), ("positive_threshold", "Positive threshold"),
-    ("invited", "Invited"), ("responses", "Responses"), ("proxy_responses", "Answered by family"),
-    ("response_rate", "Response rate"), ("positive", "Positive respondents"), ("positive_rate", "Positive rate"),
+    ("survey_id", "Survey id"),
+    ("title", "Title"),
+    ("kind", "Kind"),
+    ("indicator", "Indicator"),
+    ("state", "State"),
+    ("institution_id", "Institution id"),
+    ("institution_name", "Institution"),
+    ("team_id", "Team id"),
+    ("team_name", "Team"),
+    ("positive_threshold", "Positive threshold"),
+    ("invited", "Invited"),
+    ("responses", "Responses"),
+    ("proxy_responses", "Answered by family"),
+    ("response_rate", "Response rate"),
+    ("positive", "Positive respondents"),
+    ("positive_rate", "Positive rate"),
     ("rule", "Rule"),
 )
 RATE_FIELDS = {"response_rate", "positive_rate", "share", "positive_threshold"}
@@ -70,29 +82,91 @@ def workbook(result: dict, texts: list[dict]) -> bytes:
     summary.column_dimensions["A"].width = 22
     summary.column_dimensions["B"].width = 60
 
-    _sheet(book, "Questions",
-           ["position", "question_id", "question", "type", "required", "scored", "answered", "positive",
-            "positive_rate", "mean"],
-           [[q["position"], q["question_id"], q["text"], q["type"], q["required"], q["scored"], q["answered"],
-             q["positive"], q["positive_rate"], q["mean"]] for q in result["questions"]],
-           {"positive_rate"})
-    _sheet(book, "Options",
-           ["position", "question_id", "question", "option_id", "option", "value", "positive", "count", "share"],
-           [[q["position"], q["question_id"], q["text"], o["option_id"], o["label"], o["value"], o["positive"],
-             o["count"], o["share"]] for q in result["questions"] for o in q["options"]],
-           {"share"})
-    _sheet(book, "Institutions", ["institution_id", "institution", *GROUP_FIELDS],
-           [[g["institution_id"], g["name"], *(g[f] for f in GROUP_FIELDS)] for g in result["institutions"]],
-           {"response_rate", "positive_rate"})
-    _sheet(book, "Teams", ["team_id", "team", *GROUP_FIELDS],
-           [[g["team_id"], g["name"] or "(no team)", *(g[f] for f in GROUP_FIELDS)] for g in result["teams"]],
-           {"response_rate", "positive_rate"})
+    _sheet(
+        book,
+        "Questions",
+        [
+            "position",
+            "question_id",
+            "question",
+            "type",
+            "required",
+            "scored",
+            "answered",
+            "positive",
+            "positive_rate",
+            "mean",
+        ],
+        [
+            [
+                q["position"],
+                q["question_id"],
+                q["text"],
+                q["type"],
+                q["required"],
+                q["scored"],
+                q["answered"],
+                q["positive"],
+                q["positive_rate"],
+                q["mean"],
+            ]
+            for q in result["questions"]
+        ],
+        {"positive_rate"},
+    )
+    _sheet(
+        book,
+        "Options",
+        ["position", "question_id", "question", "option_id", "option", "value", "positive", "count", "share"],
+        [
+            [
+                q["position"],
+                q["question_id"],
+                q["text"],
+                o["option_id"],
+                o["label"],
+                o["value"],
+                o["positive"],
+                o["count"],
+                o["share"],
+            ]
+            for q in result["questions"]
+            for o in q["options"]
+        ],
+        {"share"},
+    )
+    _sheet(
+        book,
+        "Institutions",
+        ["institution_id", "institution", *GROUP_FIELDS],
+        [[g["institution_id"], g["name"], *(g[f] for f in GROUP_FIELDS)] for g in result["institutions"]],
+        {"response_rate", "positive_rate"},
+    )
+    _sheet(
+        book,
+        "Teams",
+        ["team_id", "team", *GROUP_FIELDS],
+        [[g["team_id"], g["name"] or "(no team)", *(g[f] for f in GROUP_FIELDS)] for g in result["teams"]],
+        {"response_rate", "positive_rate"},
+    )
     positions = {q["question_id"]: (q["position"], q["text"]) for q in result["questions"]}
     identities = result.get("identities_shown", False)
     header = ["position", "question_id", "question", "text", *(IDENTITY_FIELDS if identities else ())]
-    _sheet(book, "Free text", header,
-           [[positions[t["question_id"]][0], t["question_id"], positions[t["question_id"]][1], t["text"],
-             *((t.get(f) for f in IDENTITY_FIELDS) if identities else ())] for t in texts])
+    _sheet(
+        book,
+        "Free text",
+        header,
+        [
+            [
+                positions[t["question_id"]][0],
+                t["question_id"],
+                positions[t["question_id"]][1],
+                t["text"],
+                *((t.get(f) for f in IDENTITY_FIELDS) if identities else ()),
+            ]
+            for t in texts
+        ],
+    )
     out = BytesIO()
     book.save(out)
     return out.getvalue()

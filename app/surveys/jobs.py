@@ -6,6 +6,7 @@ is still running (a new archive in the subtree, a new diagnosis, a newly signed 
 and idempotent: invitations are unique per survey and resident and reminders are
 deduplicated (``survey:<id>:<resident_id>``), so a second run adds nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,9 @@ def invite_newcomers() -> dict:
     """Scheduler job ``app.surveys.jobs:invite_newcomers`` (daily)."""
     day, at = today(), now()
     try:
-        running = db.session.scalars(select(Survey).where(Survey.status == "published", Survey.closes_on >= day)
-                                     .order_by(Survey.id)).all()
+        running = db.session.scalars(
+            select(Survey).where(Survey.status == "published", Survey.closes_on >= day).order_by(Survey.id)
+        ).all()
         invited = enqueued = 0
         for survey in running:  # a handful of surveys; each is one set-based statement
             added, queued = invite(survey, day, at)

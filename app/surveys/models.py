@@ -16,6 +16,7 @@ Design:
   ``positive`` on an answer and ``scored_count`` / ``positive_count`` on a response are derived
   once, at submission, from the frozen options; results only count them.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -65,7 +66,8 @@ class Survey(db.Model):
 
     institution: Mapped[Institution] = relationship()  # noqa: F821
     questions: Mapped[list[SurveyQuestion]] = relationship(
-        back_populates="survey", cascade="all, delete-orphan", order_by="SurveyQuestion.position")
+        back_populates="survey", cascade="all, delete-orphan", order_by="SurveyQuestion.position"
+    )
 
     @property
     def positive_threshold(self) -> float:
@@ -93,7 +95,8 @@ class SurveyQuestion(db.Model):
 
     survey: Mapped[Survey] = relationship(back_populates="questions")
     options: Mapped[list[SurveyOption]] = relationship(
-        back_populates="question", cascade="all, delete-orphan", order_by="SurveyOption.position")
+        back_populates="question", cascade="all, delete-orphan", order_by="SurveyOption.position"
+    )
 
     @property
     def scored(self) -> bool:
@@ -147,7 +150,8 @@ class SurveyResponse(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     answers: Mapped[list[SurveyAnswer]] = relationship(
-        back_populates="response", cascade="all, delete-orphan", order_by="SurveyAnswer.id")
+        back_populates="response", cascade="all, delete-orphan", order_by="SurveyAnswer.id"
+    )
 
 
 class SurveyAnswer(db.Model):

@@ -1,6 +1,7 @@
 """Publishing a survey to its target: who is targeted on a day, the invitations (one INSERT …
 SELECT) and their reminders through the outbox at a civil hour. The daily job (``jobs``) invites
 residents who join a running survey's target."""
+
 from __future__ import annotations
 
 import logging
@@ -60,10 +61,15 @@ def invitation_time(survey: Survey, at: datetime) -> datetime:
 
 
 def _invitation_payload(survey: Survey) -> dict:
-    return {"title": survey.title, "institution": survey.institution.name, "closes_on": survey.closes_on.isoformat(),
-            "survey_id": survey.id, "page": f"pages/survey/answer?id={survey.id}",
-            "body": f"{survey.institution.name}邀请您参加“{survey.title}”，请于 {survey.closes_on.isoformat()} 前"
-                    f"在小程序中填写。您的回答如实统计，仅用于改进服务。"}
+    return {
+        "title": survey.title,
+        "institution": survey.institution.name,
+        "closes_on": survey.closes_on.isoformat(),
+        "survey_id": survey.id,
+        "page": f"pages/survey/answer?id={survey.id}",
+        "body": f"{survey.institution.name}邀请您参加“{survey.title}”，请于 {survey.closes_on.isoformat()} 前"
+        f"在小程序中填写。您的回答如实统计，仅用于改进服务。",
+    }
 
 
 def _insert(model):
@@ -74,23 +80,30 @@ def invite(survey: Survey, day: date | None = None, at: datetime | None = None) 
     """Invite every targeted resident not invited yet: one INSERT … SELECT, then one reminder
     each through the outbox (dedup ``survey:<id>:<resident_id>``). Returns (invited, enqueued)."""
     day, at = day or today(), at or now()
-    already = exists(select(SurveyInvitation.id).where(SurveyInvitation.survey_id == survey.id,
-                                                       SurveyInvitation.resident_id == Resident.id))
+    already = exists(
+        select(SurveyInvitation.id).where(
+            SurveyInvitation.survey_id == survey.id, SurveyInvitation.resident_id == Resident.id
+        )
+    )
     chosen = select(literal(survey.id), Resident.id, literal(at, UTCDateTime)).where(
-        target_clause(survey, day), ~already)
-    statement = (_insert(SurveyInvitation)
-                 .from_select(["survey_id", "resident_id", "invited_at"], chosen)
-                 .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"])
-                 .returning(SurveyInvitation.id))
+        target_clause(survey, day), ~already
+    )
+    statement = (
+        _insert(SurveyInvitation)
+        .from_select(["survey_id", "resident_id", "invited_at"], chosen)
+        .on_conflict_do_nothing(index_elements=["survey_id", "resident_id"])
+        .returning(SurveyInvitation.id)
+    )
     invited = len(db.session.execute(statement).all())
     if not invited:
         return 0, 0
     # The rows just written carry this run's ``invited_at``; their reminders go in one statement.
-    just_invited = select(SurveyInvitation.resident_id,
-                          literal(f"survey:{survey.id}:") + cast(SurveyInvitation.resident_id, String)).where(
-        SurveyInvitation.survey_id == survey.id, SurveyInvitation.invited_at == at)
-    enqueued = notify.enqueue_select(SURVEY_INVITATION, "resident", just_invited, _invitation_payload(survey),
-                                     invitation_time(survey, at))
+    just_invited = select(
+        SurveyInvitation.resident_id, literal(f"survey:{survey.id}:") + cast(SurveyInvitation.resident_id, String)
+    ).where(SurveyInvitation.survey_id == survey.id, SurveyInvitation.invited_at == at)
+    enqueued = notify.enqueue_select(
+        SURVEY_INVITATION, "resident", just_invited, _invitation_payload(survey), invitation_time(survey, at)
+    )
     log.info("survey %s: %d residents invited, %d invitations enqueued", survey.id, invited, enqueued)
     return invited, enqueued
 
@@ -105,9 +118,11 @@ def publish(actor: Actor, survey: Survey) -> Survey:
         raise Conflict("the survey's closing date has passed", error="survey_closed")
     at = now()
     claimed = db.session.execute(
-        update(Survey).where(Survey.id == survey.id, Survey.status == "draft")
+        update(Survey)
+        .where(Survey.id == survey.id, Survey.status == "draft")
         .values(status="published", published_at=at, published_by_id=actor.id, updated_at=at)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(survey)
     if claimed != 1:  # someone else published it meanwhile
         return survey

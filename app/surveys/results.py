@@ -23,6 +23,7 @@ family member answered, when), and each such disclosure is written to those resi
 logs (purpose ``statistics`` / ``export``). Everyone below sees the text alone, without answer
 ids or times and sorted by the text itself, so the order cannot be matched to who answered when.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import and_, case, func, select
@@ -85,37 +86,64 @@ def scope_for(actor: Actor, survey: Survey, institution_id: int | None, team_id:
 
 
 def _group(key: str, key_id, name, invited=0, responses=0, positive=0) -> dict:
-    return {key: key_id, "name": name, "invited": invited, "responses": responses,
-            "response_rate": rate(responses, invited), "positive": positive,
-            "positive_rate": rate(positive, responses)}
+    return {
+        key: key_id,
+        "name": name,
+        "invited": invited,
+        "responses": responses,
+        "response_rate": rate(responses, invited),
+        "positive": positive,
+        "positive_rate": rate(positive, responses),
+    }
 
 
 def _counts(survey: Survey, scope: Scope):
     inv, resp = SurveyInvitation, SurveyResponse
-    positive = case((positive_respondent(resp.scored_count, resp.positive_count,
-                                         survey.positive_threshold_permille), 1), else_=0)
+    positive = case(
+        (positive_respondent(resp.scored_count, resp.positive_count, survey.positive_threshold_permille), 1), else_=0
+    )
     proxy = case((resp.proxy.is_(True), 1), else_=0)
     return db.session.execute(
-        select(Resident.institution_id, Resident.team_id, func.count(inv.id), func.count(resp.id),
-               func.coalesce(func.sum(positive), 0), func.coalesce(func.sum(proxy), 0))
-        .select_from(inv).join(Resident, Resident.id == inv.resident_id)
+        select(
+            Resident.institution_id,
+            Resident.team_id,
+            func.count(inv.id),
+            func.count(resp.id),
+            func.coalesce(func.sum(positive), 0),
+            func.coalesce(func.sum(proxy), 0),
+        )
+        .select_from(inv)
+        .join(Resident, Resident.id == inv.resident_id)
         .outerjoin(resp, and_(resp.survey_id == inv.survey_id, resp.resident_id == inv.resident_id))
         .where(inv.survey_id == survey.id, *scope.filters())
-        .group_by(Resident.institution_id, Resident.team_id)).all()
+        .group_by(Resident.institution_id, Resident.team_id)
+    ).all()
 
 
 def _answer_base(survey: Survey, scope: Scope, *columns):
-    return (select(*columns).select_from(SurveyAnswer)
-            .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-            .join(Resident, Resident.id == SurveyResponse.resident_id)
-            .where(SurveyResponse.survey_id == survey.id, *scope.filters()))
+    return (
+        select(*columns)
+        .select_from(SurveyAnswer)
+        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+        .join(Resident, Resident.id == SurveyResponse.resident_id)
+        .where(SurveyResponse.survey_id == survey.id, *scope.filters())
+    )
 
 
 def _text_stmt(survey: Survey, scope: Scope, question_ids: list[int], identities: bool):
-    stmt = _answer_base(survey, scope, SurveyAnswer.id, SurveyAnswer.question_id, SurveyAnswer.text,
-                        SurveyResponse.id.label("response_id"), SurveyResponse.resident_id,
-                        Resident.name, Resident.institution_id, SurveyResponse.proxy, SurveyResponse.submitted_at
-                        ).where(SurveyAnswer.question_id.in_(question_ids), SurveyAnswer.text.is_not(None))
+    stmt = _answer_base(
+        survey,
+        scope,
+        SurveyAnswer.id,
+        SurveyAnswer.question_id,
+        SurveyAnswer.text,
+        SurveyResponse.id.label("response_id"),
+        SurveyResponse.resident_id,
+        Resident.name,
+        Resident.institution_id,
+        SurveyResponse.proxy,
+        SurveyResponse.submitted_at,
+    ).where(SurveyAnswer.question_id.in_(question_ids), SurveyAnswer.text.is_not(None))
     if identities:
         return stmt.order_by(SurveyAnswer.question_id, SurveyAnswer.id.desc())
     # no ordering that follows submission time for viewers who may not know who answered
@@ -125,20 +153,28 @@ def _text_stmt(survey: Survey, scope: Scope, question_ids: list[int], identities
 def _present_text(row, identities: bool) -> dict:
     item = {"question_id": row.question_id, "text": row.text}
     if identities:
-        item.update(answer_id=row.id, response_id=row.response_id, resident_id=row.resident_id,
-                    resident_name=row.name, institution_id=row.institution_id, proxy=row.proxy,
-                    submitted_at=row.submitted_at)
+        item.update(
+            answer_id=row.id,
+            response_id=row.response_id,
+            resident_id=row.resident_id,
+            resident_name=row.name,
+            institution_id=row.institution_id,
+            proxy=row.proxy,
+            submitted_at=row.submitted_at,
+        )
     return item
 
 
 def _log_identities(actor: Actor, rows, identities: bool, purpose: str) -> None:
     if identities:
-        audit.record_many(actor, sorted({r.resident_id for r in rows}), action="read", section="survey_answers",
-                          purpose=purpose)
+        audit.record_many(
+            actor, sorted({r.resident_id for r in rows}), action="read", section="survey_answers", purpose=purpose
+        )
 
 
-def compute(actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEXT_PREVIEW,
-            purpose: str = "statistics") -> dict:
+def compute(
+    actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEXT_PREVIEW, purpose: str = "statistics"
+) -> dict:
     """The whole result for one scope (see the module docstring for every number)."""
     identities = actor.is_district_admin
     institutions: dict[int, dict] = {}
@@ -154,20 +190,39 @@ def compute(actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEX
         totals["responses"] += responses
         totals["positive"] += int(positive)
         totals["proxy"] += int(proxy)
-    names = dict(db.session.execute(select(Institution.id, Institution.name)
-                                    .where(Institution.id.in_(list(institutions)))).all()) if institutions else {}
+    names = (
+        dict(
+            db.session.execute(
+                select(Institution.id, Institution.name).where(Institution.id.in_(list(institutions)))
+            ).all()
+        )
+        if institutions
+        else {}
+    )
     team_ids = [t for t in teams if t is not None]
-    team_names = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all()) \
-        if team_ids else {}
+    team_names = (
+        dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all()) if team_ids else {}
+    )
 
-    per_question = {qid: (answered, int(pos or 0)) for qid, answered, pos in db.session.execute(
-        _answer_base(survey, scope, SurveyAnswer.question_id, func.count(SurveyAnswer.id),
-                     func.sum(case((SurveyAnswer.positive.is_(True), 1), else_=0)))
-        .group_by(SurveyAnswer.question_id)).all()}
-    per_option = dict(db.session.execute(
-        _answer_base(survey, scope, SurveyAnswerOption.option_id, func.count(SurveyAnswerOption.id))
-        .join(SurveyAnswerOption, SurveyAnswerOption.answer_id == SurveyAnswer.id)
-        .group_by(SurveyAnswerOption.option_id)).all())
+    per_question = {
+        qid: (answered, int(pos or 0))
+        for qid, answered, pos in db.session.execute(
+            _answer_base(
+                survey,
+                scope,
+                SurveyAnswer.question_id,
+                func.count(SurveyAnswer.id),
+                func.sum(case((SurveyAnswer.positive.is_(True), 1), else_=0)),
+            ).group_by(SurveyAnswer.question_id)
+        ).all()
+    }
+    per_option = dict(
+        db.session.execute(
+            _answer_base(survey, scope, SurveyAnswerOption.option_id, func.count(SurveyAnswerOption.id))
+            .join(SurveyAnswerOption, SurveyAnswerOption.answer_id == SurveyAnswer.id)
+            .group_by(SurveyAnswerOption.option_id)
+        ).all()
+    )
 
     text_questions = [q.id for q in survey.questions if q.type == "text"]
     texts: dict[int, list] = {}
@@ -183,13 +238,29 @@ def compute(actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEX
     questions = []
     for q in survey.questions:
         answered, positive = per_question.get(q.id, (0, 0))
-        item = {"question_id": q.id, "position": q.position, "text": q.text, "type": q.type,
-                "required": q.required, "scored": q.scored, "answered": answered,
-                "positive": positive if q.scored else None,
-                "positive_rate": rate(positive, answered) if q.scored else None, "mean": None,
-                "options": [{"option_id": o.id, "label": o.label, "value": o.value, "positive": o.positive,
-                             "count": per_option.get(o.id, 0), "share": rate(per_option.get(o.id, 0), answered)}
-                            for o in q.options]}
+        item = {
+            "question_id": q.id,
+            "position": q.position,
+            "text": q.text,
+            "type": q.type,
+            "required": q.required,
+            "scored": q.scored,
+            "answered": answered,
+            "positive": positive if q.scored else None,
+            "positive_rate": rate(positive, answered) if q.scored else None,
+            "mean": None,
+            "options": [
+                {
+                    "option_id": o.id,
+                    "label": o.label,
+                    "value": o.value,
+                    "positive": o.positive,
+                    "count": per_option.get(o.id, 0),
+                    "share": rate(per_option.get(o.id, 0), answered),
+                }
+                for o in q.options
+            ],
+        }
         if q.type == "scale" and answered:
             item["mean"] = round(sum(o["value"] * o["count"] for o in item["options"]) / answered, 2)
         if q.type == "text":
@@ -198,20 +269,33 @@ def compute(actor: Actor, survey: Survey, scope: Scope, *, text_limit: int = TEX
         questions.append(item)
 
     return {
-        "survey_id": survey.id, "kind": survey.kind, "indicator": INDICATOR_OF[survey.kind], "title": survey.title,
-        "state": survey.state_on(today()), "institution_id": scope.institution_id,
+        "survey_id": survey.id,
+        "kind": survey.kind,
+        "indicator": INDICATOR_OF[survey.kind],
+        "title": survey.title,
+        "state": survey.state_on(today()),
+        "institution_id": scope.institution_id,
         "institution_name": scope.institution.name if scope.institution is not None else None,
         "team_id": scope.team.id if scope.team else None,
         "team_name": scope.team.name if scope.team else None,
-        "positive_threshold": survey.positive_threshold, "rule": rule_text(survey),
-        "invited": totals["invited"], "responses": totals["responses"], "proxy_responses": totals["proxy"],
-        "response_rate": rate(totals["responses"], totals["invited"]), "positive": totals["positive"],
-        "positive_rate": rate(totals["positive"], totals["responses"]), "identities_shown": identities,
+        "positive_threshold": survey.positive_threshold,
+        "rule": rule_text(survey),
+        "invited": totals["invited"],
+        "responses": totals["responses"],
+        "proxy_responses": totals["proxy"],
+        "response_rate": rate(totals["responses"], totals["invited"]),
+        "positive": totals["positive"],
+        "positive_rate": rate(totals["positive"], totals["responses"]),
+        "identities_shown": identities,
         "questions": questions,
-        "institutions": [_group("institution_id", i, names.get(i), g["invited"], g["responses"], g["positive"])
-                         for i, g in sorted(institutions.items())],
-        "teams": [_group("team_id", t, team_names.get(t), g["invited"], g["responses"], g["positive"])
-                  for t, g in sorted(teams.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))],
+        "institutions": [
+            _group("institution_id", i, names.get(i), g["invited"], g["responses"], g["positive"])
+            for i, g in sorted(institutions.items())
+        ],
+        "teams": [
+            _group("team_id", t, team_names.get(t), g["invited"], g["responses"], g["positive"])
+            for t, g in sorted(teams.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        ],
     }
 
 

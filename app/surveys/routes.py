@@ -8,12 +8,17 @@ from app.common.pagination import page_body
 from app.extensions import limiter
 from app.surveys import answers, drafts, export, publishing, results, schemas, scope, views
 
-blp = Blueprint("surveys", __name__, url_prefix="/api/v1",
-                description="Satisfaction (满意度) and awareness (知晓率) surveys: questionnaires, invitations, "
-                            "answers from the phone, results and their export")
+blp = Blueprint(
+    "surveys",
+    __name__,
+    url_prefix="/api/v1",
+    description="Satisfaction (满意度) and awareness (知晓率) surveys: questionnaires, invitations, "
+    "answers from the phone, results and their export",
+)
 
 
 # --- questionnaires (admins) ----------------------------------------------------------
+
 
 @blp.route("/surveys", methods=["POST"])
 @staff_required("institution_admin")
@@ -88,6 +93,7 @@ def publish_survey(survey_id):
 
 # --- answering (residents) --------------------------------------------------------------
 
+
 @blp.route("/me/surveys", methods=["GET"])
 @resident_required
 @blp.arguments(schemas.MySurveysArgs, location="query")
@@ -126,6 +132,7 @@ def answer_survey(body, survey_id):
 
 # --- results (admins) ---------------------------------------------------------------------
 
+
 def _scoped(args, survey_id):
     actor = current_actor()
     survey = scope.get_survey_for_staff(actor, survey_id)
@@ -156,8 +163,11 @@ def survey_results_xlsx(args, survey_id):
     actor, survey, scope = _scoped(args, survey_id)
     body = results.compute(actor, survey, scope, text_limit=0, purpose="export")
     data = export.workbook(body, results.all_text_answers(actor, survey, scope))
-    return Response(data, mimetype=export.MIME, headers={
-        "Content-Disposition": f'attachment; filename="survey-{survey.id}-results.xlsx"'})
+    return Response(
+        data,
+        mimetype=export.MIME,
+        headers={"Content-Disposition": f'attachment; filename="survey-{survey.id}-results.xlsx"'},
+    )
 
 
 @blp.route("/surveys/<int:survey_id>/questions/<int:question_id>/answers", methods=["GET"])

@@ -22,19 +22,27 @@ TEXT_MAX = 500  # characters of a free-text answer (checked per question: a 422 
 
 # --- questionnaire in ----------------------------------------------------------------
 
+
 class SurveyOptionIn(Strict):
     label = name_field(100, required=True)
-    positive = ma.fields.Boolean(load_default=False,
-                                 metadata={"description": "this answer counts as satisfied / aware"})
+    positive = ma.fields.Boolean(
+        load_default=False, metadata={"description": "this answer counts as satisfied / aware"}
+    )
 
 
 class SurveyQuestionIn(Strict):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(QUESTION_TYPES))
     required = ma.fields.Boolean(load_default=True)
-    options = _list(ma.fields.Nested(SurveyOptionIn), load_default=list, validate=ma.validate.Length(max=MAX_OPTIONS),
-                    metadata={"description": "single/multi: 2 or more; scale: none (labels 1…5, 4 and 5 "
-                                             "positive) or exactly 5 (for the values 1…5 in order); text: none"})
+    options = _list(
+        ma.fields.Nested(SurveyOptionIn),
+        load_default=list,
+        validate=ma.validate.Length(max=MAX_OPTIONS),
+        metadata={
+            "description": "single/multi: 2 or more; scale: none (labels 1…5, 4 and 5 "
+            "positive) or exactly 5 (for the values 1…5 in order); text: none"
+        },
+    )
 
     @ma.validates_schema
     def _options_fit_type(self, data, **kwargs):
@@ -56,21 +64,35 @@ class SurveyIn(Strict):
     title = name_field(100, required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SURVEY_KINDS))
     introduction = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
-    institution_id = ma.fields.Integer(required=True, metadata={
-        "description": "owner; the survey targets the active residents of this institution's subtree"})
-    populations = _list(ma.fields.String(validate=ma.validate.OneOf(TARGET_POPULATIONS)), load_default=list,
-                        validate=ma.validate.Length(max=len(TARGET_POPULATIONS)),
-                        metadata={"description": "narrow the target; empty: every active resident"})
-    population_match = ma.fields.String(load_default="any", validate=ma.validate.OneOf(POPULATION_MATCHES),
-                                        metadata={"description": "any: in at least one population; all: in each"})
+    institution_id = ma.fields.Integer(
+        required=True,
+        metadata={"description": "owner; the survey targets the active residents of this institution's subtree"},
+    )
+    populations = _list(
+        ma.fields.String(validate=ma.validate.OneOf(TARGET_POPULATIONS)),
+        load_default=list,
+        validate=ma.validate.Length(max=len(TARGET_POPULATIONS)),
+        metadata={"description": "narrow the target; empty: every active resident"},
+    )
+    population_match = ma.fields.String(
+        load_default="any",
+        validate=ma.validate.OneOf(POPULATION_MATCHES),
+        metadata={"description": "any: in at least one population; all: in each"},
+    )
     opens_on = ma.fields.Date(required=True)
     closes_on = ma.fields.Date(required=True, metadata={"description": "inclusive"})
     # Stored in permille (1..1000, a CHECK): below 0.001 it would round to 0.
-    positive_threshold = ma.fields.Float(load_default=0.8, validate=ma.validate.Range(min=0.001, max=1),
-                                         metadata={"description": "a respondent counts as satisfied / aware when "
-                                                                  "this share of their scored answers is positive"})
-    questions = _list(ma.fields.Nested(SurveyQuestionIn), required=True,
-                      validate=ma.validate.Length(min=1, max=MAX_QUESTIONS))
+    positive_threshold = ma.fields.Float(
+        load_default=0.8,
+        validate=ma.validate.Range(min=0.001, max=1),
+        metadata={
+            "description": "a respondent counts as satisfied / aware when "
+            "this share of their scored answers is positive"
+        },
+    )
+    questions = _list(
+        ma.fields.Nested(SurveyQuestionIn), required=True, validate=ma.validate.Length(min=1, max=MAX_QUESTIONS)
+    )
 
     @ma.validates_schema
     def _whole(self, data, **kwargs):
@@ -83,16 +105,22 @@ class SurveyIn(Strict):
         if len(set(data.get("populations") or [])) != len(data.get("populations") or []):
             errors["populations"] = ["listed twice"]
         questions = data.get("questions") or []
-        if questions and not any(q.get("type") in SCORED_TYPES and
-                                 (q.get("type") == "scale" and not q.get("options") or
-                                  any(o.get("positive") for o in q.get("options") or []))
-                                 for q in questions):
+        if questions and not any(
+            q.get("type") in SCORED_TYPES
+            and (
+                q.get("type") == "scale"
+                and not q.get("options")
+                or any(o.get("positive") for o in q.get("options") or [])
+            )
+            for q in questions
+        ):
             errors["questions"] = ["at least one choice or scale question needs an answer marked positive"]
         if errors:
             raise ma.ValidationError(errors)
 
 
 # --- questionnaire out ---------------------------------------------------------------
+
 
 class SurveyOptionOut(Out):
     id = ma.fields.Integer()
@@ -163,6 +191,7 @@ class MySurveysArgs(PageArgs):
 
 # --- answering -----------------------------------------------------------------------
 
+
 class SurveyAnswerIn(Strict):
     question_id = ma.fields.Integer(required=True)
     option_ids = _list(ma.fields.Integer(), load_default=None, validate=ma.validate.Length(max=MAX_OPTIONS))
@@ -172,8 +201,11 @@ class SurveyAnswerIn(Strict):
 
 class SurveyResponseIn(Strict):
     answers = _list(ma.fields.Nested(SurveyAnswerIn), required=True, validate=ma.validate.Length(max=MAX_QUESTIONS))
-    on_behalf_of = ma.fields.Integer(load_default=None, allow_none=True, metadata={
-        "description": "answer for a family member this account may act for (recorded as a proxy answer)"})
+    on_behalf_of = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "answer for a family member this account may act for (recorded as a proxy answer)"},
+    )
 
 
 class SurveyResponseOut(Out):
@@ -187,9 +219,14 @@ class SurveyResponseOut(Out):
 
 # --- results -------------------------------------------------------------------------
 
+
 class SurveyResultArgs(Strict):
-    institution_id = ma.fields.Integer(metadata={"description": "an institution's subtree (default: the survey's "
-                                                                "institution, or the caller's own if narrower)"})
+    institution_id = ma.fields.Integer(
+        metadata={
+            "description": "an institution's subtree (default: the survey's "
+            "institution, or the caller's own if narrower)"
+        }
+    )
     team_id = ma.fields.Integer(metadata={"description": "residents whose responsible team this is"})
 
 

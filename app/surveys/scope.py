@@ -11,6 +11,7 @@
   family member it may act for.
 - **results** (``surveys.results``): institution and district admins only.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, false, or_, select, true
@@ -61,10 +62,17 @@ def get_survey_for_resident(actor: Actor, survey_id: int) -> Survey:
     ids = resident_ids_for_account(actor)
     survey = None
     if ids:
-        survey = db.session.scalar(select(Survey).where(
-            Survey.id == survey_id, Survey.status == "published",
-            exists(select(SurveyInvitation.id).where(SurveyInvitation.survey_id == Survey.id,
-                                                     SurveyInvitation.resident_id.in_(ids)))))
+        survey = db.session.scalar(
+            select(Survey).where(
+                Survey.id == survey_id,
+                Survey.status == "published",
+                exists(
+                    select(SurveyInvitation.id).where(
+                        SurveyInvitation.survey_id == Survey.id, SurveyInvitation.resident_id.in_(ids)
+                    )
+                ),
+            )
+        )
     if survey is None:
         raise NotFound("survey not found")
     return survey

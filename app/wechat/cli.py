@@ -3,6 +3,7 @@
 It reads the API's own WECHAT_APPID / WECHAT_SECRET so that pointing
 WECHAT_API_BASE at the sandbox is the only change a developer makes.
 """
+
 from __future__ import annotations
 
 import click
@@ -22,13 +23,10 @@ def wechat_sandbox(host: str, port: int) -> None:
     config = current_app.config
     sandbox = create_sandbox_app(config["WECHAT_APPID"], config["WECHAT_SECRET"])
     url = f"http://{host}:{port}"
-    click.echo(f"WeChat sandbox on {url} (appid {config['WECHAT_APPID']}); "
-               f"run the API with WECHAT_API_BASE={url}")
+    click.echo(f"WeChat sandbox on {url} (appid {config['WECHAT_APPID']}); run the API with WECHAT_API_BASE={url}")
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo("warning: the sandbox is not loopback-only; it accepts the configured secret",
-                   err=True)
-    run_simple(host, port, sandbox, threaded=True, use_reloader=False,
-               request_handler=RedactingRequestHandler)
+        click.echo("warning: the sandbox is not loopback-only; it accepts the configured secret", err=True)
+    run_simple(host, port, sandbox, threaded=True, use_reloader=False, request_handler=RedactingRequestHandler)
 
 
 commands = [wechat_sandbox]

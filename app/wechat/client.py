@@ -10,6 +10,7 @@ Secrets travel in query strings and bodies, so nothing here logs URLs, bodies or
 exception texts from ``requests`` (they embed the full URL), and ``session_key``
 is only ever returned to the caller.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,7 @@ class WeChatError(Exception):
     """A failed WeChat call. Negative errcodes below -1 are ours, not WeChat's:
     -2 network error, -3 timeout, -4 unreadable answer, -1000-status for HTTP errors."""
 
-    def __init__(self, errcode: int, errmsg: str, *, http_status: int | None = None,
-                 path: str | None = None) -> None:
+    def __init__(self, errcode: int, errmsg: str, *, http_status: int | None = None, path: str | None = None) -> None:
         super().__init__(f"WeChat {path or 'call'} errcode={errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
@@ -78,55 +78,73 @@ class WeChatClient:
 
     def code2session(self, code: str) -> dict:
         """Exchange a ``wx.login`` code: ``{openid, session_key, unionid|None}``."""
-        body = self._call("GET", "/sns/jscode2session", params={
-            "appid": self.appid, "secret": self._secret, "js_code": code,
-            "grant_type": "authorization_code"})
+        body = self._call(
+            "GET",
+            "/sns/jscode2session",
+            params={"appid": self.appid, "secret": self._secret, "js_code": code, "grant_type": "authorization_code"},
+        )
         if not body.get("openid") or not body.get("session_key"):
             raise WeChatError(BAD_RESPONSE, "answer lacks openid/session_key", path="/sns/jscode2session")
-        return {"openid": body["openid"], "session_key": body["session_key"],
-                "unionid": body.get("unionid") or None}
+        return {"openid": body["openid"], "session_key": body["session_key"], "unionid": body.get("unionid") or None}
 
     def fetch_stable_token(self, force_refresh: bool = False) -> tuple[str, int]:
         """A server access token and its remaining lifetime in seconds."""
-        body = self._call("POST", "/cgi-bin/stable_token", json_body={
-            "grant_type": "client_credential", "appid": self.appid, "secret": self._secret,
-            "force_refresh": bool(force_refresh)})
+        body = self._call(
+            "POST",
+            "/cgi-bin/stable_token",
+            json_body={
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self._secret,
+                "force_refresh": bool(force_refresh),
+            },
+        )
         try:
             return str(body["access_token"]), int(body["expires_in"])
         except (KeyError, TypeError, ValueError):
-            raise WeChatError(BAD_RESPONSE, "answer lacks access_token/expires_in",
-                              path="/cgi-bin/stable_token") from None
+            raise WeChatError(
+                BAD_RESPONSE, "answer lacks access_token/expires_in", path="/cgi-bin/stable_token"
+            ) from None
 
-    def send_subscribe_message(self, access_token: str, touser: str, template_id: str,
-                               page: str | None, data: dict, miniprogram_state: str = "formal",
-                               lang: str = "zh_CN") -> dict:
+    def send_subscribe_message(
+        self,
+        access_token: str,
+        touser: str,
+        template_id: str,
+        page: str | None,
+        data: dict,
+        miniprogram_state: str = "formal",
+        lang: str = "zh_CN",
+    ) -> dict:
         """Send one subscribe message; ``data`` values may be plain strings or
         WeChat's ``{"value": ...}`` objects. Returns ``{errcode, errmsg, msgid}``."""
         payload = {
-            "touser": touser, "template_id": template_id,
+            "touser": touser,
+            "template_id": template_id,
             "data": {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()},
-            "miniprogram_state": miniprogram_state, "lang": lang,
+            "miniprogram_state": miniprogram_state,
+            "lang": lang,
         }
         if page:
             payload["page"] = page
-        return self._call("POST", "/cgi-bin/message/subscribe/send",
-                          params={"access_token": access_token}, json_body=payload)
+        return self._call(
+            "POST", "/cgi-bin/message/subscribe/send", params={"access_token": access_token}, json_body=payload
+        )
 
     def get_phone_number(self, access_token: str, code: str) -> str:
         """The phone number (without country code) behind a ``getPhoneNumber`` code."""
         path = "/wxa/business/getuserphonenumber"
-        body = self._call("POST", path, params={"access_token": access_token},
-                          json_body={"code": code})
+        body = self._call("POST", path, params={"access_token": access_token}, json_body={"code": code})
         phone = (body.get("phone_info") or {}).get("purePhoneNumber")
         if not phone:
             raise WeChatError(BAD_RESPONSE, "answer lacks phone_info.purePhoneNumber", path=path)
         return str(phone)
 
-    def _call(self, method: str, path: str, params: dict | None = None,
-              json_body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, params: dict | None = None, json_body: dict | None = None) -> dict:
         try:
-            response = self.session.request(method, self.base_url + path, params=params,
-                                            json=json_body, timeout=self.timeout)
+            response = self.session.request(
+                method, self.base_url + path, params=params, json=json_body, timeout=self.timeout
+            )
         except requests.ConnectTimeout:
             # Nothing reached WeChat: as safe to retry as a refused connection.
             raise self._fail(NETWORK_ERROR, "connect timeout", path) from None
@@ -142,8 +160,12 @@ class WeChatClient:
             body = None
         if status != 200:
             errcode = body.get("errcode") if isinstance(body, dict) else None
-            raise self._fail(errcode if isinstance(errcode, int) and errcode else -1000 - status,
-                             f"HTTP {status}", path, http_status=status)
+            raise self._fail(
+                errcode if isinstance(errcode, int) and errcode else -1000 - status,
+                f"HTTP {status}",
+                path,
+                http_status=status,
+            )
         if not isinstance(body, dict):
             raise self._fail(BAD_RESPONSE, "answer is not a JSON object", path, http_status=status)
         errcode = body.get("errcode") or 0
@@ -157,9 +179,14 @@ class WeChatClient:
     def _fail(errcode: int, errmsg: str, path: str, http_status: int | None = None) -> WeChatError:
         error = WeChatError(errcode, errmsg, http_status=http_status, path=path)
         # Final refusals (43101, 47003...) are routine; trouble worth a look is transient.
-        log.log(logging.WARNING if error.transient else logging.INFO,
-                "wechat %s failed: errcode=%s http_status=%s transient=%s",
-                path, errcode, http_status, error.transient)
+        log.log(
+            logging.WARNING if error.transient else logging.INFO,
+            "wechat %s failed: errcode=%s http_status=%s transient=%s",
+            path,
+            errcode,
+            http_status,
+            error.transient,
+        )
         return error
 
 
@@ -174,8 +201,11 @@ def wechat_client() -> WeChatClient:
             client = current_app.extensions.get("wechat_client")
             if client is None:
                 config = current_app.config
-                client = WeChatClient(config.get("WECHAT_API_BASE") or DEFAULT_BASE,
-                                      config["WECHAT_APPID"], config["WECHAT_SECRET"],
-                                      float(config.get("WECHAT_TIMEOUT_SECONDS") or 5))
+                client = WeChatClient(
+                    config.get("WECHAT_API_BASE") or DEFAULT_BASE,
+                    config["WECHAT_APPID"],
+                    config["WECHAT_SECRET"],
+                    float(config.get("WECHAT_TIMEOUT_SECONDS") or 5),
+                )
                 current_app.extensions["wechat_client"] = client
     return client

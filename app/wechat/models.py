@@ -1,4 +1,5 @@
 """The WeChat server access token, shared by every process through the database."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -9,6 +9,7 @@ State lives in memory in one ``SandboxState`` guarded by a lock, because the
 sandbox is served by a threaded server. ``/sandbox/*`` endpoints (not part of
 WeChat) let tests read what was "sent", inject faults and expire the token.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,7 +18,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Flask, Response, jsonify, request
@@ -52,8 +53,16 @@ ERRMSG = {
     47003: "argument invalid!",
 }
 # Subscribe-message value limits by key prefix ("thing1" -> "thing").
-_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d %H:%M",
-                 "%Y/%m/%d", "%Y年%m月%d日", "%Y年%m月%d日 %H:%M", "%H:%M")
+_TIME_FORMATS = (
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M",
+    "%H:%M",
+)
 
 
 def _is_time(value: str) -> bool:
@@ -174,12 +183,13 @@ class SandboxState:
         with self.lock:
             msgid = self.next_msgid
             self.next_msgid += 1
-            self.messages.append({
-                "id": msgid,
-                "received_at": datetime.now(timezone.utc).isoformat(),
-                **{k: body.get(k) for k in ("touser", "template_id", "page", "data",
-                                            "miniprogram_state", "lang")},
-            })
+            self.messages.append(
+                {
+                    "id": msgid,
+                    "received_at": datetime.now(UTC).isoformat(),
+                    **{k: body.get(k) for k in ("touser", "template_id", "page", "data", "miniprogram_state", "lang")},
+                }
+            )
             return msgid
 
     def list_messages(self, touser: str | None) -> list[dict]:
@@ -226,8 +236,9 @@ def _json_body() -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def create_sandbox_app(appid: str = "wx-demo-appid", secret: str = "wx-demo-secret",
-                       token_ttl: int = TOKEN_TTL_SECONDS) -> Flask:
+def create_sandbox_app(
+    appid: str = "wx-demo-appid", secret: str = "wx-demo-secret", token_ttl: int = TOKEN_TTL_SECONDS
+) -> Flask:
     """A Flask app answering like ``api.weixin.qq.com`` for the given credentials."""
     app = Flask("wechat_sandbox")
     app.json.ensure_ascii = False
@@ -245,8 +256,9 @@ def create_sandbox_app(appid: str = "wx-demo-appid", secret: str = "wx-demo-secr
         if fault["http_status"]:
             if fault["errcode"] is not None:
                 return wx_error(fault["errcode"]), fault["http_status"]
-            return Response(f"<html><body>{fault['http_status']}</body></html>",
-                            status=fault["http_status"], mimetype="text/html")
+            return Response(
+                f"<html><body>{fault['http_status']}</body></html>", status=fault["http_status"], mimetype="text/html"
+            )
         if fault["errcode"] is not None:
             return wx_error(fault["errcode"], "(injected)")
         return None  # a pure delay: answer normally, late (a "timeout that succeeded")
@@ -310,9 +322,16 @@ def create_sandbox_app(appid: str = "wx-demo-appid", secret: str = "wx-demo-secr
         if not match:
             return wx_error(40029)
         phone = match.group(1)
-        return jsonify(errcode=0, errmsg="ok", phone_info={
-            "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
-            "watermark": {"timestamp": int(time.time()), "appid": appid}})
+        return jsonify(
+            errcode=0,
+            errmsg="ok",
+            phone_info={
+                "phoneNumber": phone,
+                "purePhoneNumber": phone,
+                "countryCode": "86",
+                "watermark": {"timestamp": int(time.time()), "appid": appid},
+            },
+        )
 
     @app.get("/sandbox/messages")
     def list_messages():
@@ -369,8 +388,7 @@ def _parse_fault(body: dict | None) -> tuple[dict, str | None]:
         return {}, "delay_ms must be >= 0 and times >= 1"
     if errcode is None and status is None and not delay:
         return {}, "give errcode, http_status or delay_ms"
-    return {"path": path, "errcode": errcode, "http_status": status,
-            "delay_ms": delay, "times": times}, None
+    return {"path": path, "errcode": errcode, "http_status": status, "delay_ms": delay, "times": times}, None
 
 
 def _is_int(value) -> bool:
@@ -388,8 +406,7 @@ class RedactingRequestHandler(WSGIRequestHandler):
         try:
             parts = urlsplit(self.path)
             pairs = parse_qsl(parts.query, keep_blank_values=True)
-            query = urlencode([(k, "***" if k in _SECRET_PARAMS else v) for k, v in pairs],
-                              safe="*")
+            query = urlencode([(k, "***" if k in _SECRET_PARAMS else v) for k, v in pairs], safe="*")
             line = f"{self.command} {parts.path}{'?' + query if query else ''} {self.request_version}"
         except AttributeError:
             line = "(bad request line)"

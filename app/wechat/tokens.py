@@ -7,6 +7,7 @@ writers anyway), and whoever waits on the lock re-reads the fresh token instead 
 fetching another. With ``REDIS_URL`` set, Redis holds the token and a Redis lock
 does the same job. Tokens are refreshed ``REFRESH_MARGIN`` before they expire.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,12 @@ def _db_token(force_refresh: bool, stale: str | None) -> str:
     # Own connection and transaction: the caller's unit of work is left untouched.
     with Session(db.engine) as session, session.begin():
         _ensure_row(session, appid)
-        row = session.scalar(select(WechatToken).where(WechatToken.appid == appid)
-                             .with_for_update().execution_options(populate_existing=True))
+        row = session.scalar(
+            select(WechatToken)
+            .where(WechatToken.appid == appid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         if not force_refresh and _fresh(row.access_token, row.expires_at, stale):
             return row.access_token  # another process refreshed while we waited for the lock
         token, expires_at = _fetch(force=force_refresh or stale is not None)

@@ -20,6 +20,7 @@ wiped between tests. It is migrated with ``flask db upgrade`` and seeded with
 Every process is stopped at the end, also when a test fails; a failing test's report carries
 the tail of every process's stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,15 +53,20 @@ _GIVEN_DATABASE_URL = os.environ.get("DATABASE_URL") or None
 _PRODUCT_VARS = re.compile(
     r"^(DATABASE_URL|APP_ENV|REDIS_URL|SECRET_KEY|JWT_SECRET_KEY|ID_NUMBER_KEY|ID_NUMBER_OLD_KEYS|"
     r"WECHAT_.*|TEST_.*|LOGIN_.*|BIND_.*|NOTIFY_.*|QUIET_HOURS|TRUSTED_PROXY_HOPS|DEMO_.*|"
-    r"SURVEY_ANSWER_RATE_LIMIT|SCHEDULER_LEASE_SECONDS|FLASK_.*)$")
+    r"SURVEY_ANSWER_RATE_LIMIT|SCHEDULER_LEASE_SECONDS|FLASK_.*)$"
+)
 _BASE_ENV = {k: v for k, v in os.environ.items() if not _PRODUCT_VARS.match(k)}
 
 DEMO_PASSWORD = "demo-pass-2024"
 STARTUP_SECONDS = 60
 # Budgets no fixture reaches: the setup API builds data without touching the limits under test.
-UNLIMITED = {"LOGIN_RATE_LIMIT": "100000 per minute", "LOGIN_USER_FAILURE_LIMIT": "100000 per hour",
-             "BIND_RATE_LIMIT": "100000 per hour", "BIND_TARGET_RATE_LIMIT": "100000 per day",
-             "SURVEY_ANSWER_RATE_LIMIT": "100000 per hour"}
+UNLIMITED = {
+    "LOGIN_RATE_LIMIT": "100000 per minute",
+    "LOGIN_USER_FAILURE_LIMIT": "100000 per hour",
+    "BIND_RATE_LIMIT": "100000 per hour",
+    "BIND_TARGET_RATE_LIMIT": "100000 per day",
+    "SURVEY_ANSWER_RATE_LIMIT": "100000 per hour",
+}
 DEPLOYED_LAST = "test_access_log_privacy.py"
 _current = None  # the running Deployment, for failure reports
 
@@ -87,10 +93,17 @@ class Process:
         self.popen: subprocess.Popen | None = None
         self.stopped = False  # on purpose: not a death to report
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
-            self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=err,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -130,8 +143,11 @@ class Deployment:
         self.processes: dict[str, Process] = {}
         self.retired: list[Process] = []  # stopped processes whose logs still count
         self.access_logs: list[Path] = []
-        self.secrets = {"SECRET_KEY": secrets.token_urlsafe(32), "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-                        "ID_NUMBER_KEY": secrets.token_urlsafe(32)}
+        self.secrets = {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            "ID_NUMBER_KEY": secrets.token_urlsafe(32),
+        }
         self.sandbox_url = ""
         self.api_url = ""
         self.setup_url = ""
@@ -140,24 +156,34 @@ class Deployment:
 
     # --- environment and processes -------------------------------------------------------
     def env(self, **overrides: str) -> dict:
-        env = {**_BASE_ENV, **self.secrets,
-               "APP_ENV": "production",
-               "DATABASE_URL": self.database_url,
-               "WECHAT_API_BASE": self.sandbox_url or "http://127.0.0.1:9",
-               "TRUSTED_PROXY_HOPS": "1",
-               # No quiet hours by default: what the tests see must not depend on the hour they run
-               # at (the withdrawal test sets its own quiet hours).
-               "QUIET_HOURS": "0-0",
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **_BASE_ENV,
+            **self.secrets,
+            "APP_ENV": "production",
+            "DATABASE_URL": self.database_url,
+            "WECHAT_API_BASE": self.sandbox_url or "http://127.0.0.1:9",
+            "TRUSTED_PROXY_HOPS": "1",
+            # No quiet hours by default: what the tests see must not depend on the hour they run
+            # at (the withdrawal test sets its own quiet hours).
+            "QUIET_HOURS": "0-0",
+            "PYTHONUNBUFFERED": "1",
+        }
         env.update(overrides)
         return env
 
     def flask(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [PYTHON, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed ({done.returncode}):\n"
-                               f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+            raise RuntimeError(
+                f"flask {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+            )
         return done.stdout
 
     def start(self, name: str, argv: list[str], wait_url: str | None = None, **env: str) -> Process:
@@ -175,14 +201,29 @@ class Deployment:
         port = free_port()
         access_log = self.logdir / f"{name}.access.log"
         self.access_logs.append(access_log)
-        self.start(name, [PYTHON, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                          "--access-logfile", str(access_log), "--graceful-timeout", "5", "wsgi:app"],
-                   wait_url=f"http://127.0.0.1:{port}/healthz", **env)
+        self.start(
+            name,
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                str(access_log),
+                "--graceful-timeout",
+                "5",
+                "wsgi:app",
+            ],
+            wait_url=f"http://127.0.0.1:{port}/healthz",
+            **env,
+        )
         return f"http://127.0.0.1:{port}"
 
     def start_dispatcher(self, name: str, **env: str) -> Process:
-        process = self.start(name, [PYTHON, "-m", "flask", "--app", "wsgi", "notify", "dispatch",
-                                    "--idle", "1"], **env)
+        process = self.start(name, [PYTHON, "-m", "flask", "--app", "wsgi", "notify", "dispatch", "--idle", "1"], **env)
         self.wait_running(process)
         return process
 
@@ -213,8 +254,10 @@ class Deployment:
         while True:
             if not process.alive:
                 process.stop()  # reported here, once
-                raise RuntimeError(f"{process.name} exited with {process.popen.returncode} before {url} "
-                                   f"answered; its stderr:\n{process.stderr(80)}")
+                raise RuntimeError(
+                    f"{process.name} exited with {process.popen.returncode} before {url} "
+                    f"answered; its stderr:\n{process.stderr(80)}"
+                )
             try:
                 if requests.get(url, timeout=2).status_code == 200:
                     return
@@ -222,8 +265,9 @@ class Deployment:
                 pass
             if time.monotonic() > deadline:
                 process.stop()
-                raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; {process.name}'s stderr:\n"
-                                   f"{process.stderr(80)}")
+                raise RuntimeError(
+                    f"{url} did not answer within {timeout:.0f} s; {process.name}'s stderr:\n{process.stderr(80)}"
+                )
             time.sleep(0.2)
 
     def wait_running(self, process: Process, seconds: float = 1.5) -> None:
@@ -231,16 +275,18 @@ class Deployment:
         time.sleep(seconds)
         if not process.alive:
             process.stop()  # reported here, once
-            raise RuntimeError(f"{process.name} exited with {process.popen.returncode}; its stderr:\n"
-                               f"{process.stderr(80)}")
+            raise RuntimeError(
+                f"{process.name} exited with {process.popen.returncode}; its stderr:\n{process.stderr(80)}"
+            )
 
     def check_alive(self) -> None:
         dead = [p for p in self.processes.values() if p.popen is not None and not p.alive and not p.stopped]
         for process in dead:
             process.stopped = True  # reported here, once
         if dead:
-            raise AssertionError("processes died: " + "; ".join(
-                f"{p.name} (rc {p.popen.returncode}):\n{p.stderr(40)}" for p in dead))
+            raise AssertionError(
+                "processes died: " + "; ".join(f"{p.name} (rc {p.popen.returncode}):\n{p.stderr(40)}" for p in dead)
+            )
 
     def stop_all(self) -> None:
         for process in reversed(list(self.processes.values())):
@@ -261,10 +307,10 @@ class Deployment:
     def sandbox(self) -> SandboxServer:
         return SandboxServer(self.sandbox_url)
 
-    def client(self, base: str | None = None, forwarded_for: str | None = None) -> "Client":
+    def client(self, base: str | None = None, forwarded_for: str | None = None) -> Client:
         return Client(base or self.api_url, forwarded_for)
 
-    def setup_client(self) -> "Client":
+    def setup_client(self) -> Client:
         return Client(self.setup_url)
 
     # --- the database, for what only an operator could see ---------------------------------
@@ -292,8 +338,15 @@ class Client:
         self.forwarded_for = forwarded_for
         self.http = requests.Session()
 
-    def call(self, method: str, path: str, token: str | None = None, fresh: bool = False,
-             headers: dict | None = None, **kwargs) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        fresh: bool = False,
+        headers: dict | None = None,
+        **kwargs,
+    ) -> requests.Response:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -345,16 +398,23 @@ def register_resident(setup: Client, staff: dict, label: str, phone: str | None 
     n = next(_numbers)
     name, number = f"{label}{n}", make_id_number(n)
     ISSUED.extend(filter(None, [number, phone]))
-    response = setup.post("/api/v1/residents", token=staff["access_token"], json={
-        "name": name, "id_number": number, "institution_id": staff["staff"]["institution_id"],
-        "team_id": staff["staff"]["team_ids"][0], **({"phone": phone} if phone else {})})
+    response = setup.post(
+        "/api/v1/residents",
+        token=staff["access_token"],
+        json={
+            "name": name,
+            "id_number": number,
+            "institution_id": staff["staff"]["institution_id"],
+            "team_id": staff["staff"]["team_ids"][0],
+            **({"phone": phone} if phone else {}),
+        },
+    )
     assert response.status_code == 201, response.text
     return Resident(response.json()["id"], name, number, openid=f"o-{label}-{n}-{secrets.token_hex(3)}")
 
 
 def wechat_login(client: Client, openid: str, fresh: bool = False) -> requests.Response:
-    return client.post("/api/v1/auth/wechat/login", json={"code": f"{openid}:{secrets.token_hex(4)}"},
-                       fresh=fresh)
+    return client.post("/api/v1/auth/wechat/login", json={"code": f"{openid}:{secrets.token_hex(4)}"}, fresh=fresh)
 
 
 def bind_with_credits(setup: Client, resident: Resident) -> Resident:
@@ -362,13 +422,15 @@ def bind_with_credits(setup: Client, resident: Resident) -> Resident:
     response = wechat_login(setup, resident.openid)
     assert response.status_code == 200, response.text
     resident.token = response.json()["access_token"]
-    response = setup.post("/api/v1/auth/wechat/bind", token=resident.token,
-                          json={"name": resident.name, "id_number": resident.id_number})
+    response = setup.post(
+        "/api/v1/auth/wechat/bind", token=resident.token, json={"name": resident.name, "id_number": resident.id_number}
+    )
     assert response.status_code == 200, response.text
     offered = setup.get("/api/v1/me/subscriptions", token=resident.token)
     assert offered.status_code == 200, offered.text
-    response = setup.post("/api/v1/me/subscriptions", token=resident.token,
-                          json={"accepted": [t["template_id"] for t in offered.json()]})
+    response = setup.post(
+        "/api/v1/me/subscriptions", token=resident.token, json={"accepted": [t["template_id"] for t in offered.json()]}
+    )
     assert response.status_code == 200, response.text
     return resident
 
@@ -387,6 +449,7 @@ def wait_for(predicate, timeout: float, what: str, deployment: Deployment | None
 
 
 # --- the database of the deployment ------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def deployed_database(tmp_dir: Path):
@@ -411,6 +474,7 @@ def deployed_database(tmp_dir: Path):
 
 # --- fixtures ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="package")
 def deployment(tmp_path_factory):
     global _current
@@ -423,9 +487,11 @@ def deployment(tmp_path_factory):
             stack.seed_output = stack.flask("seed-demo", "--scale", "0.001")
             port = free_port()
             stack.sandbox_url = f"http://127.0.0.1:{port}"
-            stack.start("sandbox", [PYTHON, "-m", "flask", "--app", "wsgi", "wechat-sandbox",
-                                    "--host", "127.0.0.1", "--port", str(port)],
-                        wait_url=f"{stack.sandbox_url}/sandbox/state")
+            stack.start(
+                "sandbox",
+                [PYTHON, "-m", "flask", "--app", "wsgi", "wechat-sandbox", "--host", "127.0.0.1", "--port", str(port)],
+                wait_url=f"{stack.sandbox_url}/sandbox/state",
+            )
             stack.api_url = stack.start_gunicorn("api")
             stack.setup_url = stack.start_gunicorn("setup", **UNLIMITED)
             stack.start_workers()

@@ -5,6 +5,7 @@ the body, never in the query string). Then every line of gunicorn's access logs 
 process's stdout and stderr is scanned for an 18-character ID number and an 11-digit mainland
 mobile number — the generic shapes, and each number the deployed layer itself sent.
 """
+
 import re
 
 from tests.deployed.conftest import ISSUED, register_resident, staff_login
@@ -24,8 +25,9 @@ def test_no_identifier_in_a_url_or_log_line(deployment, setup, doctor):
     resident = register_resident(setup, doctor, "隐私", phone="13912340017")
     staff = staff_login(deployment.client(forwarded_for="203.0.113.30"), "hc01-doc01")
     client = deployment.client(forwarded_for="203.0.113.30")
-    lookup = client.post("/api/v1/residents/lookup", token=staff["access_token"],
-                         json={"id_number": resident.id_number})
+    lookup = client.post(
+        "/api/v1/residents/lookup", token=staff["access_token"], json={"id_number": resident.id_number}
+    )
     archive = client.get(f"/api/v1/residents/{resident.id}/archive", token=staff["access_token"])
     assert archive.status_code == 200, archive.text
 

@@ -6,6 +6,7 @@ The dispatchers start a moment apart, so the one that runs out of work first fin
 rows with an expired lease and takes them over; the one that claimed them first must not send
 them as well.
 """
+
 import time
 from collections import Counter
 
@@ -25,8 +26,11 @@ def residents(setup, doctor):
 
 
 def _remind(setup, doctor, resident, n):
-    response = setup.post(f"/api/v1/residents/{resident.id}/reminders", token=doctor["access_token"],
-                          json={"title": "测血压", "body": f"第{n}次提醒：请来测血压。"})
+    response = setup.post(
+        f"/api/v1/residents/{resident.id}/reminders",
+        token=doctor["access_token"],
+        json={"title": "测血压", "body": f"第{n}次提醒：请来测血压。"},
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -44,14 +48,23 @@ def test_two_dispatchers_send_each_reminder_once(deployment, setup, doctor, resi
         ids = [_remind(setup, doctor, r, n) for n, r in enumerate(residents[:FIRST])]
         first = deployment.start_dispatcher("slow-dispatcher-1", **SLOW_DISPATCHER)
         # The first takes a full batch; the second starts once that claim is made.
-        wait_for(lambda: sum(r["status"] != "pending" for r in _rows(deployment, ids)) >= 10,
-                 20, "the first dispatcher's claim", deployment, step=0.1)
+        wait_for(
+            lambda: sum(r["status"] != "pending" for r in _rows(deployment, ids)) >= 10,
+            20,
+            "the first dispatcher's claim",
+            deployment,
+            step=0.1,
+        )
         time.sleep(DELAY_MS / 1000)  # so the two batches do not end together
         second = deployment.start_dispatcher("slow-dispatcher-2", **SLOW_DISPATCHER)
         ids += [_remind(setup, doctor, r, n) for n, r in enumerate(residents[FIRST:], FIRST)]
         try:
-            wait_for(lambda: all(r["status"] == "sent" for r in _rows(deployment, ids)),
-                     150, "every reminder to be sent", deployment)
+            wait_for(
+                lambda: all(r["status"] == "sent" for r in _rows(deployment, ids)),
+                150,
+                "every reminder to be sent",
+                deployment,
+            )
             # A dispatcher still busy with rows it no longer holds would send them late: wait
             # until WeChat has heard nothing for longer than two sends take.
             seen, quiet_since = -1, time.monotonic()
@@ -65,8 +78,9 @@ def test_two_dispatchers_send_each_reminder_once(deployment, setup, doctor, resi
             second.stop()
             sandbox.reset()  # no fault left for later tests
 
-    received = Counter(m["touser"] for m in messages
-                       if m["touser"] in openids and m["template_id"] == "tmpl-health_reminder")
+    received = Counter(
+        m["touser"] for m in messages if m["touser"] in openids and m["template_id"] == "tmpl-health_reminder"
+    )
     twice = {openid: n for openid, n in received.items() if n != 1}
     assert not twice, f"reminders sent more than once: {twice}"
     assert set(received) == openids

@@ -1,4 +1,5 @@
 """The deployed API answers a member of staff over gunicorn: log in, list residents, read an archive."""
+
 from tests.deployed.conftest import staff_login
 
 

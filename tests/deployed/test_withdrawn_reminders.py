@@ -5,7 +5,8 @@ send has to wait — quiet hours, or a transient WeChat error and its retry. Mea
 doctor cancels the booking. When the wait is over (the morning comes, or the retry fires),
 WeChat must receive the cancellation only, never the "day before" or "soon" reminder.
 """
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,28 +21,44 @@ _slot_minutes = iter(range(0, 24 * 60, 20))
 
 def _book_tomorrow(setup, doctor, resident) -> int:
     tomorrow = datetime.now(LOCAL).date() + timedelta(days=1)
-    starts = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 8, tzinfo=LOCAL) + \
-        timedelta(minutes=next(_slot_minutes))
+    starts = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 8, tzinfo=LOCAL) + timedelta(
+        minutes=next(_slot_minutes)
+    )
     token = doctor["access_token"]
-    slot = setup.post("/api/v1/slots", token=token, json={
-        "team_id": doctor["staff"]["team_ids"][0], "service": "consultation", "capacity": 1,
-        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(minutes=15)).isoformat()})
+    slot = setup.post(
+        "/api/v1/slots",
+        token=token,
+        json={
+            "team_id": doctor["staff"]["team_ids"][0],
+            "service": "consultation",
+            "capacity": 1,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=15)).isoformat(),
+        },
+    )
     assert slot.status_code == 201, slot.text
-    booked = setup.post("/api/v1/appointments", token=token,
-                        json={"slot_id": slot.json()["id"], "resident_id": resident.id})
+    booked = setup.post(
+        "/api/v1/appointments", token=token, json={"slot_id": slot.json()["id"], "resident_id": resident.id}
+    )
     assert booked.status_code == 201, booked.text
     return booked.json()["id"]
 
 
 def _reminders(deployment, appointment_id):
-    return deployment.sql("SELECT id, dedup_key, status, inbox_message_id, next_attempt_at FROM outbox "
-                          "WHERE dedup_key LIKE :key ORDER BY id", key=f"appointment:{appointment_id}:%")
+    return deployment.sql(
+        "SELECT id, dedup_key, status, inbox_message_id, next_attempt_at FROM outbox "
+        "WHERE dedup_key LIKE :key ORDER BY id",
+        key=f"appointment:{appointment_id}:%",
+    )
 
 
 def _due_now(deployment, appointment_id):
     """Time passes: what waits (for its time, the morning, or a retry) is due now."""
-    deployment.sql("UPDATE outbox SET next_attempt_at = :at WHERE dedup_key LIKE :key AND status = 'pending'",
-                   at=datetime.now(timezone.utc) - timedelta(minutes=1), key=f"appointment:{appointment_id}:%")
+    deployment.sql(
+        "UPDATE outbox SET next_attempt_at = :at WHERE dedup_key LIKE :key AND status = 'pending'",
+        at=datetime.now(UTC) - timedelta(minutes=1),
+        key=f"appointment:{appointment_id}:%",
+    )
 
 
 @pytest.mark.parametrize("wait", ["quiet_hours", "retry"])
@@ -62,23 +79,35 @@ def test_cancelled_booking_sends_only_the_cancellation(deployment, setup, doctor
             sandbox.fault(SEND, errcode=-1, times=len(kinds))  # "system error": retry with backoff
             waiting = deployment.start_dispatcher("day-dispatcher")
         try:
-            wait_for(lambda: all(r["inbox_message_id"] is not None and r["status"] == "pending"
-                                 for r in _reminders(deployment, appointment_id)),
-                     30, f"the reminders to wait ({wait}) with their inbox copies written", deployment)
+            wait_for(
+                lambda: all(
+                    r["inbox_message_id"] is not None and r["status"] == "pending"
+                    for r in _reminders(deployment, appointment_id)
+                ),
+                30,
+                f"the reminders to wait ({wait}) with their inbox copies written",
+                deployment,
+            )
         finally:
             waiting.stop()
 
-        cancelled = setup.post(f"/api/v1/appointments/{appointment_id}/cancel", token=doctor["access_token"],
-                               json={"note": "医生临时出诊"})
+        cancelled = setup.post(
+            f"/api/v1/appointments/{appointment_id}/cancel", token=doctor["access_token"], json={"note": "医生临时出诊"}
+        )
         assert cancelled.status_code == 200, cancelled.text
 
         _due_now(deployment, appointment_id)  # the morning comes / the retry fires
         morning = deployment.start_dispatcher("morning-dispatcher")
         try:
-            wait_for(lambda: any(m["template_id"] == CANCELLED for m in sandbox.messages(resident.openid))
-                     and not any(r["status"] in ("pending", "sending")
-                                 for r in _reminders(deployment, appointment_id)),
-                     60, "the cancellation to be sent and nothing left to send", deployment)
+            wait_for(
+                lambda: (
+                    any(m["template_id"] == CANCELLED for m in sandbox.messages(resident.openid))
+                    and not any(r["status"] in ("pending", "sending") for r in _reminders(deployment, appointment_id))
+                ),
+                60,
+                "the cancellation to be sent and nothing left to send",
+                deployment,
+            )
         finally:
             morning.stop()
 
