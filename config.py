@@ -136,6 +136,15 @@ class Config:
         # Dispatcher: rows claimed per round, and how long a claim is held without renewal.
         self.NOTIFY_BATCH_SIZE = _int("NOTIFY_BATCH_SIZE", 100)
         self.NOTIFY_LEASE_SECONDS = _int("NOTIFY_LEASE_SECONDS", 120)
+        # WeChat sends a dispatcher has in flight at once (each waits on the network, not the CPU).
+        self.NOTIFY_SEND_CONCURRENCY = _int("NOTIFY_SEND_CONCURRENCY", 16)
+        # Retention (docs/operations.md): access-log rows are kept this long (default 3 years and
+        # a day), finished outbox rows this long; the daily retention jobs delete what is older.
+        self.ACCESS_LOG_RETENTION_DAYS = _int("ACCESS_LOG_RETENTION_DAYS", 1096)
+        self.OUTBOX_RETENTION_DAYS = _int("OUTBOX_RETENTION_DAYS", 90)
+        for name in ("ACCESS_LOG_RETENTION_DAYS", "OUTBOX_RETENTION_DAYS"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         self.DEMO_PASSWORD = _env("DEMO_PASSWORD", "demo-pass-2024")
 
         # Appointments: booking and cancelling cut-offs, reminder times.

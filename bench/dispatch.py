@@ -1,10 +1,11 @@
 """Dispatch rate: reminders per second to the WeChat sandbox with one and with two
 dispatcher processes on PostgreSQL, duplicates counted (must be 0).
 
-    python bench/dispatch.py [--rows 5000]
+    python bench/dispatch.py [--rows 5000] [--concurrency N]
 
 Each run uses a fresh scratch database and a fresh sandbox process; the sandbox's
-message log is the witness for duplicates.
+message log is the witness for duplicates. The rate is over the whole run, the
+dispatchers' process start included; "window" is first to last message received.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import requests
@@ -79,7 +80,7 @@ def populate(url: str, rows: int) -> None:
         db.engine.dispose()
 
 
-def run(rows: int, dispatchers: int) -> dict:
+def run(rows: int, dispatchers: int, concurrency: int | None = None) -> dict:
     with scratch_database() as url:
         populate(url, rows)
         port = free_port()
@@ -89,6 +90,7 @@ def run(rows: int, dispatchers: int) -> dict:
             "WECHAT_API_BASE": f"http://127.0.0.1:{port}",
             "QUIET_HOURS": "0-0",
             "LOG_LEVEL": "WARNING",
+            **({"NOTIFY_SEND_CONCURRENCY": str(concurrency)} if concurrency else {}),
         }
         sandbox = start(flask_cmd("wechat-sandbox", "--port", str(port)), env)
         try:
@@ -108,7 +110,9 @@ def run(rows: int, dispatchers: int) -> dict:
             sandbox.terminate()
             sandbox.wait()
     unique = len({m["touser"] for m in sent})
+    received = sorted(datetime.fromisoformat(m["received_at"]) for m in sent)
     return {
+        "window": (received[-1] - received[0]).total_seconds() if received else 0.0,
         "dispatchers": dispatchers,
         "rows": rows,
         "seconds": seconds,
@@ -122,14 +126,18 @@ def run(rows: int, dispatchers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, help="NOTIFY_SEND_CONCURRENCY for the dispatchers")
     args = parser.parse_args()
-    one = run(args.rows, 1)
-    two = run(args.rows, 2)
+    load = os.getloadavg()[0]
+    one = run(args.rows, 1, args.concurrency)
+    two = run(args.rows, 2, args.concurrency)
     print(f"data: {args.rows} due reminders, each to its own bound WeChat account with one credit")
+    print(f"load average (1 min): {load:.2f} before, {os.getloadavg()[0]:.2f} after")
     for r in (one, two):
         print(
             f"{r['dispatchers']} dispatcher(s): {r['sent']} sent in {r['seconds']:.1f}s = "
-            f"{r['per_second']:.0f}/s, duplicates {r['duplicates']}, missing {r['missing']}"
+            f"{r['per_second']:.0f}/s (window {r['window']:.1f}s), "
+            f"duplicates {r['duplicates']}, missing {r['missing']}"
         )
     print(f"ratio two/one dispatchers: {two['per_second'] / one['per_second']:.2f}x")
 

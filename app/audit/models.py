@@ -14,7 +14,13 @@ from app.extensions import db
 
 class AccessLog(db.Model):
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_subject_at", "subject_resident_id", "at"),)
+    __table_args__ = (
+        # The archive's access-log page: one resident's rows, newest first (the few ties on at are
+        # sorted by id after the index scan). Its cost follows that resident's rows, not the table's.
+        Index("ix_access_log_subject_at", "subject_resident_id", "at"),
+        # The retention job walks the oldest rows in (at, id) order and stops at the cut-off.
+        Index("ix_access_log_at_id", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Staff
 from app.archive import fhir
-from app.contracts.lifecycle import current_contract
+from app.contracts.current import current_contract
 from app.contracts.models import Contract, ContractDelivery
 from app.contracts.views import contract_summary
 from app.extensions import db

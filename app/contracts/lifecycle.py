@@ -1,4 +1,4 @@
-"""A contract's life: apply, sign, reject, terminate, renew; and the resident's current contract.
+"""A contract's life: apply, sign, reject, terminate, renew (the current contract: ``app.contracts.current``).
 
 Statuses (``app.contracts.models``): pending → active (signed) or rejected; a renewal is
 renewal_pending until signed, then scheduled after the running period (or active at once when
@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
 
 from app.access.actors import Actor
 from app.access.scope import resident_ids_for_account
@@ -26,13 +25,14 @@ from app.contracts.applicants import (
     residents_for,
     team_for,
 )
+from app.contracts.current import renewal_of
 from app.contracts.models import OPEN_STATUSES, Contract, ContractItem, ContractPackage, FamilyGroup, ServicePackage
+from app.contracts.notifications import tell_resident, tell_team
 from app.contracts.periods import period_from
 from app.contracts.scope import log_access, require_team_member
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
-from app.notify import services as notify
-from app.orgs.models import Team, TeamMember
+from app.orgs.models import Team
 from app.residents.models import Resident
 from app.residents.services import assign_team
 
@@ -143,7 +143,7 @@ def apply(actor: Actor, data: dict) -> list[Contract]:
     _flush_or_conflict()
     log_access(actor, [r.id for r in residents], "create")
     if not actor.is_staff:
-        _tell_team(team, contracts[0], len(contracts))
+        tell_team(team, contracts[0], len(contracts))
     return contracts
 
 
@@ -204,7 +204,7 @@ def sign(actor: Actor, contract: Contract, data: dict) -> Contract:
     started = [m.resident_id for m in members if m.status == "active"]
     assign_team(started, contract.team_id)
     for member in members:
-        _tell_resident(
+        tell_resident(
             member,
             "contract_signed",
             f"contract-signed:{member.id}",
@@ -230,7 +230,7 @@ def reject(actor: Actor, contract: Contract, data: dict) -> Contract:
     for member in members:
         member.status, member.rejected_at, member.rejected_by_id = "rejected", at, actor.id
         member.reject_reason = data["reason"]
-        _tell_resident(
+        tell_resident(
             member,
             "contract_rejected",
             f"contract-rejected:{member.id}",
@@ -277,15 +277,6 @@ def terminate(actor: Actor, contract: Contract, data: dict) -> Contract:
     db.session.flush()
     log_access(actor, [contract.resident_id], "update")
     return contract
-
-
-# --- renewal ----------------------------------------------------------------------
-
-
-def renewal_of(contract: Contract) -> Contract | None:
-    return db.session.scalar(
-        select(Contract).where(Contract.previous_contract_id == contract.id, Contract.status != "rejected")
-    )
 
 
 def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
@@ -361,64 +352,6 @@ def renew(actor: Actor, contract: Contract, data: dict) -> Contract:
     if actor.is_staff:
         assign_team([c.resident_id for c in created if c.status == "active"], team.id)
     else:
-        _tell_team(team, created[0], len(created))
+        tell_team(team, created[0], len(created))
     log_access(actor, [c.resident_id for c in created], "create")
     return created[0]
-
-
-def current_contract(resident_id: int) -> Contract | None:
-    """The resident's running contract, else their newest open application.
-
-    One query (the running one sorts first), with what the summary shows loaded alongside — team and
-    doctor joined, packages and items in one query each — since the archive and the home screen read
-    it on every open (lazy loading made that eight round trips)."""
-    return db.session.scalar(
-        select(Contract)
-        .where(
-            Contract.resident_id == resident_id,
-            Contract.status.in_(("active", "pending", "scheduled", "renewal_pending")),
-        )
-        .order_by(case((Contract.status == "active", 0), else_=1), Contract.id.desc())
-        .limit(1)
-        .options(
-            joinedload(Contract.team),
-            joinedload(Contract.doctor),
-            selectinload(Contract.packages).joinedload(ContractPackage.package),
-            selectinload(Contract.items),
-        )
-    )
-
-
-# --- notifications ----------------------------------------------------------------------
-
-
-def _recipient_of(contract: Contract):
-    """A child's messages go to the guardian who signed for them."""
-    return notify.resident(contract.guardian_resident_id or contract.resident_id)
-
-
-def _tell_resident(contract: Contract, kind: str, dedup_key: str, payload: dict) -> None:
-    notify.enqueue(_recipient_of(contract), kind, dedup_key, payload)
-
-
-def _tell_team(team: Team, contract: Contract, count: int) -> None:
-    leader = db.session.scalar(
-        select(TeamMember.staff_id).where(TeamMember.team_id == team.id, TeamMember.role == "leader_gp").limit(1)
-    )
-    if leader is None:
-        return
-    body = (
-        f"{count} 位居民申请签约{team.name}，请及时审核。" if count > 1 else f"有居民申请签约{team.name}，请及时审核。"
-    )
-    notify.enqueue(
-        notify.staff(leader),
-        "contract_applied",
-        f"contract-applied:{contract.id}",
-        {
-            "title": "新的签约申请",
-            "body": body,
-            "team": team.name,
-            "contract_id": contract.id,
-            "applied_on": today().isoformat(),
-        },
-    )

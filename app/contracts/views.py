@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.access.actors import Actor
-from app.contracts.lifecycle import current_contract, renewal_of
+from app.contracts.current import current_contract, renewal_of
 from app.contracts.models import Contract
 from app.contracts.scope import contract_clause
 from app.extensions import db

@@ -17,7 +17,7 @@ from app.audit import services as audit
 from app.common.time import local_tz, now
 from app.extensions import db
 from app.family.models import FamilyGrant
-from app.family.services import REQUEST_TTL_DAYS, outgrown_clause
+from app.family.rules import REQUEST_TTL_DAYS, outgrown_clause
 from app.notify import services as notify
 from app.residents.models import Resident
 

@@ -2,7 +2,7 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, resident_required, staff_required
 from app.common.idempotency import idempotent
-from app.family import schemas, services
+from app.family import reads, schemas, services
 
 blp = Blueprint(
     "family",
@@ -17,7 +17,7 @@ blp = Blueprint(
 @blp.response(200, schemas.GrantOut(many=True))
 def my_family():
     """People this account may view (active) or has asked to view (pending)."""
-    return services.my_family(current_actor())
+    return reads.my_family(current_actor())
 
 
 @blp.route("/me/family", methods=["POST"])
@@ -32,7 +32,7 @@ def request_family_access(body):
     `active` at once; anyone else → `pending` until that person accepts on their own phone or
     staff confirm in person. No archive with that name and number → 404 `archive_not_found`."""
     grant, subject = services.request_access(current_actor(), **body)
-    return services.present_grant(grant, subject)
+    return reads.present_grant(grant, subject)
 
 
 @blp.route("/me/family/<int:grant_id>", methods=["DELETE"])
@@ -48,7 +48,7 @@ def revoke_family_grant(grant_id):
 @blp.response(200, schemas.RequestOut(many=True))
 def family_requests():
     """Pending requests to view my archive."""
-    return services.requests_for_me(current_actor())
+    return reads.requests_for_me(current_actor())
 
 
 @blp.route("/me/family/viewers", methods=["GET"])
@@ -56,7 +56,7 @@ def family_requests():
 @blp.response(200, schemas.RequestOut(many=True))
 def family_viewers():
     """Everyone who may view my archive (active) or has asked to (pending): revoke with DELETE."""
-    return services.viewers_of_me(current_actor())
+    return reads.viewers_of_me(current_actor())
 
 
 @blp.route("/me/family/requests/<int:grant_id>/accept", methods=["POST"])
@@ -65,7 +65,7 @@ def family_viewers():
 def accept_family_request(grant_id):
     """Accept a request to view my archive (only the person themself, 14 or older)."""
     grant, subject = services.accept(current_actor(), grant_id)
-    return services.present_for_subject(grant, subject)
+    return reads.present_for_subject(grant, subject)
 
 
 @blp.route("/family-grants", methods=["GET"])
@@ -74,7 +74,7 @@ def accept_family_request(grant_id):
 @blp.response(200, schemas.StaffGrantOut(many=True))
 def list_family_grants(args):
     """Staff: the grants opening one archive in your scope (e.g. to confirm a request in person)."""
-    items = services.grants_of_resident(current_actor(), args["resident_id"], args.get("status"))
+    items = reads.grants_of_resident(current_actor(), args["resident_id"], args.get("status"))
     return items
 
 
@@ -86,4 +86,4 @@ def confirm_family_grant(body, grant_id):
     """Staff in scope of the archive confirm a pending request in person (records who and when)."""
     actor = current_actor()
     grant, subject = services.confirm_in_person(actor, grant_id, body.get("note"))
-    return services.present_for_staff(grant, subject_birth_on=subject.birth_on)
+    return reads.present_for_staff(grant, subject_birth_on=subject.birth_on)

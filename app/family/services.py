@@ -1,5 +1,7 @@
-"""Family access (proxy): asking, accepting, confirming in person, revoking — and the scope hook
-(:func:`granted_resident_ids`, registered in ``access.family_hooks`` by ``app.wiring``).
+"""Family access (proxy): asking, accepting, confirming in person, revoking — and the hooks the
+feature offers: the scope hook (:func:`granted_resident_ids`, registered in
+``access.family_hooks`` by ``app.wiring``) and the family list on GET /me (:func:`me_section`).
+The rules are in ``app.family.rules``, the lists and presenters in ``app.family.reads``.
 
 PIPL: health data and a child's data are sensitive (art. 28); a child under 14 is consented for
 by the guardian (art. 31), anyone else consents for themself (art. 29). So:
@@ -18,63 +20,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.access.scope import get_resident
 from app.accounts import throttles
 from app.audit import services as audit
 from app.common.time import age_on, local_tz, now, today, years_before
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.family.models import GUARDIAN_RELATIONS, FamilyGrant
+from app.family.reads import my_family, name_of
+from app.family.rules import ADULT_AGE, CHILD_CONSENT_AGE, LIVE, bound_resident_id, effective_status
 from app.family.schemas import GrantOut
 from app.notify import services as notify
 from app.residents.models import Resident
 
 log = logging.getLogger(__name__)
 
-CHILD_CONSENT_AGE = 14  # PIPL art. 31
-ADULT_AGE = 18
-REQUEST_TTL_DAYS = 30  # a request nobody answered expires
-LIVE = ("pending", "active")
 
-
-# --- rules ---------------------------------------------------------------------------------
-
-
-def outgrown_clause(day):
-    """SQL: an active guardian_auto grant whose child is now 14 or older (over ``Resident`` = subject)."""
-    return and_(
-        FamilyGrant.status == "active",
-        FamilyGrant.basis == "guardian_auto",
-        Resident.birth_on <= years_before(day, CHILD_CONSENT_AGE),
-    )
-
-
-def effective_status(grant: FamilyGrant, subject_birth_on, *, at=None, day=None) -> str:
-    """The status as it holds right now, before the daily job has stored it."""
-    at, day = at or now(), day or today()
-    if (
-        grant.status == "active"
-        and grant.basis == "guardian_auto"
-        and age_on(subject_birth_on, day) >= CHILD_CONSENT_AGE
-    ):
-        return "pending"
-    if grant.status == "pending" and grant.requested_at < at - timedelta(days=REQUEST_TTL_DAYS):
-        return "expired"
-    return grant.status
-
-
-def awaiting(status: str, subject_birth_on, day=None) -> str | None:
-    if status != "pending":
-        return None
-    return "staff" if age_on(subject_birth_on, day or today()) < CHILD_CONSENT_AGE else "resident"
-
-
-# --- the scope hook ------------------------------------------------------------------------
+# --- the hooks -----------------------------------------------------------------------------
 
 
 def granted_resident_ids(actor) -> list[int]:
@@ -99,13 +65,12 @@ def granted_resident_ids(actor) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
+def me_section(actor, resident, body: dict) -> None:
+    """ME_SECTIONS hook: GET /me carries the family list."""
+    body["family"] = GrantOut(many=True).dump(my_family(actor))
+
+
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _bound(actor) -> int:
-    if actor.resident_id is None:
-        raise Forbidden("bind your own archive first", error="account_not_bound")
-    return actor.resident_id
 
 
 def _log(actor, grant: FamilyGrant, *, action: str, display: str | None = None, purpose="family_access"):
@@ -124,26 +89,8 @@ def _local(at) -> str:
     return at.astimezone(local_tz()).strftime("%Y-%m-%d %H:%M")
 
 
-def _name_of(resident_id: int) -> str | None:
-    return db.session.scalar(select(Resident.name).where(Resident.id == resident_id))
-
-
-def present_grant(grant: FamilyGrant, subject: Resident | None = None, *, name=None, birth_on=None) -> dict:
-    name = name if name is not None else subject.name
-    birth_on = birth_on if birth_on is not None else subject.birth_on
-    status = effective_status(grant, birth_on)
-    return {
-        "grant_id": grant.id,
-        "resident_id": grant.resident_id,
-        "name": name,
-        "relation": grant.relation,
-        "status": status,
-        "basis": None if status == "pending" else grant.basis,
-        "origin": grant.origin,
-        "awaiting": awaiting(status, birth_on),
-        "requested_at": grant.requested_at,
-        "accepted_at": grant.accepted_at if status == "active" else None,
-    }
+def _activate(grant: FamilyGrant, basis: str, at) -> None:
+    grant.status, grant.basis, grant.accepted_at = "active", basis, at
 
 
 # --- the account holder's side -------------------------------------------------------------
@@ -151,7 +98,7 @@ def present_grant(grant: FamilyGrant, subject: Resident | None = None, *, name=N
 
 def request_access(actor, name: str, id_number: str, relation: str) -> tuple[FamilyGrant, Resident]:
     """POST /me/family: a child under 14 of the same household → active; anyone else → pending."""
-    grantor_id = _bound(actor)
+    grantor_id = bound_resident_id(actor)
     # The same lookup and the same guessing budget as binding: one budget per account and target.
     subject = throttles.claimed_archive(actor.id, name, id_number)
     if subject.id == grantor_id:
@@ -211,78 +158,12 @@ def request_access(actor, name: str, id_number: str, relation: str) -> tuple[Fam
     return grant, subject
 
 
-def my_family(actor) -> list[dict]:
-    """GET /me/family: people this account may view or has asked to view (live grants)."""
-    if actor.resident_id is None:
-        return []
-    rows = db.session.execute(
-        select(FamilyGrant, Resident.name, Resident.birth_on)
-        .join(Resident, Resident.id == FamilyGrant.resident_id)
-        .where(
-            FamilyGrant.grantor_account_id == actor.id,
-            FamilyGrant.grantor_resident_id == actor.resident_id,
-            FamilyGrant.status.in_(LIVE),
-        )
-        .order_by(FamilyGrant.id)
-    ).all()
-    items = [present_grant(g, name=name, birth_on=birth_on) for g, name, birth_on in rows]
-    return [item for item in items if item["status"] in LIVE]
-
-
-def me_section(actor, resident, body: dict) -> None:
-    """ME_SECTIONS hook: GET /me carries the family list."""
-    body["family"] = GrantOut(many=True).dump(my_family(actor))
-
-
 # --- the subject's side --------------------------------------------------------------------
-
-
-def _about_me(actor, statuses=LIVE):
-    grantor = Resident.__table__.alias("grantor")
-    return (
-        select(FamilyGrant, grantor.c.name, Resident.birth_on)
-        .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
-        .join(Resident, Resident.id == FamilyGrant.resident_id)
-        .where(FamilyGrant.resident_id == actor.resident_id, FamilyGrant.status.in_(statuses))
-        .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc())
-    )
-
-
-def _present_request(grant, requester_name, birth_on) -> dict:
-    status = effective_status(grant, birth_on)
-    return {
-        "grant_id": grant.id,
-        "name": requester_name,
-        "relation": grant.relation,
-        "status": status,
-        "basis": None if status == "pending" else grant.basis,
-        "origin": grant.origin,
-        "requested_at": grant.requested_at,
-        "accepted_at": grant.accepted_at if status == "active" else None,
-    }
-
-
-def requests_for_me(actor) -> list[dict]:
-    """GET /me/family/requests: pending requests to view my archive."""
-    _bound(actor)
-    items = [_present_request(*row) for row in db.session.execute(_about_me(actor)).all()]
-    return [item for item in items if item["status"] == "pending"]
-
-
-def viewers_of_me(actor) -> list[dict]:
-    """GET /me/family/viewers: who may view my archive now, or has asked to."""
-    _bound(actor)
-    items = [_present_request(*row) for row in db.session.execute(_about_me(actor)).all()]
-    return [item for item in items if item["status"] in LIVE]
-
-
-def _activate(grant: FamilyGrant, basis: str, at) -> None:
-    grant.status, grant.basis, grant.accepted_at = "active", basis, at
 
 
 def accept(actor, grant_id: int) -> tuple[FamilyGrant, Resident]:
     """The person whose archive it is accepts, on their own bound account."""
-    subject_id = _bound(actor)
+    subject_id = bound_resident_id(actor)
     grant = db.session.scalar(
         select(FamilyGrant).where(FamilyGrant.id == grant_id, FamilyGrant.resident_id == subject_id)
     )
@@ -329,7 +210,7 @@ def revoke(actor, grant_id: int) -> None:
     grant.status, grant.revoked_at = "revoked", now()
     grant.revoked_by = "grantor" if grant.grantor_account_id == actor.id else "resident"
     db.session.flush()
-    display = _name_of(grant.grantor_resident_id) if grant.revoked_by == "grantor" else None
+    display = name_of(grant.grantor_resident_id) if grant.revoked_by == "grantor" else None
     _log(actor, grant, action="update", display=display)
 
 
@@ -367,49 +248,3 @@ def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGra
         },
     )
     return grant, subject
-
-
-def grants_of_resident(actor, resident_id: int, status: str | None) -> list[dict]:
-    """Staff: every grant opening this archive (for confirming in person, or checking who sees it)."""
-    subject = get_resident(actor, resident_id)
-    grantor = Resident.__table__.alias("grantor")
-    rows = db.session.execute(
-        select(FamilyGrant, grantor.c.name)
-        .join(grantor, grantor.c.id == FamilyGrant.grantor_resident_id)
-        .where(FamilyGrant.resident_id == subject.id)
-        .order_by(FamilyGrant.requested_at.desc(), FamilyGrant.id.desc())
-    ).all()
-    items = [present_for_staff(grant, grantor_name, subject.birth_on) for grant, grantor_name in rows]
-    if status:
-        items = [item for item in items if item["status"] == status]
-    audit.record(actor, subject.id, action="read", section="family_grants", purpose="administration")
-    return items
-
-
-def present_for_staff(grant: FamilyGrant, grantor_name: str | None = None, subject_birth_on=None) -> dict:
-    if grantor_name is None:
-        grantor_name = _name_of(grant.grantor_resident_id)
-    if subject_birth_on is None:
-        subject_birth_on = db.session.scalar(select(Resident.birth_on).where(Resident.id == grant.resident_id))
-    effective = effective_status(grant, subject_birth_on)
-    return {
-        "grant_id": grant.id,
-        "resident_id": grant.resident_id,
-        "grantor_resident_id": grant.grantor_resident_id,
-        "grantor_name": grantor_name,
-        "relation": grant.relation,
-        "status": effective,
-        "basis": None if effective == "pending" else grant.basis,
-        "origin": grant.origin,
-        "requested_at": grant.requested_at,
-        "accepted_at": grant.accepted_at,
-        "confirmed_by_staff_id": grant.confirmed_by_staff_id,
-        "confirmed_at": grant.confirmed_at,
-        "confirmation_note": grant.confirmation_note,
-        "revoked_at": grant.revoked_at,
-        "revoked_by": grant.revoked_by,
-    }
-
-
-def present_for_subject(grant: FamilyGrant, subject: Resident) -> dict:
-    return _present_request(grant, _name_of(grant.grantor_resident_id), subject.birth_on)

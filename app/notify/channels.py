@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import update
+from flask import current_app
+from sqlalchemy import tuple_, update
 
 from app.extensions import db
 from app.notify import templates
 from app.notify.models import InboxMessage, Outbox, SubscriptionCredit
-from app.wechat.client import TIMEOUT
+from app.wechat.client import TIMEOUT, WeChatClient, WeChatError
+from app.wechat.tokens import access_token
+
+log = logging.getLogger(__name__)
 
 
 def write_inbox(row: Outbox) -> InboxMessage:
@@ -25,8 +31,7 @@ def write_inbox(row: Outbox) -> InboxMessage:
         body=str(payload.get("body") or ""),
         data=payload,
     )
-    db.session.add(message)
-    row.inbox_message = message  # the id is filled in by the batch's single flush
+    db.session.add(message)  # its id comes from the batch's single flush
     return message
 
 
@@ -36,7 +41,7 @@ AMBIGUOUS_ERRCODE = str(TIMEOUT)
 
 @dataclass
 class WechatOutcome:
-    result: str  # sent | retry | final_error | skipped
+    result: str  # sent | retry | final_error | skipped, or REFRESH_TOKEN before the resend
     wechat_status: str
     error_code: str | None = None
     error: str | None = None
@@ -66,60 +71,117 @@ def accounts_for(rows: list[Outbox]) -> Mapping[int, WechatRecipient]:
 
 
 class TokenCache:
-    """The shared access token, read once per batch instead of once per message."""
+    """The shared access token, read once per batch instead of once per message.
+
+    Only the dispatcher's main thread calls it (it may touch the database); the sending
+    threads are handed the token string, so a rejected token is refreshed once per round.
+    """
 
     def __init__(self):
         self.token: str | None = None
 
     def get(self, stale: str | None = None) -> str:
-        from app.wechat.tokens import access_token
-
         if stale is not None or self.token is None:
             self.token = access_token(stale_token=stale)
         return self.token
 
 
-def take_credit(account_id: int, template_id: str) -> bool:
-    """Use one one-time subscription credit; atomic, so two dispatchers cannot share one."""
-    result = db.session.execute(
-        update(SubscriptionCredit)
-        .where(
-            SubscriptionCredit.account_id == account_id,
-            SubscriptionCredit.template_id == template_id,
-            SubscriptionCredit.credits > 0,
-        )
-        .values(credits=SubscriptionCredit.credits - 1)
-    )
-    return result.rowcount == 1
-
-
-def send_wechat(row: Outbox, account: WechatRecipient, tokens: TokenCache) -> WechatOutcome:
-    """One subscribe-message send; refreshes the shared token once on 40001/42001/40014."""
-    from flask import current_app
-
-    from app.wechat.client import WeChatError, wechat_client
-
-    template = templates.get(row.kind)
-    data = templates.wechat_data(template, row.payload or {})
-    client = wechat_client()
-    token = None
-    for refreshed in (False, True):
-        try:
-            token = tokens.get(stale=token if refreshed else None)
-            client.send_subscribe_message(
-                token,
-                account.openid,
-                template.template_id,
-                (row.payload or {}).get("page") or template.page,
-                data,
-                miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"],
+def take_credits(wanted: list[tuple[int, str]]) -> list[bool]:
+    """Use one one-time subscription credit per (account id, template id) asked for; in
+    order, whether one was left. Atomic (a conditional decrement), so two dispatchers cannot
+    share a credit; one statement per batch, one more per repeat of a pair in it."""
+    granted = [False] * len(wanted)
+    todo = list(range(len(wanted)))
+    while todo:
+        firsts: dict[tuple[int, str], int] = {}
+        for i in todo:
+            firsts.setdefault(wanted[i], i)
+        taken = {
+            (account_id, template_id)
+            for account_id, template_id in db.session.execute(
+                update(SubscriptionCredit)
+                .where(
+                    tuple_(SubscriptionCredit.account_id, SubscriptionCredit.template_id).in_(list(firsts)),
+                    SubscriptionCredit.credits > 0,
+                )
+                .values(credits=SubscriptionCredit.credits - 1)
+                .returning(SubscriptionCredit.account_id, SubscriptionCredit.template_id)
+                .execution_options(synchronize_session=False)
             )
-            return WechatOutcome("sent", "sent")
-        except WeChatError as err:
-            if err.token_invalid and not refreshed:
-                continue
-            code = str(err.errcode)
-            if err.transient:
-                return WechatOutcome("retry", "retrying", code, err.errmsg[:300])
-            return WechatOutcome("final_error", f"refused:{code}", code, err.errmsg[:300])
-    return WechatOutcome("final_error", "token_invalid", "40001", "token still invalid after refresh")
+        }
+        for key, i in firsts.items():
+            granted[i] = key in taken
+        # A pair asked for again goes round once more, unless its credits ran out already.
+        todo = [i for i in todo if i not in firsts.values() and wanted[i] in taken]
+    return granted
+
+
+@dataclass(frozen=True)
+class WechatMessage:
+    """One subscribe message, taken out of its row so a sending thread needs no database."""
+
+    row_id: int
+    openid: str
+    template_id: str
+    page: str | None
+    data: dict
+    miniprogram_state: str
+
+
+def wechat_message(row: Outbox, account: WechatRecipient) -> WechatMessage:
+    template = templates.get(row.kind)
+    payload = row.payload or {}
+    return WechatMessage(
+        row.id,
+        account.openid,
+        template.template_id,
+        payload.get("page") or template.page,
+        templates.wechat_data(template, payload),
+        current_app.config["WECHAT_MINIPROGRAM_STATE"],
+    )
+
+
+# Not an outcome to record: the token was rejected and the send is worth one more try.
+REFRESH_TOKEN = "refresh_token"
+
+
+def outcome_of(err: WeChatError) -> WechatOutcome:
+    code = str(err.errcode)
+    if err.transient:
+        return WechatOutcome("retry", "retrying", code, err.errmsg[:300])
+    return WechatOutcome("final_error", f"refused:{code}", code, err.errmsg[:300])
+
+
+def send_wechat(client: WeChatClient, message: WechatMessage, token: str, may_refresh: bool) -> WechatOutcome:
+    """One subscribe-message send; no database, so it runs in any thread."""
+    try:
+        client.send_subscribe_message(
+            token,
+            message.openid,
+            message.template_id,
+            message.page,
+            message.data,
+            miniprogram_state=message.miniprogram_state,
+        )
+        return WechatOutcome("sent", "sent")
+    except WeChatError as err:
+        if err.token_invalid and may_refresh:
+            return WechatOutcome(REFRESH_TOKEN, "token_invalid", str(err.errcode), err.errmsg[:300])
+        return outcome_of(err)
+
+
+def send_all(
+    pool: Executor, client: WeChatClient, messages: list[WechatMessage], token: str, may_refresh: bool
+) -> dict[int, WechatOutcome]:
+    """The messages' sends side by side (a WeChat call is network wait); outcomes by row id.
+
+    A send that raised something unexpected has no outcome: its row keeps its lease and
+    comes back when that runs out, as a crash would."""
+    futures = {pool.submit(send_wechat, client, m, token, may_refresh): m.row_id for m in messages}
+    outcomes = {}
+    for future, row_id in futures.items():
+        try:
+            outcomes[row_id] = future.result()
+        except Exception:
+            log.exception("sending outbox row %s failed", row_id)
+    return outcomes

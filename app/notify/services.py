@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Select, String, cast, func, literal, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.common.time import now
+from app.common.types import JSONType
 from app.extensions import db
 from app.notify import templates
 from app.notify.models import InboxMessage, Outbox
@@ -88,26 +90,50 @@ def enqueue_many(items: list[tuple[Recipient, str, str, dict, datetime | None]])
     return len(db.session.connection().execute(stmt, rows).all())
 
 
+def json_object(fields: dict[str, ColumnElement]) -> ColumnElement:
+    """A JSON object the database builds from SQL expressions (``jsonb_build_object`` on
+    PostgreSQL, ``json_object`` on SQLite): a per-row payload for :func:`enqueue_select`.
+    Nest JSON with :func:`json_parse`, not a plain string (it would be stored as a string)."""
+    build = func.jsonb_build_object if db.engine.dialect.name == "postgresql" else func.json_object
+    args: list = []
+    for key, value in fields.items():
+        args += [literal(key, String), value]
+    return build(*args, type_=JSONType)
+
+
+def json_parse(text_expr: ColumnElement) -> ColumnElement:
+    """SQL text holding JSON (e.g. ``'["a","b"]'``) as a JSON value, to nest in :func:`json_object`."""
+    if db.engine.dialect.name == "postgresql":
+        return cast(text_expr, JSONB)
+    return func.json(text_expr, type_=JSONType)
+
+
 def enqueue_select(
-    kind: str, recipient_kind: str, recipients: Select, payload: dict, not_before: datetime | None = None
+    kind: str, recipient_kind: str, recipients: Select, payload: dict | None = None, not_before: datetime | None = None
 ) -> int:
     """One reminder for every row of ``recipients`` — a SELECT of (recipient id, dedup key) —
     in a single ``INSERT … SELECT``; returns rows added (keys already present are skipped).
 
-    For district-wide sends (a survey to 478,600 residents) where even building the rows
-    in Python would dominate; every recipient gets the same payload.
+    For sends where even building the rows in Python would dominate (a survey to 478,600
+    residents, the daily follow-up reminders). With ``payload`` every recipient gets that
+    payload; without it the SELECT's third column is each row's own (:func:`json_object`).
+    Ids follow the SELECT's ORDER BY (PostgreSQL and SQLite keep a plain subquery's order).
     """
     templates.get(kind)
     at, created = not_before or now(), now()
     source = recipients.subquery()
-    recipient_id, dedup_key = list(source.c)[:2]
+    columns = list(source.c)
     table = Outbox.__table__
+    if payload is None:
+        row_payload = columns[2]
+    else:
+        row_payload = literal(payload, table.c.payload.type)
     rows = select(
         literal(kind, table.c.kind.type),
         literal(recipient_kind, table.c.recipient_kind.type),
-        recipient_id,
-        dedup_key,
-        literal(payload, table.c.payload.type),
+        columns[0],
+        columns[1],
+        row_payload,
         literal("pending", table.c.status.type),
         literal(at, table.c.not_before.type),
         literal(at, table.c.next_attempt_at.type),

@@ -59,14 +59,16 @@ class WeChatError(Exception):
 class WeChatClient:
     """Thin, stateless wrapper over the four WeChat endpoints the product uses."""
 
-    def __init__(self, base_url: str, appid: str, secret: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, appid: str, secret: str, timeout: float = 5.0, pool_size: int = 32) -> None:
         self.base_url = base_url.rstrip("/")
         self.appid = appid
         self._secret = secret
         self.timeout = timeout
+        # One session for all threads: requests' connection pool is thread-safe, and keeping
+        # ``pool_size`` at least the sends in flight keeps every connection alive for reuse.
         self.session = requests.Session()
         # No transport retries: a resent subscribe message could reach the user twice.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -206,6 +208,7 @@ def wechat_client() -> WeChatClient:
                     config["WECHAT_APPID"],
                     config["WECHAT_SECRET"],
                     float(config.get("WECHAT_TIMEOUT_SECONDS") or 5),
+                    pool_size=max(32, int(config.get("NOTIFY_SEND_CONCURRENCY") or 0)),
                 )
                 current_app.extensions["wechat_client"] = client
     return client

@@ -16,7 +16,14 @@ from tests.deployed.conftest import bind_with_credits, register_resident, wait_f
 
 SEND = "/cgi-bin/message/subscribe/send"
 DELAY_MS = 2500
-SLOW_DISPATCHER = {"WECHAT_TIMEOUT_MS": "3000", "NOTIFY_LEASE_SECONDS": "15", "NOTIFY_BATCH_SIZE": "10"}
+# One send at a time, so a 10-row batch (25 s) outlives its 15 s lease and the other dispatcher
+# takes rows over: the case the lease tokens exist for.
+SLOW_DISPATCHER = {
+    "WECHAT_TIMEOUT_MS": "3000",
+    "NOTIFY_LEASE_SECONDS": "15",
+    "NOTIFY_BATCH_SIZE": "10",
+    "NOTIFY_SEND_CONCURRENCY": "1",
+}
 FIRST, LATER = 15, 5  # 15 due before the first dispatcher starts, 5 more once the second runs
 
 

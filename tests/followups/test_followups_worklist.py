@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from app.common.time import frozen
 from app.extensions import db
-from app.followups import jobs
+from app.followups import plans_job
 from tests.followups.helpers import DAY, make_resident, morning, run, visit_ok
 
 D = DAY
@@ -42,7 +42,7 @@ def team(app, api, world):
         visit_ok(api, "a-doc", urgent, "hypertension", D - timedelta(days=2), sbp=186, dbp=104)  # due D+12, priority 2
         patient("庚二队", team_id=world.team_a2)
         visit_ok(api, "a-doc2", names["庚二队"], "hypertension", D - timedelta(days=120), sbp=128, dbp=80)
-    run(app, jobs.ensure_plans, D)  # bob (team B) gets a first plan
+    run(app, plans_job.ensure_plans, D)  # bob (team B) gets a first plan
     return names
 
 

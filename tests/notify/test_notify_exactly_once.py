@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from app.common.time import frozen
 from app.extensions import db
 from app.notify import services as notify
-from app.notify.dispatcher import claim, renew_lease
+from app.notify.dispatcher import claim, renew_leases
 from tests.notify.helpers import SEND, dispatch, enqueue, grant_credit, row
 
 CST = timezone(timedelta(hours=8))
@@ -71,8 +71,8 @@ def test_a_row_claimed_again_after_its_lease_ran_out_is_not_the_first_holders(ap
             [row_id] = claim(limit=10, lease_seconds=30, token="first")
     with frozen(at + timedelta(seconds=31)), app.app_context():
         assert claim(limit=10, lease_seconds=30, token="second") == [row_id]
-        assert renew_lease(row_id, "first", 30) is False
-        assert renew_lease(row_id, "second", 30) is True
+        assert renew_leases([row_id], "first", 30) == set()
+        assert renew_leases([row_id], "second", 30) == {row_id}
 
 
 def test_a_withdrawn_row_in_a_dispatchers_hands_is_not_sent(api, world, app):
@@ -83,7 +83,7 @@ def test_a_withdrawn_row_in_a_dispatchers_hands_is_not_sent(api, world, app):
             [row_id] = claim(limit=10, lease_seconds=30, token="holder")
         _withdraw(app, "appointment:9:")
         with app.app_context():
-            assert renew_lease(row_id, "holder", 30) is False
+            assert renew_leases([row_id], "holder", 30) == set()
 
 
 def test_a_send_whose_answer_was_lost_is_repeated_at_most_once(api, world, app, wechat_sandbox):

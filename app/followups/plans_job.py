@@ -1,0 +1,192 @@
+"""The plan job :func:`ensure_plans` (daily): every managed patient has exactly one open plan per
+disease. It closes the plans of residents who moved away or died and of diagnoses no longer active,
+then opens the missing ones with one ``INSERT … SELECT`` (window from the last face-to-face visit,
+or a first window from today for a patient never seen). Runs as ``app.followups.job_runs`` says.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.common.time import now
+from app.common.time import today as local_today
+from app.common.types import UTCDateTime
+from app.extensions import db
+from app.followups import rules
+from app.followups.job_runs import commit_run as _commit
+from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.residents.models import Condition, Resident
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def add_days(expr, days: int):
+    """``expr + days`` for a DATE expression, on SQLite and PostgreSQL."""
+    if _dialect() == "sqlite":
+        return func.date(expr, f"{int(days):+d} days", type_=Date)
+    return type_coerce(expr + literal_column(str(int(days)), Integer), Date)
+
+
+def close_inactive(day: date) -> int:
+    """Close the open plans of residents whose archive is no longer active (moved / deceased)."""
+    status = select(Resident.status).where(Resident.id == FollowupPlan.resident_id).scalar_subquery()
+    result = db.session.execute(
+        update(FollowupPlan)
+        .where(
+            FollowupPlan.status == "open",
+            FollowupPlan.resident_id.in_(select(Resident.id).where(Resident.status != "active")),
+        )
+        .values(status="closed", closed_on=day, close_reason=status, updated_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def close_not_managed(day: date) -> int:
+    """Close the open plans whose diagnosis is no longer active (management ended)."""
+    active = exists(
+        select(Condition.id).where(
+            Condition.resident_id == FollowupPlan.resident_id,
+            Condition.disease == FollowupPlan.disease,
+            Condition.active,
+        )
+    )
+    result = db.session.execute(
+        update(FollowupPlan)
+        .where(FollowupPlan.status == "open", ~active)
+        .values(status="closed", closed_on=day, close_reason="not_managed", updated_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def missing_plans_select(day: date, cfg: dict | None = None):
+    """SELECT of the plans to open: (resident_id, disease, opens_on, due_on, status, reason, priority,
+    last_visit_id, created_at, updated_at) for each managed patient and disease without one."""
+    cfg = cfg or rules.window_config()
+    condition, visit, plan = Condition, FollowupVisit, FollowupPlan
+    covers = case((condition.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
+    last_visit = (
+        select(visit.id)
+        .where(visit.resident_id == condition.resident_id, covers, visit.method.in_(FACE_TO_FACE))
+        .order_by(visit.visit_on.desc(), visit.id.desc())
+        .limit(1)
+        .correlate(condition)
+        .scalar_subquery()
+    )
+    missing = (
+        select(
+            condition.resident_id.label("resident_id"),
+            condition.disease.label("disease"),
+            last_visit.label("last_visit_id"),
+        )
+        .select_from(condition)
+        .join(Resident, Resident.id == condition.resident_id)
+        .where(
+            condition.active,
+            condition.disease.in_(MANAGED_DISEASES),
+            Resident.status == "active",
+            ~exists(
+                select(plan.id).where(
+                    plan.resident_id == condition.resident_id, plan.disease == condition.disease, plan.status == "open"
+                )
+            ),
+        )
+        .subquery("missing")
+    )
+    classification = case(
+        (missing.c.disease == "hypertension", visit.hypertension_classification), else_=visit.t2dm_classification
+    )
+    recheck = or_(classification != "controlled", visit.referral_suggested, visit.urgent_referral)
+    never = visit.id.is_(None)
+    first_opens, first_due = rules.first_window(day, cfg)
+    reason = case(
+        (never, "first"),
+        (visit.urgent_referral, "urgent"),
+        (visit.referral_suggested, "referral"),
+        (recheck, "recheck"),
+        else_="routine",
+    )
+    priority = case((visit.urgent_referral, 2), (visit.referral_suggested, 1), else_=0)
+    opens_on = case(
+        (never, literal(first_opens, Date)),
+        (recheck, add_days(visit.visit_on, 1)),
+        else_=add_days(visit.visit_on, cfg["open_days"]),
+    )
+    due_on = case(
+        (never, literal(first_due, Date)),
+        (recheck, add_days(visit.visit_on, cfg["recheck_days"])),
+        else_=add_days(visit.visit_on, cfg["due_days"]),
+    )
+    at = literal(now(), UTCDateTime)
+    return (
+        select(
+            missing.c.resident_id,
+            missing.c.disease,
+            opens_on,
+            due_on,
+            literal("open", String),
+            reason,
+            priority,
+            missing.c.last_visit_id,
+            at,
+            at,
+        )
+        .select_from(missing.outerjoin(visit, visit.id == missing.c.last_visit_id))
+        .where(true())
+    )  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+
+
+PLAN_COLUMNS = (
+    "resident_id",
+    "disease",
+    "opens_on",
+    "due_on",
+    "status",
+    "reason",
+    "priority",
+    "last_visit_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def open_missing(day: date) -> int:
+    """One INSERT … SELECT … ON CONFLICT DO NOTHING (a visit racing the job wins)."""
+    insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
+    stmt = (
+        insert(FollowupPlan)
+        .from_select(list(PLAN_COLUMNS), missing_plans_select(day))
+        .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
+        .returning(FollowupPlan.id)
+    )
+    return len(db.session.execute(stmt).all())
+
+
+def ensure_plans(today: date | None = None) -> dict:
+    """Daily: close plans that ended, open the missing ones. Idempotent."""
+    day = today or local_today()
+    counts = {"closed_inactive": close_inactive(day), "closed_not_managed": close_not_managed(day)}
+    counts["opened"] = open_missing(day)
+    return _commit(counts, "ensure_plans", day)
