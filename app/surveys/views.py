@@ -68,9 +68,9 @@ def counts_for(survey_ids: list[int]) -> dict[int, tuple[int, int]]:
     return {sid: (invited.get(sid, 0), answered.get(sid, 0)) for sid in survey_ids}
 
 
-def present_for_staff(survey: Survey, counts: tuple[int, int] | None = None, *, questions: bool = True) -> dict:
-    invited, responses = counts if counts is not None else counts_for([survey.id])[survey.id]
-    body = {
+def _header(survey: Survey) -> dict:
+    """What staff and residents alike are shown of a survey."""
+    return {
         "id": survey.id,
         "kind": survey.kind,
         "title": survey.title,
@@ -81,6 +81,13 @@ def present_for_staff(survey: Survey, counts: tuple[int, int] | None = None, *, 
         "closes_on": survey.closes_on,
         "status": survey.status,
         "state": survey.state_on(today()),
+    }
+
+
+def present_for_staff(survey: Survey, counts: tuple[int, int] | None = None, *, questions: bool = True) -> dict:
+    invited, responses = counts if counts is not None else counts_for([survey.id])[survey.id]
+    body = {
+        **_header(survey),
         "populations": list(survey.populations or []),
         "population_match": survey.population_match,
         "positive_threshold": survey.positive_threshold,
@@ -136,16 +143,7 @@ def present_for_resident(
         respondents = _respondents(actor, [survey.id]).get(survey.id, [])
     mine = next((p for p in respondents if p["relation"] == "self"), None)
     body = {
-        "id": survey.id,
-        "kind": survey.kind,
-        "title": survey.title,
-        "introduction": survey.introduction,
-        "institution_id": survey.institution_id,
-        "institution_name": survey.institution.name,
-        "opens_on": survey.opens_on,
-        "closes_on": survey.closes_on,
-        "status": survey.status,
-        "state": survey.state_on(today()),
+        **_header(survey),
         "respondents": respondents,
         "answered": bool(mine and mine["answered"]),
     }
