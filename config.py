@@ -99,7 +99,13 @@ class Config:
         # Older keys still able to decrypt during a key rotation (comma separated).
         self.ID_NUMBER_OLD_KEYS = [k for k in (_env("ID_NUMBER_OLD_KEYS", "") or "").split(",") if k]
         self.SQLALCHEMY_DATABASE_URI = _database_url(self.default_db_file)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No round trip per checkout by default: a connection the server dropped fails one request,
+        # which invalidates the whole pool (SQLAlchemy recycles every connection older than the
+        # failure), and DATABASE_POOL_RECYCLE_SECONDS retires connections before idle timeouts.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_pre_ping": _int("DATABASE_POOL_PRE_PING", 0) == 1,
+            "pool_recycle": _int("DATABASE_POOL_RECYCLE_SECONDS", 1800),
+        }
         self.REDIS_URL = _env("REDIS_URL")
         self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")
 

@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy import event, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.accounts.services import session_is_revoked
+from app.access.actors import session_revoked
 from app.common import json_depth, unit_of_work
 from app.common.rate_limits import storage_uri  # importing it registers the appdb:// storage
 from app.errors import error_response, register_error_handlers
@@ -134,7 +134,7 @@ def _register_jwt_callbacks() -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header, payload):
-        return session_is_revoked(payload.get("sid"))
+        return session_revoked(payload)
 
     @jwt.unauthorized_loader
     def _missing(reason):

@@ -17,7 +17,7 @@ from app.accounts import services as accounts_services
 from app.appointments import booking as appointments_booking
 from app.archive import fhir as archive_fhir
 from app.archive import metrics as archive_metrics
-from app.archive import services as archive_services
+from app.archive import view as archive_view
 from app.common import events
 from app.contracts import archive_hooks as contract_hooks
 from app.contracts import deliveries as contract_deliveries
@@ -45,8 +45,8 @@ HOOKS = (
     (residents_services.ME_SECTIONS, family_services.me_section),
     (residents_services.ME_SECTIONS, contract_views.me_section),
     # GET /residents/{rid}/archive: "contract", then "followups"
-    (archive_services.ARCHIVE_SECTIONS, contract_hooks.contract_section),
-    (archive_services.ARCHIVE_SECTIONS, followup_hooks.archive_section),
+    (archive_view.ARCHIVE_SECTIONS, contract_hooks.contract_section),
+    (archive_view.ARCHIVE_SECTIONS, followup_hooks.archive_section),
     # the FHIR export: the contract as EpisodeOfCare with its CareTeam
     (archive_fhir.FHIR_SECTIONS, contract_hooks.contract_fhir),
     # what counts as archive activity for the dynamic-use rate

@@ -49,7 +49,10 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import flask_cmd, free_port, start, wait_http  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from bench import raw_equality  # noqa: E402
+from bench._common import ROOT, flask_cmd, free_port, start, wait_http  # noqa: E402
 
 DATA_TABLES = (
     "institutions",
@@ -356,15 +359,27 @@ def main() -> None:
     info = prepare(app)
     data, subject = info["data"], info["subject"]
 
-    sandbox_port, app_port, bare_port = free_port(), free_port(), free_port()
+    with app.app_context():
+        from app.extensions import db
+
+        path = db.session.execute(
+            text("SELECT i.path FROM staff s JOIN institutions i ON i.id = s.institution_id WHERE s.username = :u"),
+            {"u": subject["doctor"]},
+        ).scalar()
+        cases, outside = raw_equality.sample(db.session.connection(), path)
+        db.session.rollback()
+
+    sandbox_port, app_port, bare_port, raw_port = free_port(), free_port(), free_port(), free_port()
     env = {**os.environ, "WECHAT_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
     processes = []
     try:
         processes.append(start(flask_cmd("wechat-sandbox", "--port", str(sandbox_port)), env))
         real = gunicorn("wsgi:app", app_port, args.workers, env)
         bare = gunicorn("bench.bare_app:app", bare_port, args.workers, env)
-        processes += [real, bare]
+        raw = gunicorn("raw_app:app", raw_port, args.workers, env, cwd=ROOT / "bench")
+        processes += [real, bare, raw]
         waits = [(sandbox_port, "/sandbox/state"), (app_port, "/healthz"), (bare_port, "/bare")]
+        waits.append((raw_port, "/raw/ping"))
         if args.baseline_tree:
             baseline_port = free_port()
             processes.append(gunicorn("wsgi:app", baseline_port, args.workers, env, cwd=args.baseline_tree))
@@ -374,12 +389,16 @@ def main() -> None:
         base, api = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{app_port}/api/v1"
         headers = log_in(api, subject, app.config["DEMO_PASSWORD"])
         rid = subject["resident_id"]
+        raw_base = f"http://127.0.0.1:{raw_port}/raw"
+        equality = raw_equality.check(api, raw_base, headers["doctor"], rid, cases, outside)
         targets = [
             ("bare", f"http://127.0.0.1:{bare_port}/bare", {}),
             ("healthz (app, no db)", f"{base}/healthz", {}),
             ("archive as doctor", f"{api}/residents/{rid}/archive", headers["doctor"]),
+            ("raw archive [pg json]", f"{raw_base}/pg/residents/{rid}/archive", headers["doctor"]),
             ("archive as resident", f"{api}/residents/{rid}/archive", headers["resident"]),
             ("worklist as doctor", f"{api}/followups/worklist", headers["doctor"]),
+            ("raw worklist [pg json]", f"{raw_base}/pg/followups/worklist", headers["doctor"]),
         ]
         if args.baseline_tree:  # each API row followed by the same request to the baseline's server
             other = f"http://127.0.0.1:{baseline_port}"
@@ -429,6 +448,9 @@ def main() -> None:
         f"visits, {subject['resident_health_checks']} health checks, {subject['resident_service_records']} "
         f"service records)"
     )
+    print(f"raw baseline (bench/raw_app.py) equal to the API before timing: {len(equality)} comparisons")
+    for line in equality:
+        print("  " + line)
     print(f"in process (test client, mean of {args.in_process} requests):")
     for k, v in cost.items():
         pg = "n/a (server not local)" if v["pg_cpu_ms"] is None else f"{v['pg_cpu_ms']:.1f} ms"
@@ -449,6 +471,18 @@ def main() -> None:
                 f"{clients:>7}  {label:<33} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                 f"{r['p99']:>8.1f} {r['errors']:>6}  {r['per_second'] / floor['per_second']:>12.3f} "
                 f"{r['p50'] / floor['p50']:>10.1f} {r['p99'] / floor['p99']:>10.1f}"
+            )
+    print()
+    print("the API ÷ its raw-SQL baseline (bench/raw_app.py), same client count, measured back to back:")
+    for clients in levels:
+        for ours, theirs in (
+            ("archive as doctor", "raw archive [pg json]"),
+            ("worklist as doctor", "raw worklist [pg json]"),
+        ):
+            a, b = results[(clients, ours)], results[(clients, theirs)]
+            print(
+                f"{clients:>7}  {ours:<22} req/s {a['per_second'] / b['per_second']:.2f}x "
+                f"({a['per_second']:.1f} / {b['per_second']:.1f}), p99 {a['p99']:.1f} ms (raw {b['p99']:.1f} ms)"
             )
     if args.baseline_tree:
         print()

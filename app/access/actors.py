@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from flask import g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db, jwt
@@ -40,52 +40,84 @@ class Actor:
         return bool(self.roles.intersection(roles))
 
 
-def _load_actor(identity: str) -> Actor | None:
-    from app.accounts.models import Staff, WechatAccount
+def _caller_statement(kind: str):
+    """The session and the account behind a token, in one statement (one row per team for staff).
+
+    Every authenticated request needs both — is the session still open, who is calling — so they are
+    read together, with their names and teams, instead of in three round trips."""
+    from app.accounts.models import AuthSession, Staff, WechatAccount
     from app.orgs.models import Institution, Team, TeamMember
+    from app.residents.models import Resident
 
-    kind, _, raw_id = identity.partition(":")
-    if not raw_id.isdigit():
-        return None
+    session = select(AuthSession.revoked_at).select_from(AuthSession).where(AuthSession.id == bindparam("sid"))
     if kind == "staff":
-        row = db.session.execute(
-            select(Staff, Institution.path)
-            .join(Institution, Institution.id == Staff.institution_id)
-            .where(Staff.id == int(raw_id))
-        ).first()
-        if row is None or not row.Staff.active:
-            return None
-        staff = row.Staff
-        team_ids = db.session.scalars(
-            select(TeamMember.team_id).join(Team).where(TeamMember.staff_id == staff.id, Team.active)
-        ).all()
-        return Actor(
-            "staff",
-            staff.id,
-            staff.name,
-            frozenset(staff.roles or []),
-            staff.institution_id,
-            row.path,
-            sorted(team_ids),
+        return (
+            session.add_columns(
+                Staff.id,
+                Staff.name,
+                Staff.roles,
+                Staff.institution_id,
+                Staff.active,
+                Institution.path,
+                Team.id.label("team_id"),
+            )
+            .outerjoin(Staff, Staff.id == bindparam("account"))
+            .outerjoin(Institution, Institution.id == Staff.institution_id)
+            .outerjoin(TeamMember, TeamMember.staff_id == Staff.id)
+            .outerjoin(Team, and_(Team.id == TeamMember.team_id, Team.active))
         )
-    if kind == "wechat":
-        from app.residents.models import Resident
+    return (
+        session.add_columns(WechatAccount.id, WechatAccount.resident_id, Resident.name)
+        .outerjoin(WechatAccount, WechatAccount.id == bindparam("account"))
+        .outerjoin(Resident, Resident.id == WechatAccount.resident_id)
+    )
 
-        row = db.session.execute(
-            select(WechatAccount.id, WechatAccount.resident_id, Resident.name)
-            .outerjoin(Resident, Resident.id == WechatAccount.resident_id)
-            .where(WechatAccount.id == int(raw_id))
-        ).first()
-        if row is None:
-            return None
-        # The display name is what the access log shows a relative's reads as.
-        return Actor("resident", row.id, row.name or "居民", resident_id=row.resident_id)
-    return None
+
+_STATEMENTS = {kind: None for kind in ("staff", "wechat")}
+
+
+def _load_caller(payload: dict) -> tuple[bool, Actor | None]:
+    """(session revoked?, the actor or None) for a decoded token."""
+    kind, _, raw_id = str(payload.get("sub", "")).partition(":")
+    sid = payload.get("sid")
+    if not sid or kind not in _STATEMENTS or not raw_id.isdigit():
+        return True, None
+    if _STATEMENTS[kind] is None:
+        _STATEMENTS[kind] = _caller_statement(kind)
+    rows = db.session.connection().execute(_STATEMENTS[kind], {"sid": sid, "account": int(raw_id)}).all()
+    if not rows or rows[0].revoked_at is not None:
+        return True, None
+    first = rows[0]
+    if first.id is None:
+        return False, None
+    if kind == "staff":
+        if not first.active:
+            return False, None
+        team_ids = sorted({row.team_id for row in rows if row.team_id is not None})
+        return False, Actor(
+            "staff", first.id, first.name, frozenset(first.roles or []), first.institution_id, first.path, team_ids
+        )
+    # The display name is what the access log shows a relative's reads as.
+    return False, Actor("resident", first.id, first.name or "居民", resident_id=first.resident_id)
+
+
+def caller(payload: dict) -> tuple[bool, Actor | None]:
+    """``_load_caller`` once per request: the blocklist check and the user lookup both ask."""
+    key = (payload.get("jti"), payload.get("sid"), payload.get("sub"))
+    cached = g.get("_caller")
+    if cached is None or cached[0] != key:
+        cached = (key, _load_caller(payload))
+        g._caller = cached
+    return cached[1]
+
+
+def session_revoked(payload: dict) -> bool:
+    return caller(payload)[0]
 
 
 @jwt.user_lookup_loader
 def _user_lookup(_header, payload):
-    return _load_actor(payload["sub"])
+    return caller(payload)[1]
 
 
 @jwt.user_lookup_error_loader

@@ -7,7 +7,7 @@ outside scope is indistinguishable from something that does not exist: 404.
 
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import bindparam, false, or_, select, true
 
 from app.access.actors import Actor
 from app.errors import NotFound
@@ -59,6 +59,24 @@ def resident_clause(actor: Actor):
         return institution_ids_clause(actor, Resident.institution_id)
     ids = resident_ids_for_account(actor)
     return Resident.id.in_(ids) if ids else false()
+
+
+def bound_resident_scope(actor: Actor):
+    """``resident_clause`` for statements built once and reused: (a key naming the clause's shape, the
+    clause with bound parameters, their values). Same rule, same answers; the hottest reads cache one
+    statement per key instead of building one per request."""
+    from app.orgs.models import Institution
+    from app.residents.models import Resident
+
+    if actor.is_staff and actor.is_district_admin:
+        return "all", true(), {}
+    if actor.is_staff:
+        subtree = select(Institution.id).where(Institution.path.startswith(bindparam("scope_path")))
+        return "subtree", Resident.institution_id.in_(subtree), {"scope_path": actor.institution_path}
+    ids = resident_ids_for_account(actor)
+    if not ids:
+        return "none", false(), {}
+    return "residents", Resident.id.in_(bindparam("scope_ids", expanding=True)), {"scope_ids": ids}
 
 
 def get_resident(actor: Actor, resident_id: int):

@@ -59,13 +59,6 @@ def refresh_access_token(identity: str, sid: str) -> str:
     return create_access_token(identity, additional_claims=claims)
 
 
-def session_is_revoked(sid: str | None) -> bool:
-    if not sid:
-        return True
-    session = db.session.get(AuthSession, sid)
-    return session is None or session.revoked_at is not None
-
-
 def revoke_session(sid: str) -> None:
     session = db.session.get(AuthSession, sid)
     if session is not None and session.revoked_at is None:

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import uuid
 
-from app.archive import services
+from app.archive import services, view
 from app.audit import services as audit
 from app.common.ids import mask_id_number, vault
 from app.common.time import now
-from app.extensions import db
 
 # Functions ``(resident, ctx) -> list[dict]`` of extra FHIR resources, where ctx is a dict with
 # "actor", "patient_ref" ({"reference": "urn:uuid:…"}), "owner" and ``ref(kind, key)`` which
@@ -245,8 +244,7 @@ def build_bundle(actor, resident) -> dict:
     for condition in resident.conditions:
         entries.append((ref("Condition", condition.id), condition_resource(condition, patient_ref)))
 
-    for row in db.session.execute(services.health_checks_stmt(resident.id)):
-        check = row[0]
+    for check in view.rows_of(view.HEALTH_CHECKS, resident.id):
         key = f"health-check-{check.id}"
         encounter_url = ref("Encounter", key)
         entries.append(
@@ -258,8 +256,8 @@ def build_bundle(actor, resident) -> dict:
                     patient_ref=patient_ref,
                     klass=("AMB", "ambulatory"),
                     text="健康体检",
-                    institution=row.institution_name,
-                    doctor=row.doctor,
+                    institution=check.institution_name,
+                    doctor=check.doctor,
                 ),
             )
         )
@@ -282,8 +280,7 @@ def build_bundle(actor, resident) -> dict:
         for obs in _observations(key, check.checked_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
 
-    for row in db.session.execute(services.service_records_stmt(resident.id)):
-        record = row[0]
+    for record in view.rows_of(view.SERVICE_RECORDS, resident.id):
         key = f"service-record-{record.id}"
         encounter_url = ref("Encounter", key)
         referral = (record.details or {}).get("referral") or {}
@@ -297,8 +294,8 @@ def build_bundle(actor, resident) -> dict:
                     patient_ref=patient_ref,
                     klass=("HH", "home health") if record.kind == "home_visit" else ("AMB", "ambulatory"),
                     text=SERVICE_TEXT.get(record.kind, record.kind),
-                    institution=row.institution_name,
-                    doctor=row.doctor,
+                    institution=record.institution_name,
+                    doctor=record.doctor,
                     reason=reason[:500] if reason else None,
                 ),
             )

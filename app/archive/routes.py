@@ -3,8 +3,9 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_resident
-from app.archive import fhir, schemas, services
+from app.archive import fhir, schemas, services, view
 from app.common.idempotency import idempotent
+from app.common.responses import json_response
 from app.extensions import db
 from app.orgs.models import Institution
 from app.residents import services as residents
@@ -28,9 +29,7 @@ def get_archive(args, rid):
 
     Lists are paginated (`health_checks_page`, `service_records_page`, `per_page`); each read is
     written to the access log with its purpose."""
-    actor = current_actor()
-    body = services.archive_view(actor, get_resident(actor, rid), args)
-    return body
+    return json_response(view.archive_view(current_actor(), rid, args))
 
 
 @blp.route("/residents/<int:rid>/archive/access-log", methods=["GET"])

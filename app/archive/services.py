@@ -1,22 +1,14 @@
-"""The living archive: entering health checks and service records, and the one-call view the
-phone's archive screen (and the doctor app) reads (diagnoses are the residents feature's:
+"""The living archive: entering health checks and service records and presenting them (the
+one-call view is ``app.archive.view``; diagnoses are the residents feature's:
 ``app.residents.services.register_condition``).
 
-Every read and every change writes one access-log row (``app.audit``). The view issues a
-fixed number of queries whatever the archive's size: each list is one page query carrying its
-total (a count query only for a page past the end), the three-year comparison is one windowed
-query, and sections contributed by other features (follow-ups, contract) come through
-:data:`ARCHIVE_SECTIONS`.
+Every change writes one access-log row (``app.audit``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 
-from sqlalchemy import extract, func, select
-
-from app.accounts.models import Staff
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.audit.models import AccessLog
@@ -27,14 +19,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Institution
 from app.residents.models import Condition, Resident
-from app.residents.populations import ELDERLY_AGE, populations_of
-from app.residents.presenters import present_resident
-
-# Sections other features add to GET /residents/{rid}/archive without this package importing
-# them: functions ``(resident, args) -> (key, value)`` where ``args`` is a dict with "actor",
-# "today", "owner" (the reader is the resident), "per_page" and "purpose". Keys the output
-# schema knows: "followups", "contract". A function may return None to contribute nothing.
-ARCHIVE_SECTIONS: list = []
+from app.residents.populations import ELDERLY_AGE
 
 # 老年人生活自理能力评估: total score → level (0–3 可自理, 4–8 轻度依赖, 9–18 中度依赖, ≥19 不能自理).
 SELF_CARE_LEVELS = ((3, "independent"), (8, "mild"), (18, "moderate"), (37, "dependent"))
@@ -187,139 +172,6 @@ def present_condition(condition: Condition) -> dict:
         "diagnosed_on": condition.diagnosed_on,
         "active": condition.active,
     }
-
-
-def _with_names(model):
-    """Rows of ``model`` with the institution's and the recording doctor's names (one query)."""
-    return (
-        select(model, Institution.name.label("institution_name"), Staff.name.label("doctor"))
-        .outerjoin(Institution, Institution.id == model.institution_id)
-        .outerjoin(Staff, Staff.id == model.recorded_by_id)
-    )
-
-
-def health_checks_stmt(resident_id: int):
-    return (
-        _with_names(HealthCheck)
-        .where(HealthCheck.resident_id == resident_id)
-        .order_by(HealthCheck.checked_on.desc(), HealthCheck.id.desc())
-    )
-
-
-def service_records_stmt(resident_id: int):
-    return (
-        _with_names(ServiceRecord)
-        .where(ServiceRecord.resident_id == resident_id)
-        .order_by(ServiceRecord.served_on.desc(), ServiceRecord.id.desc())
-    )
-
-
-def three_year_comparison(resident_id: int, day: date) -> list[dict]:
-    """The latest check of this year and of each of the two years before (老年人 3-year comparison).
-
-    One query: a window function keeps the latest check per calendar year.
-    """
-    first_year = day.year - 2
-    year = extract("year", HealthCheck.checked_on)
-    ranked = (
-        select(
-            HealthCheck.checked_on,
-            HealthCheck.sbp,
-            HealthCheck.dbp,
-            HealthCheck.weight_kg,
-            HealthCheck.bmi,
-            HealthCheck.fasting_glucose,
-            func.row_number()
-            .over(partition_by=year, order_by=(HealthCheck.checked_on.desc(), HealthCheck.id.desc()))
-            .label("rn"),
-        )
-        .where(
-            HealthCheck.resident_id == resident_id,
-            HealthCheck.checked_on >= date(first_year, 1, 1),
-            HealthCheck.checked_on <= day,
-        )
-        .subquery()
-    )
-    rows = {r.checked_on.year: r for r in db.session.execute(select(ranked).where(ranked.c.rn == 1))}
-    out = []
-    for y in range(day.year, first_year - 1, -1):
-        r = rows.get(y)
-        out.append(
-            {
-                "year": y,
-                "checked_on": r.checked_on if r else None,
-                **{k: (getattr(r, k) if r else None) for k in ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")},
-            }
-        )
-    return out
-
-
-def _page(stmt, page, per_page, present):
-    """One query per list: the total rides on the page's rows (``count(*) over ()``). Only a page past the
-    end, with no row to carry it, counts separately (an empty first page means none at all)."""
-    rows = db.session.execute(
-        stmt.add_columns(func.count().over().label("total")).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    if rows:
-        total = rows[0].total
-    elif page == 1:
-        total = 0
-    else:
-        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    return page_body([present(row[0], row.institution_name, row.doctor) for row in rows], page, per_page, total)
-
-
-def jsonable(value):
-    """Hook sections are passed through as they are: dates and instants as ISO 8601, decimals as numbers
-    (Flask's own JSON encoder would write dates as HTTP dates)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def archive_view(actor, resident: Resident, args: dict) -> dict:
-    """GET /residents/{rid}/archive: everything the archive screen needs, one access-log row."""
-    day = today()
-    owner = actor.resident_id == resident.id and not actor.is_staff
-    wanted = set(args.get("sections") or ())
-    per_page = args.get("per_page", 10)
-
-    def want(name):
-        return not wanted or name in wanted
-
-    body: dict = {key: None for key in ("followups", "contract") if want(key)}
-    if want("basic_info"):
-        body["basic_info"] = present_resident(resident, owner=owner)
-    if want("populations"):
-        body["populations"] = populations_of(resident, day)
-    if want("conditions"):
-        body["conditions"] = [present_condition(c) for c in resident.conditions]
-    if want("health_checks"):
-        section = _page(
-            health_checks_stmt(resident.id), args.get("health_checks_page", 1), per_page, present_health_check
-        )
-        elderly = age_on(resident.birth_on, day) >= ELDERLY_AGE
-        section["comparison"] = three_year_comparison(resident.id, day) if elderly else None
-        body["health_checks"] = section
-    if want("service_records"):
-        body["service_records"] = _page(
-            service_records_stmt(resident.id), args.get("service_records_page", 1), per_page, present_service_record
-        )
-    purpose = read_purpose(actor, resident.id, args.get("purpose"))
-    hook_args = {"actor": actor, "today": day, "owner": owner, "per_page": per_page, "purpose": purpose}
-    for contribute in ARCHIVE_SECTIONS:
-        found = contribute(resident, hook_args)
-        if found is not None and want(found[0]):
-            body[found[0]] = jsonable(found[1])
-    section_name = "archive" if not wanted else ("archive:" + ",".join(sorted(wanted)))[:40]
-    audit.record(actor, resident.id, action="read", section=section_name, purpose=purpose)
-    return body
 
 
 # --- the access log --------------------------------------------------------------------------

@@ -14,15 +14,14 @@ from sqlalchemy import select
 
 from app.accounts.models import Staff
 from app.archive import fhir
-from app.contracts.current import current_contract
+from app.contracts.current import current_contract, current_summary
 from app.contracts.models import Contract, ContractDelivery
-from app.contracts.views import contract_summary
 from app.extensions import db
 from app.orgs.models import TeamMember
 
 
 def contract_section(resident, args):
-    return "contract", contract_summary(current_contract(resident.id))
+    return "contract", current_summary(resident.id)
 
 
 def contract_fhir(resident, ctx) -> list[dict]:

@@ -3,11 +3,17 @@ and the contract views share (the changes are in ``app.contracts.lifecycle``).""
 
 from __future__ import annotations
 
-from sqlalchemy import case, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from app.contracts.models import Contract, ContractPackage
+from app.accounts.models import Staff
+from app.contracts.models import Contract, ContractItem, ContractPackage, ServicePackage
 from app.extensions import db
+from app.orgs.models import Team
+
+CURRENT_STATUSES = ("active", "pending", "scheduled", "renewal_pending")
+# The running contract sorts first, then the newest open application.
+_CURRENT_ORDER = (case((Contract.status == "active", 0), else_=1), Contract.id.desc())
 
 
 def renewal_of(contract: Contract) -> Contract | None:
@@ -26,9 +32,9 @@ def current_contract(resident_id: int) -> Contract | None:
         select(Contract)
         .where(
             Contract.resident_id == resident_id,
-            Contract.status.in_(("active", "pending", "scheduled", "renewal_pending")),
+            Contract.status.in_(CURRENT_STATUSES),
         )
-        .order_by(case((Contract.status == "active", 0), else_=1), Contract.id.desc())
+        .order_by(*_CURRENT_ORDER)
         .limit(1)
         .options(
             joinedload(Contract.team),
@@ -37,3 +43,70 @@ def current_contract(resident_id: int) -> Contract | None:
             selectinload(Contract.items),
         )
     )
+
+
+def _summary_statement():
+    renewal = aliased(Contract)
+    renewal_of_row = (
+        select(renewal.id, renewal.status)
+        .where(renewal.previous_contract_id == Contract.id, renewal.status != "rejected")
+        .order_by(renewal.id)
+        .limit(1)
+    )
+
+    def items_sum(column):
+        return select(func.coalesce(func.sum(column), 0)).where(ContractItem.contract_id == Contract.id)
+
+    return (
+        select(
+            Contract.id,
+            Contract.status,
+            Contract.team_id,
+            Team.name.label("team_name"),
+            Contract.doctor_id,
+            Staff.name.label("doctor_name"),
+            Contract.starts_on,
+            Contract.ends_on,
+            Contract.family_group_id,
+            items_sum(ContractItem.total).scalar_subquery().label("items_total"),
+            items_sum(ContractItem.delivered).scalar_subquery().label("items_delivered"),
+            renewal_of_row.with_only_columns(renewal.id).scalar_subquery().label("renewal_id"),
+            renewal_of_row.with_only_columns(renewal.status).scalar_subquery().label("renewal_status"),
+        )
+        .join(Team, Team.id == Contract.team_id)
+        .outerjoin(Staff, Staff.id == Contract.doctor_id)
+        .where(Contract.resident_id == bindparam("rid"), Contract.status.in_(CURRENT_STATUSES))
+        .order_by(*_CURRENT_ORDER)
+        .limit(1)
+    )
+
+
+_SUMMARY = _summary_statement()
+_PACKAGE_NAMES = (
+    select(ServicePackage.name)
+    .join(ContractPackage, ContractPackage.package_id == ServicePackage.id)
+    .where(ContractPackage.contract_id == bindparam("cid"))
+    .order_by(ContractPackage.id)
+)
+
+
+def current_summary(resident_id: int) -> dict | None:
+    """The short description of the resident's current contract that the archive and the home screen
+    show on every open: two statements (the contract with its sums and renewal; its package names)."""
+    connection = db.session.connection()
+    row = connection.execute(_SUMMARY, {"rid": resident_id}).first()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "status": row.status,
+        "team": {"id": row.team_id, "name": row.team_name},
+        "doctor": {"id": row.doctor_id, "name": row.doctor_name} if row.doctor_id is not None else None,
+        "starts_on": row.starts_on.isoformat() if row.starts_on else None,
+        "ends_on": row.ends_on.isoformat() if row.ends_on else None,
+        "packages": list(connection.execute(_PACKAGE_NAMES, {"cid": row.id}).scalars()),
+        "items_total": int(row.items_total),
+        "items_delivered": int(row.items_delivered),
+        "family_group_id": row.family_group_id,
+        "renewal": {"id": row.renewal_id, "status": row.renewal_status} if row.renewal_id is not None else None,
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.access.actors import Actor
-from app.contracts.current import current_contract, renewal_of
+from app.contracts.current import current_summary, renewal_of
 from app.contracts.models import Contract
 from app.contracts.scope import contract_clause
 from app.extensions import db
@@ -28,29 +28,9 @@ def search(actor: Actor, args: dict):
     return stmt.order_by(Contract.id.desc())
 
 
-def contract_summary(contract: Contract | None) -> dict | None:
-    """A short description for the home screen and the archive."""
-    if contract is None:
-        return None
-    renewal = renewal_of(contract)
-    return {
-        "id": contract.id,
-        "status": contract.status,
-        "team": {"id": contract.team.id, "name": contract.team.name},
-        "doctor": {"id": contract.doctor.id, "name": contract.doctor.name} if contract.doctor else None,
-        "starts_on": contract.starts_on.isoformat() if contract.starts_on else None,
-        "ends_on": contract.ends_on.isoformat() if contract.ends_on else None,
-        "packages": [row.package.name for row in contract.packages],
-        "items_total": sum(i.total for i in contract.items),
-        "items_delivered": sum(i.delivered for i in contract.items),
-        "family_group_id": contract.family_group_id,
-        "renewal": {"id": renewal.id, "status": renewal.status} if renewal else None,
-    }
-
-
 def me_section(actor, resident, body: dict) -> None:
     """GET /me: the resident's contract (running, else the open application)."""
-    body["contract"] = contract_summary(current_contract(resident.id))
+    body["contract"] = current_summary(resident.id)
 
 
 def present(contract: Contract, *, detail: bool = True) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 
 from app.accounts.models import Staff
 from app.audit import services as audit
@@ -18,14 +18,25 @@ from app.followups.visits import present_visit
 from app.orgs.models import Institution
 from app.residents.models import Resident
 
+_V = FollowupVisit.__table__
 
-def _visits_with_names(resident_id: int):
+
+def _visits_page(year: int):
+    """A resident's visits, newest first, with the institution's and doctor's names and, on every
+    row, the total and this year's face-to-face counts per disease as window aggregates."""
     return (
-        select(FollowupVisit, Institution.name.label("institution_name"), Staff.name.label("doctor"))
-        .outerjoin(Institution, Institution.id == FollowupVisit.institution_id)
-        .outerjoin(Staff, Staff.id == FollowupVisit.recorded_by_id)
-        .where(FollowupVisit.resident_id == resident_id)
-        .order_by(FollowupVisit.visit_on.desc(), FollowupVisit.id.desc())
+        select(
+            *_V.c,
+            Institution.name.label("institution_name"),
+            Staff.name.label("doctor"),
+            *(c.over().label(f"n_{k}") for k, c in _visit_counts(year).items()),
+        )
+        .outerjoin(Institution, Institution.id == _V.c.institution_id)
+        .outerjoin(Staff, Staff.id == _V.c.recorded_by_id)
+        .where(_V.c.resident_id == bindparam("rid"))
+        .order_by(_V.c.visit_on.desc(), _V.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
 
 
@@ -69,7 +80,10 @@ def _visit_count_row(resident_id: int, year: int):
     )
 
 
-def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
+_PAGES: dict = {}
+
+
+def resident_followups(resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
     """Visits (paginated), the open plan(s) and the BP / glucose trend of one resident.
 
     Two queries for the first page whatever the history (the archive reads it on every open): the
@@ -79,9 +93,10 @@ def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, tr
     """
     day = today()
     plans = [present_plan(p, day) for p in open_plans(resident)]
-    counts = _visit_counts(day.year)
-    stmt = _visits_with_names(resident.id).add_columns(*(c.over().label(f"n_{k}") for k, c in counts.items()))
-    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    if _PAGES.get("year") != day.year:  # built once a year: its counts compare with this year's bounds
+        _PAGES.update(year=day.year, stmt=_visits_page(day.year))
+    params = {"rid": resident.id, "limit": per_page, "offset": (page - 1) * per_page}
+    rows = db.session.connection().execute(_PAGES["stmt"], params).all()
     if rows:
         total = rows[0].n_total
         face_to_face = {disease: rows[0]._mapping[f"n_{disease}"] for disease in MANAGED_DISEASES}
@@ -91,10 +106,10 @@ def resident_followups(resident: Resident, page: int = 1, per_page: int = 20, tr
         row = _visit_count_row(resident.id, day.year)
         total, face_to_face = row["total"], {disease: row[disease] for disease in MANAGED_DISEASES}
     if page == 1 and (len(rows) >= trend_visits or len(rows) == total):
-        points = [{name: getattr(row[0], name) for name in _TREND_FIELDS} for row in reversed(rows[:trend_visits])]
+        points = [{name: getattr(row, name) for name in _TREND_FIELDS} for row in reversed(rows[:trend_visits])]
     else:
         points = trend(resident.id, trend_visits)
-    visits = [present_visit(row[0], row.institution_name, row.doctor) for row in rows]
+    visits = [present_visit(row, row.institution_name, row.doctor) for row in rows]
     return {
         "resident_id": resident.id,
         "managed_diseases": managed_diseases(resident),

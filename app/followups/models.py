@@ -104,11 +104,16 @@ class FollowupVisit(db.Model):
 
     @property
     def diseases(self) -> list[str]:
-        return [d for d in MANAGED_DISEASES if getattr(self, d)]
+        return diseases_of(self)
 
     @property
     def face_to_face(self) -> bool:
         return self.method in FACE_TO_FACE
+
+
+def diseases_of(visit) -> list[str]:
+    """The diseases a visit (an object or a row of ``followup_visits``) covers."""
+    return [d for d in MANAGED_DISEASES if getattr(visit, d)]
 
 
 class FollowupPlan(db.Model):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 
 from app.extensions import db
 from app.followups import rules
@@ -41,29 +41,31 @@ def managed_plan_clause():
     return and_(Resident.status == "active", condition_active(FollowupPlan.disease))
 
 
-def managed_diseases(resident: Resident) -> list[str]:
+def managed_diseases(resident) -> list[str]:
     if resident.status != "active":
         return []
     active = {c.disease for c in resident.conditions if c.active}
     return [d for d in MANAGED_DISEASES if d in active]
 
 
-def open_plans(resident: Resident) -> list[FollowupPlan]:
-    """The resident's open plans, for the diseases still managed (earliest due first)."""
+_PLANS = FollowupPlan.__table__
+_OPEN_PLANS = (
+    select(*_PLANS.c)
+    .where(
+        _PLANS.c.resident_id == bindparam("rid"),
+        _PLANS.c.status == "open",
+        _PLANS.c.disease.in_(bindparam("diseases", expanding=True)),
+    )
+    .order_by(_PLANS.c.due_on, _PLANS.c.id)
+)
+
+
+def open_plans(resident) -> list:
+    """The resident's open plans (rows), for the diseases still managed (earliest due first)."""
     managed = managed_diseases(resident)
     if not managed:
         return []
-    return list(
-        db.session.scalars(
-            select(FollowupPlan)
-            .where(
-                FollowupPlan.resident_id == resident.id,
-                FollowupPlan.status == "open",
-                FollowupPlan.disease.in_(managed),
-            )
-            .order_by(FollowupPlan.due_on, FollowupPlan.id)
-        )
-    )
+    return db.session.connection().execute(_OPEN_PLANS, {"rid": resident.id, "diseases": managed}).all()
 
 
 # --- what a visit does to the plans ---------------------------------------------------------
@@ -137,7 +139,7 @@ def window_of(opens_on: date, due_on: date, day: date) -> str:
     return "due" if opens_on <= day else "upcoming"
 
 
-def present_plan(plan: FollowupPlan, day: date) -> dict:
+def present_plan(plan, day: date) -> dict:
     is_open = plan.status == "open"
     return {
         "id": plan.id,

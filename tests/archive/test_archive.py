@@ -409,7 +409,7 @@ def test_archive_issues_a_bounded_number_of_queries(api, world, app, june_2025, 
 
 
 def test_sections_from_other_features_plug_in_through_the_hook(api, world, monkeypatch, june_2025):
-    from app.archive import services
+    from app.archive import view
 
     seen = {}
 
@@ -417,7 +417,7 @@ def test_sections_from_other_features_plug_in_through_the_hook(api, world, monke
         seen.update(resident=resident.id, owner=args["owner"], today=args["today"], kind=args["actor"].kind)
         return "followups", {"next_due_on": date(2025, 7, 1), "visits": [{"at": at_local(date(2025, 6, 1), 9)}]}
 
-    monkeypatch.setattr(services, "ARCHIVE_SECTIONS", [followups, lambda resident, args: None])
+    monkeypatch.setattr(view, "ARCHIVE_SECTIONS", [followups, lambda resident, args: None])
     body = archive(api, "grandpa", world.grandpa).json
     assert body["followups"] == {"next_due_on": "2025-07-01", "visits": [{"at": "2025-06-01T01:00:00+00:00"}]}
     assert body["contract"] is None

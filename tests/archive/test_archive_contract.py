@@ -89,3 +89,50 @@ def test_fhir_bundle_carries_the_contract_as_episode_of_care(api, world, contrac
     ]
     patient_url = next(u for u, x in resources.items() if x.get_resource_type() == "Patient")
     assert episode.patient.reference == patient_url == team.subject.reference
+
+
+def test_the_archive_body_is_exactly_its_documented_schema(api, world, app, contract, monkeypatch):
+    """The archive is answered without a dump pass: every section, filled, must already be what
+    ``ArchiveOut`` (the OpenAPI document) would write — same keys, same values."""
+    import json
+    from datetime import timedelta
+
+    from app.archive import routes
+    from app.archive.schemas import ArchiveOut
+    from app.common import responses
+    from app.followups.schemas import ResidentFollowupsOut
+    from tests.followups.helpers import visit_ok
+
+    bodies = []
+
+    def capture(body):
+        bodies.append(body)
+        return responses.json_response(body)
+
+    monkeypatch.setattr(routes, "json_response", capture)
+
+    day = today()
+    for n in range(3):
+        visit_ok(api, "a-doc", world.grandpa, "hypertension", day - timedelta(days=30 * n), sbp=150 - n, dbp=95)
+    check(api, "a-doc", world.grandpa, day.isoformat(), sbp=132, dbp=80, weight_kg=61.5, height_cm=165)
+    check(api, "a-doc", world.grandpa, (day - timedelta(days=400)).isoformat(), sbp=128, dbp=78)
+    record(
+        api,
+        "a-doc",
+        world.grandpa,
+        "referral",
+        day.isoformat(),
+        referral={"to_institution": "市立医院", "reason": "BP"},
+    )
+    record(api, "a-doc", world.grandpa, "tcm", day.isoformat(), tcm={"constitution": ["balanced"]})
+    for who in ("grandpa", "a-doc"):
+        r = api.get(who, f"/api/v1/residents/{world.grandpa}/archive?per_page=2")
+        assert r.status_code == 200 and r.mimetype == "application/json"
+        body = r.json
+        assert body["health_checks"]["comparison"] and body["followups"]["visits"]["total"] == 3
+        assert body["contract"]["packages"] and body["service_records"]["total"] == 2
+        dumped = json.loads(responses.dumps(ArchiveOut().dump(bodies[-1])))
+        assert dumped == body and list(dumped) == list(body)
+        assert json.loads(responses.dumps(ResidentFollowupsOut().dump(bodies[-1]["followups"]))) == body["followups"]
+        alone = api.get(who, f"/api/v1/residents/{world.grandpa}/followups?per_page=2").json
+        assert alone == body["followups"]

@@ -1,0 +1,192 @@
+"""GET /residents/{rid}/archive: the one-call view the phone's archive screen and the doctor app read.
+
+The hottest read of the product, so it is built from Core rows (no ORM objects) in a fixed, small
+number of statements whatever the archive's size: the resident with the sizes of both lists (one
+statement, scoped: out of scope is the same 404 as missing), the conditions, a page of each list
+only when it has rows, the three-year comparison for the elderly, the sections other features
+contribute (:data:`ARCHIVE_SECTIONS`) and the access-log row. The body comes out in the shape
+``schemas.ArchiveOut`` documents, so the route encodes it without a dump pass.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, extract, func, select
+
+from app.access.scope import bound_resident_scope
+from app.accounts.models import Staff
+from app.archive.models import HealthCheck, ServiceRecord
+from app.archive.schemas import ArchiveOut
+from app.archive.services import present_condition, present_health_check, present_service_record, read_purpose
+from app.audit import services as audit
+from app.common.pagination import page_body
+from app.common.time import age_on, today
+from app.errors import NotFound
+from app.extensions import db
+from app.orgs.models import Institution
+from app.residents.models import Condition, Resident
+from app.residents.populations import ELDERLY_AGE, populations_of
+from app.residents.presenters import present_resident
+
+# Sections other features add to the archive without this package importing them: functions
+# ``(resident, args) -> (key, value)`` where ``resident`` is the archive's snapshot of the resident
+# (its columns and ``conditions``) and ``args`` a dict with "actor", "today", "owner" (the reader is
+# the resident), "per_page" and "purpose". Keys the output schema knows: "followups", "contract".
+# The value must already be in the schema's shape (it is not dumped). None contributes nothing.
+ARCHIVE_SECTIONS: list = []
+
+_H, _S = HealthCheck.__table__, ServiceRecord.__table__
+
+
+def _count(table):
+    return select(func.count()).where(table.c.resident_id == Resident.id).scalar_subquery()
+
+
+_SUBJECTS: dict = {}  # one statement per shape of the caller's scope
+
+
+def _subject(actor, resident_id: int):
+    """The resident's row and the sizes of its two lists, if the actor may see them."""
+    key, clause, params = bound_resident_scope(actor)
+    if key not in _SUBJECTS:
+        _SUBJECTS[key] = select(
+            *Resident.__table__.c,
+            _count(_H).label("n_health_checks"),
+            _count(_S).label("n_service_records"),
+        ).where(Resident.id == bindparam("rid"), clause)
+    row = db.session.connection().execute(_SUBJECTS[key], {"rid": resident_id, **params}).first()
+    if row is None:
+        raise NotFound("resident not found")
+    conditions = db.session.connection().execute(_CONDITIONS, {"rid": resident_id}).all()
+    return row, SimpleNamespace(**row._mapping, conditions=conditions)
+
+
+_CONDITIONS = select(*Condition.__table__.c).where(Condition.resident_id == bindparam("rid")).order_by(Condition.id)
+
+
+def _with_names(table, order):
+    """A resident's rows of ``table`` (every one: the FHIR export) with the institution's and the
+    recording doctor's names."""
+    return (
+        select(*table.c, Institution.name.label("institution_name"), Staff.name.label("doctor"))
+        .outerjoin(Institution, Institution.id == table.c.institution_id)
+        .outerjoin(Staff, Staff.id == table.c.recorded_by_id)
+        .where(table.c.resident_id == bindparam("rid"))
+        .order_by(*order)
+    )
+
+
+HEALTH_CHECKS = _with_names(_H, (_H.c.checked_on.desc(), _H.c.id.desc()))
+SERVICE_RECORDS = _with_names(_S, (_S.c.served_on.desc(), _S.c.id.desc()))
+
+
+def _paged(stmt):
+    return stmt.limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+_HEALTH_CHECK_PAGE, _SERVICE_RECORD_PAGE = _paged(HEALTH_CHECKS), _paged(SERVICE_RECORDS)
+
+
+def rows_of(stmt, resident_id: int, **params):
+    return db.session.connection().execute(stmt, {"rid": resident_id, **params}).all()
+
+
+def _page(stmt, resident_id: int, total: int, page: int, per_page: int, present) -> dict:
+    """One page of a list whose size is known: no query at all when the page is empty."""
+    offset = (page - 1) * per_page
+    rows = rows_of(stmt, resident_id, limit=per_page, offset=offset) if total > offset else []
+    return page_body([present(row, row.institution_name, row.doctor) for row in rows], page, per_page, total)
+
+
+_YEAR = extract("year", _H.c.checked_on)
+_RANKED = (
+    select(
+        _H.c.checked_on,
+        _H.c.sbp,
+        _H.c.dbp,
+        _H.c.weight_kg,
+        _H.c.bmi,
+        _H.c.fasting_glucose,
+        func.row_number().over(partition_by=_YEAR, order_by=(_H.c.checked_on.desc(), _H.c.id.desc())).label("rn"),
+    )
+    .where(
+        _H.c.resident_id == bindparam("rid"),
+        _H.c.checked_on >= bindparam("since"),
+        _H.c.checked_on <= bindparam("day"),
+    )
+    .subquery("ranked")
+)
+_LATEST_PER_YEAR = select(_RANKED).where(_RANKED.c.rn == 1)
+_COMPARED = ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")
+
+
+def three_year_comparison(resident_id: int, day, checks: int = 1) -> list[dict]:
+    """The latest check of this year and of each of the two years before (老年人 3-year comparison).
+
+    One query (none when the resident has no ``checks``): a window function keeps the latest check
+    per calendar year."""
+    first_year = day.year - 2
+    since = day.replace(year=first_year, month=1, day=1)
+    found = rows_of(_LATEST_PER_YEAR, resident_id, since=since, day=day) if checks else []
+    rows = {r.checked_on.year: r for r in found}
+    out = []
+    for year in range(day.year, first_year - 1, -1):
+        r = rows.get(year)
+        out.append(
+            {"year": year, "checked_on": r.checked_on if r else None, **{k: getattr(r, k, None) for k in _COMPARED}}
+        )
+    return out
+
+
+def archive_view(actor, resident_id: int, args: dict) -> dict:
+    """Everything the archive screen needs, and one access-log row."""
+    day = today()
+    row, resident = _subject(actor, resident_id)
+    owner = actor.resident_id == resident.id and not actor.is_staff
+    wanted = set(args.get("sections") or ())
+    per_page = args.get("per_page", 10)
+
+    def want(name):
+        return not wanted or name in wanted
+
+    body: dict = {key: None for key in ("followups", "contract") if want(key)}
+    if want("basic_info"):
+        body["basic_info"] = present_resident(resident, owner=owner)
+    if want("populations"):
+        body["populations"] = populations_of(resident, day)
+    if want("conditions"):
+        body["conditions"] = [present_condition(c) for c in resident.conditions]
+    if want("health_checks"):
+        section = _page(
+            _HEALTH_CHECK_PAGE,
+            resident.id,
+            row.n_health_checks,
+            args.get("health_checks_page", 1),
+            per_page,
+            present_health_check,
+        )
+        elderly = age_on(resident.birth_on, day) >= ELDERLY_AGE
+        section["comparison"] = three_year_comparison(resident.id, day, row.n_health_checks) if elderly else None
+        body["health_checks"] = section
+    if want("service_records"):
+        body["service_records"] = _page(
+            _SERVICE_RECORD_PAGE,
+            resident.id,
+            row.n_service_records,
+            args.get("service_records_page", 1),
+            per_page,
+            present_service_record,
+        )
+    purpose = read_purpose(actor, resident.id, args.get("purpose"))
+    hook_args = {"actor": actor, "today": day, "owner": owner, "per_page": per_page, "purpose": purpose}
+    for contribute in ARCHIVE_SECTIONS:
+        found = contribute(resident, hook_args)
+        if found is not None and want(found[0]):
+            body[found[0]] = found[1]
+    section_name = "archive" if not wanted else ("archive:" + ",".join(sorted(wanted)))[:40]
+    audit.record(actor, resident.id, action="read", section=section_name, purpose=purpose)
+    return {key: body[key] for key in _SECTION_ORDER if key in body}
+
+
+_SECTION_ORDER = tuple(ArchiveOut._declared_fields)  # the documented order
