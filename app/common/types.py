@@ -34,6 +34,8 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if value.tzinfo is UTC:  # a UTC session (config.py) already answers in UTC
+            return value
         return value.astimezone(UTC)
 
 

@@ -52,24 +52,6 @@ def foreign_keys_checked_once(models):
         db.session.execute(AddConstraint(fk))
 
 
-def _insert(ctx, model, rows: list[dict]) -> None:
-    """Bulk load: ``COPY … FROM STDIN`` on PostgreSQL (inside the seed's transaction), else ``ctx.insert``."""
-    if not rows:
-        return
-    table = model.__table__
-    if db.session.get_bind().dialect.name != "postgresql":
-        ctx.insert(model, rows)
-        return
-    columns = list(rows[0])
-    raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        names = ", ".join(f'"{c}"' for c in columns)
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-    ctx.counts[table.name] += len(rows)
-
-
 def write_contracts(ctx, plans: list[dict], today: date, basic_id: int) -> None:
     groups: dict[int, int] = {}
     group_rows = []
@@ -204,10 +186,10 @@ def write_contracts(ctx, plans: list[dict], today: date, basic_id: int) -> None:
         elif kind == "pending":
             row(plan, status="pending", starts=None, ends=None, signed_day=None, applied_day=plan["applied"])
     if group_rows:
-        _insert(ctx, FamilyGroup, group_rows)
+        ctx.insert(FamilyGroup, group_rows)
     if not contracts:
         return
-    _insert(ctx, Contract, contracts)
+    ctx.insert(Contract, contracts)
     cp = ContractPackage.__table__
     basic_rows = db.session.execute(
         insert(cp)
@@ -218,7 +200,7 @@ def write_contracts(ctx, plans: list[dict], today: date, basic_id: int) -> None:
         .execution_options(preserve_rowcount=True)
     )
     ctx.counts["contract_packages"] += basic_rows.rowcount
-    _insert(ctx, ContractPackage, personal)
+    ctx.insert(ContractPackage, personal)
     _items_and_deliveries(ctx, first_id, today)
     total = sum(len(refs) for refs in ctx.residents.values())
     ctx.notes.append(

@@ -15,6 +15,7 @@ Rules every step keeps:
 from __future__ import annotations
 
 import csv
+import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import JSON, func, insert, select
 
 from app.common.ids import make_id_number
 from app.extensions import db
@@ -175,11 +176,18 @@ class SeedContext:
         return self.allocate_ids(model, 1)[0]
 
     def insert(self, model, rows: list[dict]) -> None:
-        """Bulk Core insert (executemany) in chunks; every dict carries the same keys."""
+        """Bulk load in the seed's transaction; every dict carries the same keys. PostgreSQL:
+        ``COPY … FROM STDIN`` (several times faster than an executemany of INSERTs); elsewhere a
+        Core executemany in chunks."""
         table = getattr(model, "__table__", model)
-        statement = insert(table)
-        for start in range(0, len(rows), CHUNK_SIZE):
-            db.session.execute(statement, rows[start : start + CHUNK_SIZE])
+        if not rows:
+            return
+        if db.session.get_bind().dialect.name == "postgresql":
+            _copy(table, rows)
+        else:
+            statement = insert(table)
+            for start in range(0, len(rows), CHUNK_SIZE):
+                db.session.execute(statement, rows[start : start + CHUNK_SIZE])
         self.counts[table.name] += len(rows)
 
     def id_number(self, rng: random.Random, birth_on: date, sex: str) -> str:
@@ -191,3 +199,27 @@ class SeedContext:
                 self._id_seen.add(day + sequence)
                 return make_id_number(AREA_CODE, birth_on, sequence)
         raise RuntimeError(f"no free ID sequence left for {birth_on}")
+
+
+def _copy(table, rows: list[dict]) -> None:
+    """COPY ``rows`` into ``table``. COPY knows nothing of the model, so what an INSERT through
+    SQLAlchemy would add is added here: the columns' Python-side defaults for keys the rows lack,
+    and JSON columns written as JSON text."""
+    given = list(rows[0])
+    defaults = {
+        column.name: column.default
+        for column in table.columns
+        if column.name not in given and column.default is not None and not column.primary_key
+    }
+    columns = given + list(defaults)
+    as_json = {name for name in given if isinstance(table.c[name].type, JSON)}
+    raw = db.session.connection().connection.driver_connection
+    names = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            values = [
+                json.dumps(row[name], ensure_ascii=False) if name in as_json and row[name] is not None else row[name]
+                for name in given
+            ]
+            values.extend(d.arg if d.is_scalar else d.arg(None) for d in defaults.values())
+            copy.write_row(values)

@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_resident
 from app.common.idempotency import idempotent
+from app.common.responses import json_response
 from app.followups import history, schemas, visits, worklist
 
 blp = Blueprint(
@@ -41,8 +42,7 @@ def get_worklist(args):
     """The doctor's worklist: open plans of a team (default: the caller's teams), due / overdue / all,
     urgent referrals and pending referrals first, then the most overdue. A team the caller does not
     run (runners: its members, institution admins of the subtree, the district admin) → 404."""
-    body = worklist.worklist(current_actor(), args)
-    return body
+    return json_response(worklist.worklist(current_actor(), args))
 
 
 @blp.route("/followups/<int:visit_id>", methods=["GET"])

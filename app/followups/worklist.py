@@ -75,7 +75,7 @@ def worklist(actor, args: dict) -> dict:
     )
     body = page_body(items, page, per_page, total)
     body.update(today=day, team_ids=team_ids)
-    return body
+    return body  # WorklistPage's shape and order
 
 
 _STATEMENTS: dict = {}
@@ -178,16 +178,8 @@ def _worklist_item(row, day: date) -> dict:
             "referral_suggested": bool(row.referral_suggested),
             "urgent_referral": bool(row.urgent_referral),
         }
-    return {
+    return {  # in WorklistItemOut's order: the route encodes it without a dump pass
         "plan_id": row.id,
-        "disease": row.disease,
-        "opens_on": row.opens_on,
-        "due_on": row.due_on,
-        "overdue_days": max(0, (day - row.due_on).days),
-        "window": window_of(row.opens_on, row.due_on, day),
-        "reason": row.reason,
-        "priority": row.priority,
-        "last_visit": last,
         "resident": {
             "id": row.resident_id,
             "name": row.name,
@@ -197,4 +189,12 @@ def _worklist_item(row, day: date) -> dict:
             "phone": mask_phone(row.phone),
             "team_id": row.team_id,
         },
+        "disease": row.disease,
+        "opens_on": row.opens_on,
+        "due_on": row.due_on,
+        "overdue_days": max(0, (day - row.due_on).days),
+        "window": window_of(row.opens_on, row.due_on, day),
+        "reason": row.reason,
+        "priority": row.priority,
+        "last_visit": last,
     }

@@ -183,3 +183,28 @@ def test_doctor_me_lists_the_patients_whose_contract_names_me(api, world, team):
             assert r.status_code == 200, r.json
     mine = worklist(api, "a-doc", "?doctor=me")
     assert [i["resident"]["name"] for i in mine["items"]] == ["丙五"]
+
+
+def test_the_worklist_body_is_exactly_its_documented_schema(api, world, team, monkeypatch):
+    """Answered without a dump pass: the body must be what ``WorklistPage`` (the OpenAPI document)
+    writes, keys in its order, every kind of entry present (never seen, referral, urgent, overdue)."""
+    import json
+
+    from app.common import responses
+    from app.followups import routes
+    from app.followups.schemas import WorklistPage
+
+    bodies = []
+
+    def capture(body):
+        bodies.append(body)
+        return responses.json_response(body)
+
+    monkeypatch.setattr(routes, "json_response", capture)
+    for query in (f"?team_id={world.team_a}", "?status=overdue", "?page=9"):
+        body = worklist(api, "a-doc", query)
+        dumped = json.loads(responses.dumps(WorklistPage().dump(bodies[-1])))
+        assert dumped == body and list(dumped) == list(body)
+        assert [list(item) for item in dumped["items"]] == [list(item) for item in body["items"]]
+    assert any(i["last_visit"] is None for i in bodies[0]["items"])
+    assert any(i["last_visit"] and i["last_visit"]["urgent_referral"] for i in bodies[0]["items"])
