@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import has_request_context, request
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, String, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.audit.models import AccessLog
 from app.extensions import db
@@ -52,32 +55,56 @@ _INSERT = insert(AccessLog.__table__)
 
 
 def record_many(actor, resident_ids, *, action: str, section: str, purpose: str) -> None:
-    """One bulk insert for a list read or an export touching many archives."""
+    """One statement for a list read or an export touching many archives: the ids go as ONE
+    parameter (an array on PostgreSQL, a JSON array on SQLite) and the rows are made by the database
+    (``INSERT … SELECT``), whatever their number."""
     ids = list(resident_ids)
     if not ids:
         return
     kind, display, institution_id, purpose = describe(actor, None, purpose)
     from app.common.time import now
 
-    at, ip = now(), _client_ip()
-    # A Core executemany: on PostgreSQL SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
-    # one round trip per 1,000 rows) from one cached compilation.
-    rows = [
-        {
-            "at": at,
-            "actor_kind": kind,
-            "actor_id": actor.id if actor else None,
-            "actor_display": display,
-            "institution_id": institution_id,
-            "subject_resident_id": rid,
-            "action": action,
-            "section": section,
-            "purpose": purpose,
-            "client_ip": ip,
-        }
-        for rid in ids
-    ]
-    db.session.connection().execute(_INSERT, rows)
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _INSERT_MANY:
+        _INSERT_MANY[dialect] = _insert_many(dialect)
+    params = {
+        "at": now(),
+        "actor_kind": kind,
+        "actor_id": actor.id if actor else None,
+        "actor_display": display,
+        "institution_id": institution_id,
+        "action": action,
+        "section": section,
+        "purpose": purpose,
+        "client_ip": _client_ip(),
+        "ids": ids if dialect == "postgresql" else json.dumps(ids),
+    }
+    db.session.connection().execute(_INSERT_MANY[dialect], params)
+
+
+_INSERT_MANY: dict = {}
+_SAME_FOR_EVERY_ROW = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_display",
+    "institution_id",
+    "action",
+    "section",
+    "purpose",
+    "client_ip",
+)
+
+
+def _insert_many(dialect: str):
+    table = AccessLog.__table__
+    if dialect == "postgresql":
+        ids = func.unnest(bindparam("ids", type_=ARRAY(BigInteger))).table_valued("value").render_derived()
+    else:
+        ids = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+    constants = [bindparam(name, type_=table.c[name].type) for name in _SAME_FOR_EVERY_ROW]
+    rows = select(*constants, ids.c.value)
+    return insert(table).from_select([*_SAME_FOR_EVERY_ROW, "subject_resident_id"], rows)
 
 
 def describe(actor, resident_id, purpose):
