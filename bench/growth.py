@@ -103,10 +103,49 @@ def explain_ms(db, text, sql: str, params: dict | None = None) -> tuple[float, f
     return statistics.median(times[1:]), min(times[1:]), ",".join(sorted(indexes)) or "seq scan"
 
 
-def measure(db, text, residents: dict) -> dict:
-    """Each figure in ms: the claim round and the access-log page, end to end and server-side."""
+def api_reads(app, db, text):
+    """The archive read (which writes its access-log row into the growing table) and the worklist,
+    in process through the test client, as the leader GP of the team with the most open plans."""
+    team = db.session.execute(
+        text(
+            "SELECT r.team_id FROM followup_plans p JOIN residents r ON r.id = p.resident_id"
+            " WHERE p.status = 'open' GROUP BY r.team_id ORDER BY count(*) DESC, r.team_id LIMIT 1"
+        )
+    ).scalar()
+    doctor = db.session.execute(
+        text(
+            "SELECT s.username FROM team_members m JOIN staff s ON s.id = m.staff_id"
+            " WHERE m.team_id = :t AND m.role = 'leader_gp'"
+        ),
+        {"t": team},
+    ).scalar()
+    rid = db.session.execute(
+        text(
+            "SELECT min(p.resident_id) FROM followup_plans p JOIN residents r ON r.id = p.resident_id WHERE r.team_id = :t"
+        ),
+        {"t": team},
+    ).scalar()
+    db.session.rollback()
+    client = app.test_client()
+    login = client.post("/api/v1/auth/staff/login", json={"username": doctor, "password": app.config["DEMO_PASSWORD"]})
+    headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+
+    def read(path):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.data[:200]
+
+    return {
+        "GET /residents/{rid}/archive (writes its access-log row)": lambda: read(f"/api/v1/residents/{rid}/archive"),
+        "GET /followups/worklist (one access-log row per patient)": lambda: read("/api/v1/followups/worklist"),
+    }
+
+
+def measure(db, text, residents: dict, reads: dict) -> dict:
+    """Each figure in ms: the API reads, the claim round and the access-log page, end to end and server-side."""
     from app.archive.services import access_log_page
     from app.notify.dispatcher import claim
+
+    result = {name: (*median_ms(fn), "") for name, fn in reads.items()}
 
     def one_claim():
         ids = claim(100, 120)
@@ -117,7 +156,7 @@ def measure(db, text, residents: dict) -> dict:
         )
         db.session.commit()
 
-    result = {"claim(): a dispatcher's claim of 100, with commit": (*median_ms(one_claim), "")}
+    result["claim(): a dispatcher's claim of 100, with commit"] = (*median_ms(one_claim), "")
     result["claim query, server-side (EXPLAIN ANALYZE)"] = explain_ms(db, text, CLAIM_SQL)
     for label, rid in residents.items():
         total = access_log_page(rid, 1, 20)["total"]
@@ -247,14 +286,15 @@ def main() -> None:
         own_history(db, text, residents)
         vacuum(db, text)
         print("before:", sizes(db, text), flush=True)
-        before = measure(db, text, residents)
+        reads = api_reads(app, db, text)
+        before = measure(db, text, residents, reads)
         rows_log, rows_outbox = int(args.access_log_millions * 1e6), int(args.outbox_millions * 1e6)
         print(f"adding {rows_log:,} access-log rows and {rows_outbox:,} finished outbox rows", flush=True)
         seconds = grow(db, text, rows_log, rows_outbox, list(residents.values()))
         vacuum(db, text)
         print(f"generated in {seconds:.0f} s (with VACUUM ANALYZE)")
         print("after:", sizes(db, text), flush=True)
-        after = measure(db, text, residents)
+        after = measure(db, text, residents, reads)
         print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'figure (ms, median / fastest of 30)':<52} {'before':>13} {'after':>13} {'ratio':>11}  plan after")
         for name, (b_med, b_min, _plan) in before.items():
