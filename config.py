@@ -106,10 +106,6 @@ class Config:
             "pool_pre_ping": _int("DATABASE_POOL_PRE_PING", 0) == 1,
             "pool_recycle": _int("DATABASE_POOL_RECYCLE_SECONDS", 1800),
         }
-        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            # Instants are stored and compared in UTC; a UTC session hands them back as UTC, so
-            # reading one costs no time-zone conversion in Python (the server's zone is irrelevant).
-            self.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] = {"options": "-c TimeZone=UTC"}
         self.REDIS_URL = _env("REDIS_URL")
         self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")
 

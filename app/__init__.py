@@ -66,6 +66,7 @@ def create_app(config: Config | str | None = None) -> Flask:
     json_depth.register(app)  # first of the before_request hooks: before the rate limits read a body
     db.init_app(app)
     _tune_sqlite(app)
+    _tune_postgresql(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     limiter.init_app(app)
@@ -112,6 +113,23 @@ def _tune_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+
+def _tune_postgresql(app: Flask) -> None:
+    """Sessions in UTC: instants are stored and compared in UTC, and a UTC session hands them back
+    with ``timezone.utc``, so reading one costs no time-zone conversion in Python (the server's own
+    zone does not matter). Set per new connection rather than as a startup option, which would
+    replace any ``options`` in DATABASE_URL and which connection poolers may refuse."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    with app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _utc(dbapi_connection, _record):
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.autocommit = autocommit
 
 
 def _migrations_dir():

@@ -9,8 +9,11 @@ from flask import g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy import and_, bindparam, select
 
+from app.accounts.models import AuthSession, Staff, WechatAccount
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db, jwt
+from app.orgs.models import Institution, Team, TeamMember
+from app.residents.models import Resident
 
 
 @dataclass
@@ -45,10 +48,6 @@ def _caller_statement(kind: str):
 
     Every authenticated request needs both — is the session still open, who is calling — so they are
     read together, with their names and teams, instead of in three round trips."""
-    from app.accounts.models import AuthSession, Staff, WechatAccount
-    from app.orgs.models import Institution, Team, TeamMember
-    from app.residents.models import Resident
-
     session = select(AuthSession.revoked_at).select_from(AuthSession).where(AuthSession.id == bindparam("sid"))
     if kind == "staff":
         return (

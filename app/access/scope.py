@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, false, or_, select, true
 
+from app.access import family_hooks
 from app.access.actors import Actor
 from app.errors import NotFound
 from app.extensions import db
+from app.orgs.models import Institution, Team
+from app.residents.models import Resident
 
 
 def institution_ids_clause(actor: Actor, column):
     """A WHERE clause limiting ``column`` (an institution id) to the actor's subtree."""
-    from app.orgs.models import Institution
 
     if actor.is_district_admin:
         return true()
@@ -33,7 +35,6 @@ def can_see_institution(actor: Actor, institution) -> bool:
 
 
 def get_institution(actor: Actor, institution_id: int):
-    from app.orgs.models import Institution
 
     institution = db.session.get(Institution, institution_id)
     if not can_see_institution(actor, institution):
@@ -44,44 +45,55 @@ def get_institution(actor: Actor, institution_id: int):
 def resident_ids_for_account(actor: Actor) -> list[int]:
     """Residents a WeChat account may view: itself, plus active family grants."""
     ids = [actor.resident_id] if actor.resident_id else []
-    from app.access import family_hooks
 
     for hook in family_hooks.GRANTED:
         ids.extend(hook(actor))
     return ids
 
 
+def _resident_scope(actor: Actor) -> tuple[str, object]:
+    """The one decision behind both resident clauses: ("all", None) for the district admin,
+    ("subtree", path) for other staff, ("residents", ids) for a WeChat account with its own and
+    granted archives, ("none", None) for an account with neither."""
+    if actor.is_staff:
+        return ("all", None) if actor.is_district_admin else ("subtree", actor.institution_path)
+    ids = resident_ids_for_account(actor)
+    return ("residents", ids) if ids else ("none", None)
+
+
+def _resident_scope_clause(kind: str, value):
+    """The clause of a scope ``kind`` over ``value`` (a path or ids, given or bound)."""
+
+    if kind == "all":
+        return true()
+    if kind == "subtree":
+        return Resident.institution_id.in_(select(Institution.id).where(Institution.path.startswith(value)))
+    if kind == "residents":
+        return Resident.id.in_(value)
+    return false()
+
+
 def resident_clause(actor: Actor):
     """A WHERE clause over ``Resident`` for what the actor may see."""
-    from app.residents.models import Resident
+    return _resident_scope_clause(*_resident_scope(actor))
 
-    if actor.is_staff:
-        return institution_ids_clause(actor, Resident.institution_id)
-    ids = resident_ids_for_account(actor)
-    return Resident.id.in_(ids) if ids else false()
+
+_BOUND = {"subtree": ("scope_path", False), "residents": ("scope_ids", True)}
 
 
 def bound_resident_scope(actor: Actor):
-    """``resident_clause`` for statements built once and reused: (a key naming the clause's shape, the
-    clause with bound parameters, their values). Same rule, same answers; the hottest reads cache one
-    statement per key instead of building one per request."""
-    from app.orgs.models import Institution
-    from app.residents.models import Resident
-
-    if actor.is_staff and actor.is_district_admin:
-        return "all", true(), {}
-    if actor.is_staff:
-        subtree = select(Institution.id).where(Institution.path.startswith(bindparam("scope_path")))
-        return "subtree", Resident.institution_id.in_(subtree), {"scope_path": actor.institution_path}
-    ids = resident_ids_for_account(actor)
-    if not ids:
-        return "none", false(), {}
-    return "residents", Resident.id.in_(bindparam("scope_ids", expanding=True)), {"scope_ids": ids}
+    """``resident_clause`` for statements built once and reused: (the scope's kind, the clause with
+    its value as a bound parameter, the parameters). The same decision and the same clause; the
+    hottest reads cache one statement per kind instead of building one per request."""
+    kind, value = _resident_scope(actor)
+    if kind not in _BOUND:
+        return kind, _resident_scope_clause(kind, None), {}
+    name, expanding = _BOUND[kind]
+    return kind, _resident_scope_clause(kind, bindparam(name, expanding=expanding)), {name: value}
 
 
 def get_resident(actor: Actor, resident_id: int):
     """The resident if the actor may see them, else 404 (never 403 with data)."""
-    from app.residents.models import Resident
 
     resident = db.session.scalar(select(Resident).where(Resident.id == resident_id, resident_clause(actor)))
     if resident is None:
@@ -93,7 +105,6 @@ def managed_teams_clause(actor: Actor, column):
     """WHERE limiting a team-id ``column`` to the teams the actor runs: a team's own business
     (its worklist, slots, day list) belongs to its members, to institution admins of the
     subtree and to the district admin — not to other teams of the same centre."""
-    from app.orgs.models import Team
 
     if not actor.is_staff:
         return false()
@@ -108,7 +119,6 @@ def managed_teams_clause(actor: Actor, column):
 
 
 def get_managed_team(actor: Actor, team_id: int):
-    from app.orgs.models import Team
 
     team = db.session.scalar(select(Team).where(Team.id == team_id, managed_teams_clause(actor, Team.id)))
     if team is None:
@@ -117,7 +127,6 @@ def get_managed_team(actor: Actor, team_id: int):
 
 
 def get_team(actor: Actor, team_id: int):
-    from app.orgs.models import Team
 
     team = db.session.get(Team, team_id)
     if team is None or not can_see_institution(actor, team.institution):

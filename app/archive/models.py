@@ -2,7 +2,7 @@
 
 The basic sheet and the chronic-condition registry (``Condition``) belong to ``app.residents``;
 follow-up visits belong to their own feature and reach the archive through hooks
-(``app.archive.services.ARCHIVE_SECTIONS``, ``app.archive.metrics.ACTIVITY_SOURCES``).
+(``app.archive.view.ARCHIVE_SECTIONS``, ``app.archive.metrics.ACTIVITY_SOURCES``).
 
 Measurements that are compared, exported or counted (blood pressure, weight, BMI, fasting
 glucose…) are columns; the long tail of the national form (lifestyle, elderly self-care and

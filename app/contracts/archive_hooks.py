@@ -1,7 +1,7 @@
 """What the contract contributes to the resident's archive, through the archive's hook lists
 (registered in ``app.wiring``):
 
-- :func:`contract_section` → ``archive.services.ARCHIVE_SECTIONS``: the archive's "contract" is the
+- :func:`contract_section` → ``archive.view.ARCHIVE_SECTIONS``: the archive's "contract" is the
   summary of the resident's current contract (running, else the open application), or null.
 - :func:`contract_fhir` → ``archive.fhir.FHIR_SECTIONS``: the contract as EpisodeOfCare with its CareTeam.
 - :func:`contract_deliveries_activity` → ``archive.metrics.ACTIVITY_SOURCES``: a delivery recorded on a

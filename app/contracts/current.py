@@ -17,8 +17,12 @@ _CURRENT_ORDER = (case((Contract.status == "active", 0), else_=1), Contract.id.d
 
 
 def renewal_of(contract: Contract) -> Contract | None:
+    """The contract continuing ``contract`` (the first, if ever more than one): as ``current_summary`` shows it."""
     return db.session.scalar(
-        select(Contract).where(Contract.previous_contract_id == contract.id, Contract.status != "rejected")
+        select(Contract)
+        .where(Contract.previous_contract_id == contract.id, Contract.status != "rejected")
+        .order_by(Contract.id)
+        .limit(1)
     )
 
 

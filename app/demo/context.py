@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import JSON, func, insert, select
+from sqlalchemy.types import TypeDecorator
 
 from app.common.ids import make_id_number
 from app.extensions import db
@@ -203,23 +204,33 @@ class SeedContext:
 
 def _copy(table, rows: list[dict]) -> None:
     """COPY ``rows`` into ``table``. COPY knows nothing of the model, so what an INSERT through
-    SQLAlchemy would add is added here: the columns' Python-side defaults for keys the rows lack,
-    and JSON columns written as JSON text."""
+    SQLAlchemy does is done here: the columns' Python-side defaults for keys the rows lack (plain
+    values and no-argument functions; anything else is refused), the column types' own bind
+    conversions (e.g. the UTC instants' check), and JSON columns written as JSON text — None as
+    JSON ``null``, as SQLAlchemy's JSON type writes it."""
     given = list(rows[0])
-    defaults = {
-        column.name: column.default
-        for column in table.columns
-        if column.name not in given and column.default is not None and not column.primary_key
-    }
-    columns = given + list(defaults)
-    as_json = {name for name in given if isinstance(table.c[name].type, JSON)}
+    defaults = {}
+    for column in table.columns:
+        if column.name in given or column.default is None or column.primary_key:
+            continue
+        if not (column.default.is_scalar or column.default.is_callable):
+            raise ValueError(f"{table.name}.{column.name}: COPY cannot apply a {column.default!r} default")
+        defaults[column.name] = column.default
+    names = given + list(defaults)
+    dialect = db.session.get_bind().dialect
+    convert = [_copy_converter(table.c[name].type, dialect) for name in names]
     raw = db.session.connection().connection.driver_connection
-    names = ", ".join(f'"{name}"' for name in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    columns = ", ".join(f'"{name}"' for name in names)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
-            values = [
-                json.dumps(row[name], ensure_ascii=False) if name in as_json and row[name] is not None else row[name]
-                for name in given
-            ]
+            values = [row[name] for name in given]
             values.extend(d.arg if d.is_scalar else d.arg(None) for d in defaults.values())
-            copy.write_row(values)
+            copy.write_row([f(v) if f else v for f, v in zip(convert, values, strict=True)])
+
+
+def _copy_converter(type_, dialect):
+    if isinstance(type_, JSON):
+        return lambda value: json.dumps(value, ensure_ascii=False)
+    if isinstance(type_, TypeDecorator):
+        return lambda value: type_.process_bind_param(value, dialect)
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select
 
 from app.accounts.models import Staff
 from app.audit import services as audit
@@ -21,7 +21,7 @@ from app.residents.models import Resident
 _V = FollowupVisit.__table__
 
 
-def _visits_page(year: int):
+def _visits_page():
     """A resident's visits, newest first, with the institution's and doctor's names and, on every
     row, the total and this year's face-to-face counts per disease as window aggregates."""
     return (
@@ -29,7 +29,7 @@ def _visits_page(year: int):
             *_V.c,
             Institution.name.label("institution_name"),
             Staff.name.label("doctor"),
-            *(c.over().label(f"n_{k}") for k, c in _visit_counts(year).items()),
+            *(c.over().label(f"n_{k}") for k, c in _visit_counts().items()),
         )
         .outerjoin(Institution, Institution.id == _V.c.institution_id)
         .outerjoin(Staff, Staff.id == _V.c.recorded_by_id)
@@ -54,12 +54,13 @@ def trend(resident_id: int, limit: int) -> list[dict]:
     return [dict(row._mapping) for row in reversed(rows)]
 
 
-def _visit_counts(year: int) -> dict:
-    """Aggregates over one resident's visits: how many, and each disease's face-to-face visits in ``year``."""
+def _visit_counts() -> dict:
+    """Aggregates over one resident's visits: how many, and each disease's face-to-face visits in the
+    year bounded by the parameters ``year_start`` and ``year_end`` (:func:`_year`)."""
     in_year = and_(
         FollowupVisit.method.in_(FACE_TO_FACE),
-        FollowupVisit.visit_on >= date(year, 1, 1),
-        FollowupVisit.visit_on <= date(year, 12, 31),
+        FollowupVisit.visit_on >= bindparam("year_start", type_=Date),
+        FollowupVisit.visit_on <= bindparam("year_end", type_=Date),
     )
     counts = {"total": func.count()}
     for disease in MANAGED_DISEASES:
@@ -67,20 +68,17 @@ def _visit_counts(year: int) -> dict:
     return counts
 
 
-def _visit_count_row(resident_id: int, year: int):
+def _year(day: date) -> dict:
+    return {"year_start": date(day.year, 1, 1), "year_end": date(day.year, 12, 31)}
+
+
+def _visit_count_row(resident_id: int, day: date):
     """The same aggregates as plain ones, for a page past the end (no row to carry them)."""
-    return (
-        db.session.execute(
-            select(*(c.label(k) for k, c in _visit_counts(year).items())).where(
-                FollowupVisit.resident_id == resident_id
-            )
-        )
-        .one()
-        ._mapping
-    )
+    stmt = select(*(c.label(k) for k, c in _visit_counts().items())).where(FollowupVisit.resident_id == resident_id)
+    return db.session.execute(stmt, _year(day)).one()._mapping
 
 
-_PAGES: dict = {}
+_PAGE = _visits_page()
 
 
 def resident_followups(resident, page: int = 1, per_page: int = 20, trend_visits: int = 8) -> dict:
@@ -93,17 +91,15 @@ def resident_followups(resident, page: int = 1, per_page: int = 20, trend_visits
     """
     day = today()
     plans = [present_plan(p, day) for p in open_plans(resident)]
-    if _PAGES.get("year") != day.year:  # built once a year: its counts compare with this year's bounds
-        _PAGES.update(year=day.year, stmt=_visits_page(day.year))
-    params = {"rid": resident.id, "limit": per_page, "offset": (page - 1) * per_page}
-    rows = db.session.connection().execute(_PAGES["stmt"], params).all()
+    params = {"rid": resident.id, "limit": per_page, "offset": (page - 1) * per_page, **_year(day)}
+    rows = db.session.connection().execute(_PAGE, params).all()
     if rows:
         total = rows[0].n_total
         face_to_face = {disease: rows[0]._mapping[f"n_{disease}"] for disease in MANAGED_DISEASES}
     elif page == 1:  # no visits at all
         total, face_to_face = 0, dict.fromkeys(MANAGED_DISEASES, 0)
     else:
-        row = _visit_count_row(resident.id, day.year)
+        row = _visit_count_row(resident.id, day)
         total, face_to_face = row["total"], {disease: row[disease] for disease in MANAGED_DISEASES}
     if page == 1 and (len(rows) >= trend_visits or len(rows) == total):
         points = [{name: getattr(row, name) for name in _TREND_FIELDS} for row in reversed(rows[:trend_visits])]

@@ -108,7 +108,11 @@ class FollowupVisit(db.Model):
 
     @property
     def face_to_face(self) -> bool:
-        return self.method in FACE_TO_FACE
+        return is_face_to_face(self.method)
+
+
+def is_face_to_face(method: str | None) -> bool:
+    return method in FACE_TO_FACE
 
 
 def diseases_of(visit) -> list[str]:

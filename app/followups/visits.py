@@ -23,7 +23,7 @@ from app.common.time import today
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.followups import rules
-from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupVisit, diseases_of
+from app.followups.models import MANAGED_DISEASES, FollowupVisit, diseases_of, is_face_to_face
 from app.followups.plans import apply_plan, managed_diseases, present_plan
 from app.orgs.models import Institution
 from app.residents.models import Resident
@@ -302,7 +302,7 @@ def visit_names(visit: FollowupVisit) -> tuple[str | None, str | None]:
 
 def present_visit(visit, institution_name: str | None, doctor: str | None) -> dict:
     body = {name: getattr(visit, name) for name in _VISIT_FIELDS}
-    body["face_to_face"] = visit.method in FACE_TO_FACE
+    body["face_to_face"] = is_face_to_face(visit.method)
     body["diseases"] = diseases_of(visit)
     body["institution"] = {"id": visit.institution_id, "name": institution_name} if visit.institution_id else None
     body["doctor"] = doctor
