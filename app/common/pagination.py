@@ -25,6 +25,21 @@ def paginate(stmt, page: int, per_page: int, *, scalars: bool = True):
     return rows, total
 
 
+def paginate_in_one(stmt, page: int, per_page: int) -> tuple[list, int]:
+    """``paginate`` in one statement for costly filters: the page's rows carry the total
+    (``count(*) over ()``), so the filter is evaluated once; only a page past the end counts
+    separately. Returns (the first column of each row, total). Not for DISTINCT selects, whose
+    window count would count before the rows are made distinct."""
+    rows = db.session.execute(
+        stmt.add_columns(func.count().over().label("total_rows")).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        return [row[0] for row in rows], rows[0].total_rows
+    if page == 1:
+        return [], 0
+    return [], db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
 def page_body(items: list, page: int, per_page: int, total: int) -> dict:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 

@@ -11,7 +11,7 @@ from app.access.actors import Actor
 from app.access.scope import resident_clause
 from app.audit import services as audit
 from app.common.ids import mask_id_number, mask_phone, vault
-from app.common.pagination import paginate
+from app.common.pagination import paginate_in_one
 from app.common.time import age_on
 from app.errors import Invalid, NotFound
 from app.indicators.catalogue import BY_KEY
@@ -60,7 +60,7 @@ def residents_page(
     if institution.parent_id is not None:
         stmt = stmt.where(Resident.institution_id.in_(subtree_ids(institution.path)))
     tune_session()
-    residents, total = paginate(stmt.order_by(Resident.id), page, per_page)
+    residents, total = paginate_in_one(stmt.order_by(Resident.id), page, per_page)
     audit.record_many(actor, [r.id for r in residents], action="read", section="indicators", purpose="statistics")
     keys = vault()
     items = [
