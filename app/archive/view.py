@@ -44,25 +44,37 @@ def _count(table):
 
 
 _SUBJECTS: dict = {}  # one statement per shape of the caller's scope
+_C = Condition.__table__
+_CONDITION_FIELDS = ("id", "disease", "diagnosed_on", "active")
 
 
 def _subject(actor, resident_id: int):
-    """The resident's row and the sizes of its two lists, if the actor may see them."""
+    """The resident's row with the sizes of its two lists and its conditions (one row per condition,
+    the resident's columns repeated: one statement), if the actor may see them."""
     key, clause, params = bound_resident_scope(actor)
     if key not in _SUBJECTS:
-        _SUBJECTS[key] = select(
-            *Resident.__table__.c,
-            _count(_H).label("n_health_checks"),
-            _count(_S).label("n_service_records"),
-        ).where(Resident.id == bindparam("rid"), clause)
-    row = db.session.connection().execute(_SUBJECTS[key], {"rid": resident_id, **params}).first()
-    if row is None:
+        _SUBJECTS[key] = (
+            select(
+                *Resident.__table__.c,
+                _count(_H).label("n_health_checks"),
+                _count(_S).label("n_service_records"),
+                *(_C.c[name].label(f"condition_{name}") for name in _CONDITION_FIELDS),
+            )
+            .outerjoin(_C, _C.c.resident_id == Resident.id)
+            .where(Resident.id == bindparam("rid"), clause)
+            .order_by(_C.c.id)
+        )
+    rows = db.session.connection().execute(_SUBJECTS[key], {"rid": resident_id, **params}).all()
+    if not rows:
         raise NotFound("resident not found")
-    conditions = db.session.connection().execute(_CONDITIONS, {"rid": resident_id}).all()
-    return row, SimpleNamespace(**row._mapping, conditions=conditions)
-
-
-_CONDITIONS = select(*Condition.__table__.c).where(Condition.resident_id == bindparam("rid")).order_by(Condition.id)
+    conditions = [
+        SimpleNamespace(**{name: getattr(row, f"condition_{name}") for name in _CONDITION_FIELDS})
+        for row in rows
+        if row.condition_id is not None
+    ]
+    row = rows[0]
+    resident = {name: row._mapping[name] for name in Resident.__table__.c.keys()}
+    return row, SimpleNamespace(**resident, conditions=conditions)
 
 
 def _with_names(table, order):

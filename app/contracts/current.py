@@ -85,22 +85,23 @@ def _summary_statement():
     )
 
 
-_SUMMARY = _summary_statement()
-_PACKAGE_NAMES = (
-    select(ServicePackage.name)
-    .join(ContractPackage, ContractPackage.package_id == ServicePackage.id)
-    .where(ContractPackage.contract_id == bindparam("cid"))
+_CURRENT = _summary_statement().subquery("current")
+# The current contract with its package names, one row per package (its columns repeated).
+_SUMMARY = (
+    select(_CURRENT, ServicePackage.name.label("package_name"))
+    .outerjoin(ContractPackage, ContractPackage.contract_id == _CURRENT.c.id)
+    .outerjoin(ServicePackage, ServicePackage.id == ContractPackage.package_id)
     .order_by(ContractPackage.id)
 )
 
 
 def current_summary(resident_id: int) -> dict | None:
     """The short description of the resident's current contract that the archive and the home screen
-    show on every open: two statements (the contract with its sums and renewal; its package names)."""
-    connection = db.session.connection()
-    row = connection.execute(_SUMMARY, {"rid": resident_id}).first()
-    if row is None:
+    show on every open: one statement (the contract with its sums, renewal and package names)."""
+    rows = db.session.connection().execute(_SUMMARY, {"rid": resident_id}).all()
+    if not rows:
         return None
+    row = rows[0]
     return {
         "id": row.id,
         "status": row.status,
@@ -108,7 +109,7 @@ def current_summary(resident_id: int) -> dict | None:
         "doctor": {"id": row.doctor_id, "name": row.doctor_name} if row.doctor_id is not None else None,
         "starts_on": row.starts_on.isoformat() if row.starts_on else None,
         "ends_on": row.ends_on.isoformat() if row.ends_on else None,
-        "packages": list(connection.execute(_PACKAGE_NAMES, {"cid": row.id}).scalars()),
+        "packages": [r.package_name for r in rows if r.package_name is not None],
         "items_total": int(row.items_total),
         "items_delivered": int(row.items_delivered),
         "family_group_id": row.family_group_id,
