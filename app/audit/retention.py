@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, select, tuple_
 
 from app.audit.models import AccessLog
 from app.common.time import now
@@ -28,8 +28,13 @@ def cutoff():
 def expire_access_log(batch_size: int = BATCH_SIZE) -> dict:
     """Daily job: delete access-log rows older than the retention period, batch by batch."""
     limit, deleted, batches = cutoff(), 0, 0
-    old = AccessLog.at < limit
+    key = tuple_(AccessLog.at, AccessLog.id)
+    after = None  # the last (at, id) deleted so far
     while True:
+        # Each batch starts after the previous one: the rows already deleted stay in the index as
+        # dead entries until vacuum, and a scan from the start would step over all of them again
+        # (a first purge of millions of rows slowed from ~88,000 to ~3,000 rows/s that way).
+        old = AccessLog.at < limit if after is None else and_(AccessLog.at < limit, key > tuple_(*after))
         # The last (at, id) of the next batch; none means fewer than a batch are left.
         last = db.session.execute(
             select(AccessLog.at, AccessLog.id)
@@ -40,9 +45,10 @@ def expire_access_log(batch_size: int = BATCH_SIZE) -> dict:
         ).first()
         stmt = delete(AccessLog).where(old)
         if last is not None:
-            stmt = stmt.where(tuple_(AccessLog.at, AccessLog.id) <= tuple_(last.at, last.id))
+            stmt = stmt.where(key <= tuple_(last.at, last.id))
         count = db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
         db.session.commit()
         deleted, batches = deleted + max(count, 0), batches + 1
         if last is None:
             return {"deleted": deleted, "batches": batches, "cutoff": limit.isoformat()}
+        after = (last.at, last.id)
