@@ -58,7 +58,9 @@ class SchedulerProcess:
             return lock.acquire(self.holder, self.lease)
 
     def _heartbeat(self) -> None:
-        if not self._acquire():
+        if self.stopping:  # a stop signal that came while the scheduler was starting
+            self.scheduler.shutdown(wait=False)
+        elif not self._acquire():
             log.warning("scheduler %s lost the lead; standing by", self.holder)
             self.scheduler.shutdown(wait=False)
 
@@ -99,7 +101,11 @@ class SchedulerProcess:
                     continue
                 log.info("scheduler %s leads; %d jobs", self.holder, len(JOBS))
                 self.scheduler = self._build()
-                self.scheduler.start()  # blocks until shutdown (signal or lost lease)
+                if self.stopping:  # the signal came while it was being built
+                    break
+                # Blocks until shutdown (signal or lost lease). A signal between the check above
+                # and the start finds the scheduler not yet running: the next heartbeat stops it.
+                self.scheduler.start()
         finally:
             with self.app.app_context():
                 lock.release(self.holder)

@@ -156,3 +156,30 @@ def test_second_scheduler_stands_by_and_takes_over(app, world, tmp_path, wechat_
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def test_a_stop_signal_while_taking_the_lead_still_stops_the_scheduler(app, monkeypatch):
+    """SIGTERM can arrive after the lease is won and before the scheduler has started: the process
+    must still stop (it used to run on, deaf to the signal, until killed)."""
+    import threading
+
+    from app.scheduler import runner
+
+    monkeypatch.setitem(app.config, "SCHEDULER_LEASE_SECONDS", 3)
+    process = runner.SchedulerProcess(app)
+    monkeypatch.setattr(runner.signal, "signal", lambda *args: None)  # handlers belong to the main thread
+    build = process._build
+
+    def build_then_signal():
+        scheduler = build()
+        process._stop()  # what the SIGTERM handler does, arriving right now
+        return scheduler
+
+    monkeypatch.setattr(process, "_build", build_then_signal)
+    thread = threading.Thread(target=process.run, kwargs={"poll_seconds": 0.2}, daemon=True)
+    thread.start()
+    thread.join(10)
+    stopped = not thread.is_alive()
+    if not stopped and process.scheduler is not None:
+        process.scheduler.shutdown(wait=False)  # do not leave it running in the test process
+    assert stopped
