@@ -77,9 +77,10 @@ def _subject(actor, resident_id: int):
     return row, SimpleNamespace(**resident, conditions=conditions)
 
 
-def _with_names(table, order):
-    """A resident's rows of ``table`` (every one: the FHIR export) with the institution's and the
-    recording doctor's names."""
+def with_names(table, order):
+    """A resident's rows of ``table`` (parameter ``rid``; every one: the FHIR export) with the
+    institution's and the recording doctor's names: the health checks, the service records and
+    the follow-up visits."""
     return (
         select(*table.c, Institution.name.label("institution_name"), Staff.name.label("doctor"))
         .outerjoin(Institution, Institution.id == table.c.institution_id)
@@ -89,8 +90,8 @@ def _with_names(table, order):
     )
 
 
-HEALTH_CHECKS = _with_names(_H, (_H.c.checked_on.desc(), _H.c.id.desc()))
-SERVICE_RECORDS = _with_names(_S, (_S.c.served_on.desc(), _S.c.id.desc()))
+HEALTH_CHECKS = with_names(_H, (_H.c.checked_on.desc(), _H.c.id.desc()))
+SERVICE_RECORDS = with_names(_S, (_S.c.served_on.desc(), _S.c.id.desc()))
 
 
 def _paged(stmt):

@@ -16,14 +16,19 @@ CURRENT_STATUSES = ("active", "pending", "scheduled", "renewal_pending")
 _CURRENT_ORDER = (case((Contract.status == "active", 0), else_=1), Contract.id.desc())
 
 
-def renewal_of(contract: Contract) -> Contract | None:
-    """The contract continuing ``contract`` (the first, if ever more than one): as ``current_summary`` shows it."""
-    return db.session.scalar(
-        select(Contract)
-        .where(Contract.previous_contract_id == contract.id, Contract.status != "rejected")
-        .order_by(Contract.id)
+def _renewals(renewal, contract_id):
+    """The contracts continuing a contract (``renewal``: Contract or an alias of it), first one first."""
+    return (
+        select(renewal)
+        .where(renewal.previous_contract_id == contract_id, renewal.status != "rejected")
+        .order_by(renewal.id)
         .limit(1)
     )
+
+
+def renewal_of(contract: Contract) -> Contract | None:
+    """The contract continuing ``contract`` (the first, if ever more than one), as ``current_summary`` shows it."""
+    return db.session.scalar(_renewals(Contract, contract.id))
 
 
 def current_contract(resident_id: int) -> Contract | None:
@@ -51,12 +56,7 @@ def current_contract(resident_id: int) -> Contract | None:
 
 def _summary_statement():
     renewal = aliased(Contract)
-    renewal_of_row = (
-        select(renewal.id, renewal.status)
-        .where(renewal.previous_contract_id == Contract.id, renewal.status != "rejected")
-        .order_by(renewal.id)
-        .limit(1)
-    )
+    renewal_of_row = _renewals(renewal, Contract.id)
 
     def items_sum(column):
         return select(func.coalesce(func.sum(column), 0)).where(ContractItem.contract_id == Contract.id)

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Date, and_, bindparam, case, func, select
 
-from app.accounts.models import Staff
+from app.archive.view import with_names
 from app.audit import services as audit
 from app.common.pagination import page_body
 from app.common.time import today
@@ -15,7 +15,6 @@ from app.extensions import db
 from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupVisit
 from app.followups.plans import managed_diseases, open_plans, present_plan
 from app.followups.visits import present_visit
-from app.orgs.models import Institution
 from app.residents.models import Resident
 
 _V = FollowupVisit.__table__
@@ -25,16 +24,8 @@ def _visits_page():
     """A resident's visits, newest first, with the institution's and doctor's names and, on every
     row, the total and this year's face-to-face counts per disease as window aggregates."""
     return (
-        select(
-            *_V.c,
-            Institution.name.label("institution_name"),
-            Staff.name.label("doctor"),
-            *(c.over().label(f"n_{k}") for k, c in _visit_counts().items()),
-        )
-        .outerjoin(Institution, Institution.id == _V.c.institution_id)
-        .outerjoin(Staff, Staff.id == _V.c.recorded_by_id)
-        .where(_V.c.resident_id == bindparam("rid"))
-        .order_by(_V.c.visit_on.desc(), _V.c.id.desc())
+        with_names(_V, (_V.c.visit_on.desc(), _V.c.id.desc()))
+        .add_columns(*(c.over().label(f"n_{k}") for k, c in _visit_counts().items()))
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
