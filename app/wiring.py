@@ -24,6 +24,8 @@ from app.contracts import deliveries as contract_deliveries
 from app.contracts import views as contract_views
 from app.family import services as family_services
 from app.followups import archive_hooks as followup_hooks
+from app.followups import checkups as followup_checkups
+from app.followups import me_hooks as followup_me
 from app.notify import channels
 from app.residents import services as residents_services
 
@@ -41,9 +43,10 @@ NOTIFICATIONS = (
 HOOKS = (
     # access: the archives an account may view through family grants
     (family_hooks.GRANTED, family_services.granted_resident_ids),
-    # GET /me: the family list, then the contract
+    # GET /me: the family list, the contract, what is due
     (residents_services.ME_SECTIONS, family_services.me_section),
     (residents_services.ME_SECTIONS, contract_views.me_section),
+    (residents_services.ME_SECTIONS, followup_me.me_section),
     # GET /residents/{rid}/archive: "contract", then "followups"
     (archive_view.ARCHIVE_SECTIONS, contract_hooks.contract_section),
     (archive_view.ARCHIVE_SECTIONS, followup_hooks.archive_section),
@@ -58,6 +61,8 @@ HOOKS = (
 LISTENERS = (
     # a health check, service record or follow-up visit counts as a contract delivery (履约)
     (events.service_delivered, contract_deliveries.on_service_delivered),
+    # … and a health check or TCM record fulfils the resident's yearly check plan
+    (events.service_delivered, followup_checkups.on_service_delivered),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
 )

@@ -313,7 +313,7 @@ LEFT JOIN LATERAL (
                      WHERE x.resident_id = r.id AND x.checked_on >= make_date(y, 1, 1)
                        AND x.checked_on <= least(make_date(y, 12, 31), %(today)s)
                      ORDER BY x.checked_on DESC, x.id DESC LIMIT 1) l ON true
-  WHERE ag.age >= 65
+  WHERE ag.age >= 65 OR r.disabled_certified
 ) cmp ON true
 LEFT JOIN LATERAL (
   SELECT coalesce(json_agg(json_build_object(
@@ -661,11 +661,11 @@ def archive_py(rid: int):
     if r["id"] is None:
         return error(404, "not_found", "resident not found")
     age = age_on(r["birth_on"], day)
-    elderly = age >= 65
+    compared = age >= 65 or r["disabled_certified"]  # the yearly check's programmes
     with c.pipeline():
         q_cond = c.execute(CONDITIONS, (rid,))
         q_hc = c.execute(HEALTH_CHECKS, {"rid": rid, "per_page": per_page, "offset": 0})
-        q_cmp = c.execute(COMPARISON, {"rid": rid, "y": day.year, "today": day}) if elderly else None
+        q_cmp = c.execute(COMPARISON, {"rid": rid, "y": day.year, "today": day}) if compared else None
         q_sr = c.execute(SERVICE_RECORDS, {"rid": rid, "per_page": per_page, "offset": 0})
         q_plans = c.execute(OPEN_PLANS, (rid,))
         q_visits = c.execute(
@@ -675,7 +675,7 @@ def archive_py(rid: int):
         q_contract = c.execute(CONTRACT, (rid,))
         c.execute(LOG_ONE, (actor_id, actor_name, actor_institution, rid, args["purpose"], _client_ip()))
         conditions, hcs, srs = q_cond.fetchall(), q_hc.fetchall(), q_sr.fetchall()
-        comparison = q_cmp.fetchall() if elderly else None
+        comparison = q_cmp.fetchall() if compared else None
         plans, visits, contract = q_plans.fetchall(), q_visits.fetchall(), q_contract.fetchone()
 
     active = {d for _, d, _, a in conditions if a}

@@ -135,7 +135,8 @@ _COMPARED = ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")
 
 
 def three_year_comparison(resident_id: int, day, checks: int = 1) -> list[dict]:
-    """The latest check of this year and of each of the two years before (老年人 3-year comparison).
+    """The latest check of this year and of each of the two years before (the 3-year comparison of
+    the elderly's and the certified disabled's yearly checks).
 
     One query (none when the resident has no ``checks``): a window function keeps the latest check
     per calendar year."""
@@ -179,8 +180,9 @@ def archive_view(actor, resident_id: int, args: dict) -> dict:
             per_page,
             present_health_check,
         )
-        elderly = age_on(resident.birth_on, day) >= ELDERLY_AGE
-        section["comparison"] = three_year_comparison(resident.id, day, row.n_health_checks) if elderly else None
+        # the yearly check's programmes (docs/domain.md §3): the elderly and the certified disabled
+        compared = age_on(resident.birth_on, day) >= ELDERLY_AGE or resident.disabled_certified
+        section["comparison"] = three_year_comparison(resident.id, day, row.n_health_checks) if compared else None
         body["health_checks"] = section
     if want("service_records"):
         body["service_records"] = _page(

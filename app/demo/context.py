@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import JSON, func, insert, select
+from sqlalchemy import JSON, func, insert, select, text
 from sqlalchemy.types import TypeDecorator
 
 from app.common.ids import make_id_number
@@ -191,6 +191,14 @@ class SeedContext:
                 db.session.execute(statement, rows[start : start + CHUNK_SIZE])
         self.counts[table.name] += len(rows)
 
+    def use_database_ids(self, model) -> None:
+        """Before a step's set-based ``INSERT … SELECT`` that lets the database number the rows: the
+        table's sequence moved past the ids the seed chose itself (COPY with explicit ids leaves it
+        behind on PostgreSQL); ids reserved afterwards start after whatever the database numbered."""
+        table = getattr(model, "__table__", model)
+        reset_sequence(table.name)
+        self._next_id.pop(table.name, None)
+
     def id_number(self, rng: random.Random, birth_on: date, sex: str) -> str:
         """A valid GB 11643 number, unique in this seed: area, birth date, sequence parity = sex."""
         day = birth_on.toordinal() * 1000
@@ -200,6 +208,19 @@ class SeedContext:
                 self._id_seen.add(day + sequence)
                 return make_id_number(AREA_CODE, birth_on, sequence)
         raise RuntimeError(f"no free ID sequence left for {birth_on}")
+
+
+def reset_sequence(name: str) -> None:
+    """PostgreSQL: move the table's serial/identity sequence past its largest id (nothing elsewhere)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+            f'coalesce((SELECT max(id) FROM "{name}"), 1), (SELECT max(id) FROM "{name}") IS NOT NULL)'
+        ),
+        {"table": name},
+    )
 
 
 def _copy(table, rows: list[dict]) -> None:

@@ -23,15 +23,16 @@ from sqlalchemy import func, select, text
 from app.accounts.models import Staff
 from app.accounts.services import hash_password
 from app.appointments.demo import seed_appointments
+from app.archive.demo import seed_checks
 from app.common import time as clock
 from app.common.ids import vault
 from app.contracts.demo import seed_contracts
 from app.demo.conditions import build_conditions, build_pregnancies
-from app.demo.context import BUREAU_NAME, TARGETS_FILE, SeedContext, Step, load_targets
+from app.demo.context import BUREAU_NAME, TARGETS_FILE, SeedContext, Step, load_targets, reset_sequence
 from app.demo.households import build_residents
 from app.demo.organisation import build_admin_accounts, build_organisation, build_teams
 from app.extensions import db
-from app.followups.demo import seed_followups
+from app.followups.demo import seed_checkup_plans, seed_followups
 from app.indicators.demo import seed_targets
 from app.orgs.models import Institution
 from app.residents.models import Resident
@@ -50,6 +51,8 @@ STEPS: list[tuple[str, Step]] = [
     ("conditions", build_conditions),
     ("followups", seed_followups),
     ("pregnancies", build_pregnancies),
+    ("checks", seed_checks),
+    ("checkup_plans", seed_checkup_plans),
     ("contracts", seed_contracts),
     ("appointments", seed_appointments),
     ("surveys", seed_surveys),
@@ -80,13 +83,8 @@ def database_is_empty() -> tuple[bool, dict[str, int]]:
 
 def reset_sequences(tables) -> None:
     """PostgreSQL: move each serial/identity sequence past the ids the seed chose."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
     for name in tables:
-        db.session.execute(
-            text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT max(id) FROM \"{name}\"))"),
-            {"table": name},
-        )
+        reset_sequence(name)
 
 
 def run_seed(

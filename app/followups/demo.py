@@ -23,9 +23,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.followups import rules
+from app.followups import checkups, rules
 from app.followups.demo_visits import VISIT_COLUMNS, Patient, VisitWriter
 from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.followups.plans_job import insert_plans
 from app.residents.models import Condition
 
 HISTORY_DAYS = 730
@@ -159,3 +160,17 @@ class _Sink:
         elif exc[0] is None:
             self.ctx.insert(self.table, [dict(zip(self.columns, row, strict=True)) for row in self.rows])
         return False
+
+
+def seed_checkup_plans(ctx) -> None:
+    """Step "checkup_plans", after "checks": the yearly check plans the daily job would have left open
+    had it run every day this year — opened on 1 January for the residents a programme covered then
+    (due on the anniversary of last year's check), closed for those checked since (so not inserted),
+    and opened today for those it covers only now — with the job's own statements."""
+    year_start = date(ctx.today.year, 1, 1)
+    ctx.use_database_ids(FollowupPlan)  # the "followups" step numbered its plans itself
+    opened = sum(insert_plans(checkups.missing_plans_select(p, year_start)) for p in checkups.PROGRAMMES)
+    checkups.close_not_eligible(ctx.today)
+    opened += sum(insert_plans(checkups.missing_plans_select(p, ctx.today)) for p in checkups.PROGRAMMES)
+    ctx.counts["followup_plans"] += opened
+    ctx.notes.append(f"Yearly check plans (elderly check, elderly TCM, disabled check): {opened} open.")

@@ -5,11 +5,14 @@
   patient with both diseases is seen once and the visit counts for both. Each covered
   disease gets its own classification (BP decides hypertension, fasting glucose decides
   T2DM); ``classification`` is the worst of them.
-- :class:`FollowupPlan` is the obligation: per managed patient and disease, exactly one
-  *open* plan with a window ``[opens_on, due_on]`` (a partial unique index guarantees "at
-  most one"; the daily job guarantees "at least one"). A face-to-face visit closes it
-  (``done``) and opens the next; moving away, death or the end of the diagnosis close it
-  (``closed``). "Overdue" (``due_on < today``) is never stored.
+- :class:`FollowupPlan` is the obligation — the one plan engine of every service line: per
+  resident and programme (its ``disease`` column: ``hypertension`` / ``t2dm`` for the chronic
+  line, ``elderly_check`` / ``elderly_tcm`` / ``disabled_check`` for the yearly checks of
+  ``app.followups.checkups``), exactly one *open* plan with a window ``[opens_on, due_on]`` (a
+  partial unique index guarantees "at most one"; the daily job guarantees "at least one"). The
+  visit or check that fulfils it closes it (``done``); moving away, death or the end of the
+  programme close it (``closed``), a yearly check not done by the year's end lapses. "Overdue"
+  (``due_on < today``) is never stored.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from app.common.types import BigId, JSONType, UTCDateTime
 from app.extensions import db
 
 MANAGED_DISEASES = ("hypertension", "t2dm")
+# The yearly check programmes (app.followups.checkups); with the diseases, every programme a plan has.
+CHECK_PROGRAMMES = ("elderly_check", "elderly_tcm", "disabled_check")
+PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES
 METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
 FACE_TO_FACE = ("clinic", "home")
 # 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)
@@ -31,7 +37,8 @@ CLASSIFICATIONS = ("controlled", "adverse_reaction", "uncontrolled", "complicati
 PLAN_STATUSES = ("open", "done", "closed")
 # Why the plan's window is what it is; priority: 2 urgent referral, 1 referral pending, 0 otherwise.
 PLAN_REASONS = ("first", "routine", "recheck", "referral", "urgent")
-CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed")
+# lapsed: a yearly check's plan still open when its year ended (the new year's plan replaces it)
+CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed", "lapsed")
 
 _OPEN = text("status = 'open'")
 
@@ -121,7 +128,7 @@ def diseases_of(visit) -> list[str]:
 
 
 class FollowupPlan(db.Model):
-    """The next follow-up a managed patient is due for, per disease."""
+    """The next visit or check a resident is due for, per programme (``disease``)."""
 
     __tablename__ = "followup_plans"
     __table_args__ = (
@@ -136,7 +143,7 @@ class FollowupPlan(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
-    disease: Mapped[str] = mapped_column(String(20))
+    disease: Mapped[str] = mapped_column(String(20))  # the programme: one of PROGRAMMES
     opens_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="open")

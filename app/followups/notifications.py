@@ -17,3 +17,16 @@ WINDOW_CLOSING = register(
 TEAM_DIGEST = register(
     "followup_team_digest", title="今日随访工作清单", page="pages/doctor/followups", audience="staff"
 )
+# the yearly checks (app.followups.checkups): the elderly's and the disabled's health check, TCM
+CHECKUP_DUE = register(
+    "checkup_window_open",
+    title="年度健康体检提醒",
+    page="pages/checkup/index",
+    fields={"thing1": "item", "date2": "opens_on", "date3": "due_on", "thing4": "team"},
+)
+CHECKUP_CLOSING = register(
+    "checkup_window_closing",
+    title="年度体检即将到期",
+    page="pages/checkup/index",
+    fields={"thing1": "item", "date2": "due_on", "thing3": "team"},
+)

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import Date, Integer, and_, bindparam, exists, func, literal_column, or_, select, type_coerce
 
 from app.extensions import db
 from app.followups import rules
-from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.followups.models import CHECK_PROGRAMMES, MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.residents.models import Condition, Resident
+
+
+def add_days(expr, days: int):
+    """``expr + days`` for a DATE expression, on SQLite and PostgreSQL (the plan windows' arithmetic)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(expr, f"{int(days):+d} days", type_=Date)
+    return type_coerce(expr + literal_column(str(int(days)), Integer), Date)
+
 
 # --- who is managed -------------------------------------------------------------------------
 
@@ -39,6 +47,16 @@ def condition_active(disease_column):
 def managed_plan_clause():
     """SQL over FollowupPlan ⋈ Resident: the plan's patient is still managed for its disease."""
     return and_(Resident.status == "active", condition_active(FollowupPlan.disease))
+
+
+def plan_applies_clause():
+    """SQL over FollowupPlan ⋈ Resident, every programme: the plan still applies — a chronic plan's
+    patient is still managed; a yearly check's archive is active (the plan job closes the plans of
+    residents a check programme no longer covers)."""
+    return and_(
+        Resident.status == "active",
+        or_(FollowupPlan.disease.in_(CHECK_PROGRAMMES), condition_active(FollowupPlan.disease)),
+    )
 
 
 def managed_diseases(resident) -> list[str]:

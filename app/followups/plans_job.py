@@ -10,18 +10,14 @@ from datetime import date
 
 from sqlalchemy import (
     Date,
-    Integer,
     String,
     case,
     exists,
-    func,
     literal,
-    literal_column,
     or_,
     select,
     text,
     true,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,21 +27,15 @@ from app.common.time import now
 from app.common.time import today as local_today
 from app.common.types import UTCDateTime
 from app.extensions import db
-from app.followups import rules
+from app.followups import checkups, rules
 from app.followups.job_runs import commit_run as _commit
 from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.followups.plans import add_days
 from app.residents.models import Condition, Resident
 
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
-
-
-def add_days(expr, days: int):
-    """``expr + days`` for a DATE expression, on SQLite and PostgreSQL."""
-    if _dialect() == "sqlite":
-        return func.date(expr, f"{int(days):+d} days", type_=Date)
-    return type_coerce(expr + literal_column(str(int(days)), Integer), Date)
 
 
 def close_inactive(day: date) -> int:
@@ -74,7 +64,7 @@ def close_not_managed(day: date) -> int:
     )
     result = db.session.execute(
         update(FollowupPlan)
-        .where(FollowupPlan.status == "open", ~active)
+        .where(FollowupPlan.status == "open", FollowupPlan.disease.in_(MANAGED_DISEASES), ~active)
         .values(status="closed", closed_on=day, close_reason="not_managed", updated_at=now())
         .execution_options(synchronize_session=False)
     )
@@ -173,11 +163,16 @@ PLAN_COLUMNS = (
 
 
 def open_missing(day: date) -> int:
-    """One INSERT … SELECT … ON CONFLICT DO NOTHING (a visit racing the job wins)."""
+    return insert_plans(missing_plans_select(day))
+
+
+def insert_plans(rows) -> int:
+    """One INSERT … SELECT … ON CONFLICT DO NOTHING of ``rows`` (in PLAN_COLUMNS order): a visit
+    racing the job wins."""
     insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
     stmt = (
         insert(FollowupPlan)
-        .from_select(list(PLAN_COLUMNS), missing_plans_select(day))
+        .from_select(list(PLAN_COLUMNS), rows)
         .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
         .returning(FollowupPlan.id)
     )
@@ -185,8 +180,13 @@ def open_missing(day: date) -> int:
 
 
 def ensure_plans(today: date | None = None) -> dict:
-    """Daily: close plans that ended, open the missing ones. Idempotent."""
+    """Daily: close plans that ended, open the missing ones — every programme. Idempotent."""
     day = today or local_today()
     counts = {"closed_inactive": close_inactive(day), "closed_not_managed": close_not_managed(day)}
     counts["opened"] = open_missing(day)
+    # the yearly checks (app.followups.checkups): lapse last year's, close the fulfilled, open
+    counts["checkups_lapsed"] = checkups.close_lapsed(day)
+    counts["checkups_done"] = checkups.close_done(day)
+    counts["checkups_not_eligible"] = checkups.close_not_eligible(day)
+    counts["checkups_opened"] = sum(insert_plans(checkups.missing_plans_select(p, day)) for p in checkups.PROGRAMMES)
     return _commit(counts, "ensure_plans", day)

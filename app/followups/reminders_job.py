@@ -1,6 +1,7 @@
-"""The reminder job :func:`send_reminders` (daily): one resident reminder when a follow-up window
-opens and one when it is about to close (``closing_days`` before ``due_on``), deduplicated by
-``followup:{resident}:open:{opens_on}`` / ``followup:{resident}:closing:{due_on}``: a patient with
+"""The reminder job :func:`send_reminders` (daily): one resident reminder when a plan's window
+opens and one when it is about to close (``closing_days`` before ``due_on``), per service line
+(:data:`LINES`: the chronic follow-ups, the yearly checks), deduplicated by
+``{line}:{resident}:open:{opens_on}`` / ``{line}:{resident}:closing:{due_on}``: a patient with
 both diseases whose windows coincide gets one message naming both. Delivered from
 ``reminder_hour`` (09:00 local), never at night. Runs as ``app.followups.job_runs`` says.
 """
@@ -8,18 +9,21 @@ both diseases whose windows coincide gets one message naming both. Delivered fro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy import String, case, cast, exists, func, literal, select
 
 from app.common.time import at_local
 from app.common.time import today as local_today
-from app.followups import rules
+from app.followups import checkups, rules
 from app.followups.job_runs import DISEASE_NAMES
 from app.followups.job_runs import commit_run as _commit
-from app.followups.models import MANAGED_DISEASES, FollowupPlan
-from app.followups.notifications import WINDOW_CLOSING, WINDOW_OPEN
+from app.followups.models import CHECK_PROGRAMMES, MANAGED_DISEASES, FollowupPlan
+from app.followups.notifications import CHECKUP_CLOSING, CHECKUP_DUE, WINDOW_CLOSING, WINDOW_OPEN
 from app.followups.plans import managed_plan_clause
 from app.notify import services as notify
 from app.notify.models import Outbox
@@ -28,14 +32,67 @@ from app.residents.models import Resident
 
 DEFAULT_TEAM = "家庭医生团队"
 
-# Which managed diseases a reminder names, as a bit mask computed in SQL (one bit per disease of
-# MANAGED_DISEASES); each possible set maps to its item text and its JSON list, in that order.
-_SETS = [s for n in range(1, len(MANAGED_DISEASES) + 1) for s in combinations(MANAGED_DISEASES, n)]
-_MASKS = {s: sum(1 << MANAGED_DISEASES.index(d) for d in s) for s in _SETS}
+
+@dataclass(frozen=True)
+class Line:
+    """A service line's reminders: its programmes (plans' ``disease``), what each is called, the
+    clause saying a plan still applies, the dedup keys' prefix, the two message kinds, and each
+    body's four pieces of text around the item, the due date and the team (joined in SQL), and the
+    payload key listing the programmes a message names."""
+
+    prefix: str
+    programmes: tuple[str, ...]
+    names: dict
+    applies: Callable[[], Any]
+    templates: dict  # "open" / "closing" → Template
+    bodies: dict  # "open" / "closing" → (text, item, text, due_on, text, team, text) pieces
+    listed_as: str  # the payload key of the programmes named
+    suffix: str = ""  # after the joined names ("随访": 高血压、糖尿病随访)
+
+    @property
+    def sets(self) -> list[tuple[str, ...]]:
+        """Every non-empty set of programmes one message can name, in programme order."""
+        return [s for n in range(1, len(self.programmes) + 1) for s in combinations(self.programmes, n)]
+
+    def mask(self, programmes) -> int:
+        return sum(1 << self.programmes.index(p) for p in programmes)
+
+    def item(self, programmes) -> str:
+        return "、".join(self.names[p] for p in self.programmes if p in programmes) + self.suffix
 
 
-def _item(diseases) -> str:
-    return "、".join(DISEASE_NAMES[d] for d in MANAGED_DISEASES if d in diseases) + "随访"
+def _active_resident():
+    return Resident.status == "active"
+
+
+CHRONIC = Line(
+    prefix="followup",
+    programmes=MANAGED_DISEASES,
+    names=DISEASE_NAMES,
+    applies=managed_plan_clause,
+    templates={"open": WINDOW_OPEN, "closing": WINDOW_CLOSING},
+    bodies={
+        "open": ("您的", "时间到了：请于 ", " 前到", "面对面随访（门诊或预约上门）。"),
+        "closing": ("您的", "将于 ", " 到期，请尽快联系", "完成随访。"),
+    },
+    listed_as="diseases",
+    suffix="随访",
+)
+# The yearly checks (app.followups.checkups): the daily plan job closes a plan whose resident the
+# programme no longer covers, so an open plan of an active archive still applies.
+CHECKUPS = Line(
+    prefix=checkups.REMINDER_PREFIX,
+    programmes=CHECK_PROGRAMMES,
+    names={p.key: p.item for p in checkups.PROGRAMMES},
+    applies=_active_resident,
+    templates={"open": CHECKUP_DUE, "closing": CHECKUP_CLOSING},
+    bodies={
+        "open": ("您今年的", "时间到了：请于 ", " 前到", "免费检查（可预约）。"),
+        "closing": ("您今年的", "将于 ", " 到期，请尽快联系", "完成。"),
+    },
+    listed_as="programmes",
+)
+LINES = (CHRONIC, CHECKUPS)
 
 
 def _text(expr):
@@ -44,12 +101,12 @@ def _text(expr):
     return cast(expr, String)
 
 
-def _reminder_rows(day: date, kind: str, cfg: dict):
+def _reminder_rows(day: date, kind: str, cfg: dict, line: Line = CHRONIC):
     """SELECT of (resident id, dedup key, payload) — one row per resident and window date, built
-    by the database — for the plans whose window opens (``open``) or is about to close today."""
+    by the database — for the line's plans whose window opens (``open``) or is about to close today."""
     plan = FollowupPlan
     anchor = plan.opens_on if kind == "open" else plan.due_on
-    mask = sum(func.max(case((plan.disease == d, 1 << i), else_=0)) for i, d in enumerate(MANAGED_DISEASES))
+    mask = sum(func.max(case((plan.disease == p, 1 << i), else_=0)) for i, p in enumerate(line.programmes))
     windows = (
         select(
             plan.resident_id.label("resident_id"),
@@ -62,23 +119,26 @@ def _reminder_rows(day: date, kind: str, cfg: dict):
         )
         .join(Resident, Resident.id == plan.resident_id)
         .outerjoin(Team, Team.id == Resident.team_id)
-        .where(plan.status == "open", managed_plan_clause(), plan.opens_on <= day, plan.due_on >= day)
+        .where(
+            plan.status == "open",
+            plan.disease.in_(line.programmes),
+            line.applies(),
+            plan.opens_on <= day,
+            plan.due_on >= day,
+        )
         .group_by(plan.resident_id, anchor)
     )
     if kind == "closing":
         windows = windows.where(plan.due_on <= day + timedelta(days=cfg["closing_days"]), plan.opens_on < day)
     w = windows.subquery("windows")
-    key = literal("followup:", String) + _text(w.c.resident_id) + literal(f":{kind}:", String) + _text(w.c.anchor)
-    item = case({_MASKS[s]: _item(s) for s in _SETS}, value=w.c.mask)
-    diseases = notify.json_parse(case({_MASKS[s]: json.dumps(list(s)) for s in _SETS}, value=w.c.mask))
+    key = literal(f"{line.prefix}:", String) + _text(w.c.resident_id) + literal(f":{kind}:", String) + _text(w.c.anchor)
+    item = case({line.mask(s): line.item(s) for s in line.sets}, value=w.c.mask)
+    programmes = notify.json_parse(case({line.mask(s): json.dumps(list(s)) for s in line.sets}, value=w.c.mask))
     team = func.coalesce(func.nullif(w.c.team, ""), DEFAULT_TEAM)
     due_on = _text(w.c.due_on)
-    if kind == "open":
-        template = WINDOW_OPEN
-        body = "您的" + item + "时间到了：请于 " + due_on + " 前到" + team + "面对面随访（门诊或预约上门）。"
-    else:
-        template = WINDOW_CLOSING
-        body = "您的" + item + "将于 " + due_on + " 到期，请尽快联系" + team + "完成随访。"
+    template = line.templates[kind]
+    before, middle, after_due, end = line.bodies[kind]
+    body = before + item + middle + due_on + after_due + team + end
     payload = notify.json_object(
         {
             "title": literal(template.title, String),
@@ -87,7 +147,7 @@ def _reminder_rows(day: date, kind: str, cfg: dict):
             "team": team,
             "opens_on": _text(w.c.opens_on),
             "due_on": due_on,
-            "diseases": diseases,
+            line.listed_as: programmes,
         }
     )
     # Keys already sent are skipped here rather than by ON CONFLICT alone: a rerun then builds
@@ -109,7 +169,9 @@ def send_reminders(today: date | None = None) -> dict:
     cfg = rules.window_config()
     at = at_local(day, cfg["reminder_hour"])
     counts = {}
-    for name, kind in (("window_open", "open"), ("window_closing", "closing")):
-        template, rows = _reminder_rows(day, kind, cfg)
-        counts[name] = notify.enqueue_select(template.kind, "resident", rows, not_before=at)
+    for line in LINES:
+        for name, kind in (("window_open", "open"), ("window_closing", "closing")):
+            template, rows = _reminder_rows(day, kind, cfg, line)
+            label = name if line is CHRONIC else f"{line.prefix}_{name}"
+            counts[label] = notify.enqueue_select(template.kind, "resident", rows, not_before=at)
     return _commit(counts, "send_reminders", day)

@@ -10,7 +10,7 @@ blp = Blueprint(
     "followups",
     __name__,
     url_prefix="/api/v1",
-    description="Chronic-disease follow-up: visits, plans, the doctor's worklist",
+    description="Chronic-disease follow-up and the plan engine of every service line: visits, plans, the worklists",
 )
 
 CLINICAL = ("doctor", "team_leader")
@@ -43,6 +43,18 @@ def get_worklist(args):
     urgent referrals and pending referrals first, then the most overdue. A team the caller does not
     run (runners: its members, institution admins of the subtree, the district admin) → 404."""
     return json_response(worklist.worklist(current_actor(), args))
+
+
+@blp.route("/worklist", methods=["GET"])
+@staff_required()
+@blp.arguments(schemas.ProgrammeWorklistArgs, location="query")
+@blp.response(200, schemas.ProgrammeWorklistPage)
+def get_programme_worklist(args):
+    """One worklist for every service line: the open plans of a team's residents — chronic follow-ups
+    (hypertension, t2dm) and the yearly checks (elderly_check, elderly_tcm, disabled_check) — in the
+    same urgency order as `/followups/worklist` (urgent and pending referrals, then the earliest due).
+    A team the caller does not run → 404. Each resident listed is written to their access log."""
+    return json_response(worklist.programme_worklist(current_actor(), args))
 
 
 @blp.route("/followups/<int:visit_id>", methods=["GET"])

@@ -13,7 +13,7 @@ from app.common.schemas import bounded_float as _num
 from app.common.schemas import bounded_int as _int
 from app.common.schemas import choice as _choice
 from app.common.schemas import text as _text
-from app.followups.models import CLASSIFICATIONS, MANAGED_DISEASES, METHODS
+from app.followups.models import CLASSIFICATIONS, MANAGED_DISEASES, METHODS, PROGRAMMES
 
 _list = ma.fields.List
 R = ma.validate.Range
@@ -222,7 +222,9 @@ class FollowupCreatedOut(Out):
     outcomes = _list(ma.fields.Nested(FollowupOutcomeOut), metadata={"description": "per disease covered"})
 
 
-class WorklistArgs(PageArgs):
+class TeamWorklistArgs(PageArgs):
+    """What both worklists take: whose, which windows."""
+
     team_id = ma.fields.Integer(metadata={"description": "default: the caller's own team(s)"})
     status = _choice(
         ("due", "overdue", "all"),
@@ -235,6 +237,9 @@ class WorklistArgs(PageArgs):
     within_days = ma.fields.Integer(
         validate=R(min=0, max=366), metadata={"description": "also list windows opening within this many days"}
     )
+
+
+class WorklistArgs(TeamWorklistArgs):
     disease = _choice(MANAGED_DISEASES)
     doctor = _choice(
         ("me",),
@@ -279,6 +284,34 @@ class WorklistItemOut(Out):
 
 class WorklistPage(Out):
     items = _list(ma.fields.Nested(WorklistItemOut))
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    total = ma.fields.Integer()
+    today = ma.fields.Date()
+    team_ids = _list(ma.fields.Integer())
+
+
+class ProgrammeWorklistArgs(TeamWorklistArgs):
+    programme = _choice(PROGRAMMES, metadata={"description": "only this programme's plans"})
+
+
+class ProgrammeWorklistItemOut(Out):
+    plan_id = ma.fields.Integer()
+    programme = ma.fields.String(metadata={"description": "one of " + ", ".join(PROGRAMMES)})
+    kind = ma.fields.String(metadata={"description": "what is due: followup | health_check | tcm"})
+    resident = ma.fields.Nested(FollowupWorklistResidentOut)
+    opens_on = ma.fields.Date()
+    due_on = ma.fields.Date()
+    overdue_days = ma.fields.Integer()
+    window = ma.fields.String(metadata={"description": "upcoming | due | overdue"})
+    reason = ma.fields.String(
+        metadata={"description": "first (never seen or checked) | routine | recheck | referral | urgent"}
+    )
+    priority = ma.fields.Integer(metadata={"description": "2 urgent referral, 1 referral pending, 0 otherwise"})
+
+
+class ProgrammeWorklistPage(Out):
+    items = _list(ma.fields.Nested(ProgrammeWorklistItemOut))
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
     total = ma.fields.Integer()

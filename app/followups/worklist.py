@@ -1,4 +1,6 @@
-"""The doctor's worklist: the open plans of a team, most urgent first, one query per page."""
+"""The doctor's worklists: the open plans of a team, most urgent first, one query per page —
+``GET /followups/worklist`` (the chronic follow-ups, with each patient's last visit) and
+``GET /worklist`` (every programme of the plan engine)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from app.contracts.periods import in_force_clause
 from app.errors import Invalid
 from app.extensions import db
 from app.followups.models import FollowupPlan, FollowupVisit
-from app.followups.plans import managed_plan_clause, window_of
+from app.followups.plans import managed_plan_clause, plan_applies_clause, window_of
 from app.residents.models import Resident
 
 
@@ -89,10 +91,13 @@ def _plan_for_these_values() -> None:
         db.session.connection().execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def _statements(scope_clause, status: str, within: bool, disease: bool, mine: bool):
-    """(the page statement, the counting statement) for one shape of request, values bound."""
+_ORDER = (FollowupPlan.priority.desc(), FollowupPlan.due_on, FollowupPlan.id)
+
+
+def _open_plans(applies, scope_clause, status: str, within: bool):
+    """The open plans of the requested teams still applying, in scope, filtered by status: the page's
+    columns, the total (``count(*) over ()``) and each row's position in the urgency order."""
     day, horizon = bindparam("day", type_=Date), bindparam("horizon", type_=Date)
-    order = (FollowupPlan.priority.desc(), FollowupPlan.due_on, FollowupPlan.id)
     plans = (
         select(
             FollowupPlan.id,
@@ -110,14 +115,14 @@ def _statements(scope_clause, status: str, within: bool, disease: bool, mine: bo
             Resident.phone,
             Resident.team_id,
             func.count().over().label("total"),
-            func.row_number().over(order_by=order).label("position"),
+            func.row_number().over(order_by=_ORDER).label("position"),
         )
         .select_from(FollowupPlan)
         .join(Resident, Resident.id == FollowupPlan.resident_id)
         .where(
             FollowupPlan.status == "open",
             Resident.team_id.in_(bindparam("teams", expanding=True)),
-            managed_plan_clause(),
+            applies,
             scope_clause,
         )
     )
@@ -127,11 +132,17 @@ def _statements(scope_clause, status: str, within: bool, disease: bool, mine: bo
         plans = plans.where(FollowupPlan.due_on >= day, FollowupPlan.opens_on <= horizon)
     elif within:
         plans = plans.where(FollowupPlan.opens_on <= horizon)
+    return plans
+
+
+def _statements(scope_clause, status: str, within: bool, disease: bool, mine: bool):
+    """(the page statement, the counting statement) for one shape of request, values bound."""
+    plans = _open_plans(managed_plan_clause(), scope_clause, status, within)
     if disease:
         plans = plans.where(FollowupPlan.disease == bindparam("disease"))
     if mine:
-        plans = plans.where(_responsible_doctor_clause(bindparam("staff"), day))
-    page_rows = plans.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).subquery("page")
+        plans = plans.where(_responsible_doctor_clause(bindparam("staff"), bindparam("day", type_=Date)))
+    page_rows = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset")).subquery("page")
     visit = FollowupVisit
     per_disease = case(
         (page_rows.c.disease == "hypertension", visit.hypertension_classification), else_=visit.t2dm_classification
@@ -180,15 +191,7 @@ def _worklist_item(row, day: date) -> dict:
         }
     return {  # in WorklistItemOut's order: the route encodes it without a dump pass
         "plan_id": row.id,
-        "resident": {
-            "id": row.resident_id,
-            "name": row.name,
-            "archive_no": row.archive_no,
-            "sex": row.sex,
-            "age": age_on(row.birth_on, day),
-            "phone": mask_phone(row.phone),
-            "team_id": row.team_id,
-        },
+        "resident": _resident(row, day),
         "disease": row.disease,
         "opens_on": row.opens_on,
         "due_on": row.due_on,
@@ -197,4 +200,81 @@ def _worklist_item(row, day: date) -> dict:
         "reason": row.reason,
         "priority": row.priority,
         "last_visit": last,
+    }
+
+
+# --- every programme -----------------------------------------------------------------------------
+
+# What a programme's plan asks for (the worklist's ``kind``).
+KINDS = {
+    "hypertension": "followup",
+    "t2dm": "followup",
+    "elderly_check": "health_check",
+    "elderly_tcm": "tcm",
+    "disabled_check": "health_check",
+}
+_PROGRAMME_STATEMENTS: dict = {}
+
+
+def programme_worklist(actor, args: dict) -> dict:
+    """GET /worklist: the open plans of every programme (or one, ``programme``) of a team, in the
+    chronic worklist's urgency order, one statement per page; each resident on the page is logged."""
+    day = today()
+    team_ids = _worklist_teams(actor, args.get("team_id"))
+    status, within = args.get("status", "all"), args.get("within_days")
+    scope_key, scope_clause, params = bound_resident_scope(actor)
+    shape = (scope_key, status, within is not None, bool(args.get("programme")))
+    if shape not in _PROGRAMME_STATEMENTS:
+        plans = _open_plans(plan_applies_clause(), scope_clause, status, within is not None)
+        if shape[-1]:
+            plans = plans.where(FollowupPlan.disease == bindparam("programme"))
+        page = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset"))
+        count = select(func.count()).select_from(plans.order_by(None).subquery())
+        _PROGRAMME_STATEMENTS[shape] = page, count
+    stmt, count = _PROGRAMME_STATEMENTS[shape]
+    page, per_page = args["page"], args["per_page"]
+    params.update(
+        teams=team_ids,
+        day=day,
+        horizon=day + timedelta(days=within or 0),
+        programme=args.get("programme"),
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    _plan_for_these_values()
+    connection = db.session.connection()
+    rows = connection.execute(stmt, params).all()
+    total = rows[0].total if rows else connection.execute(count, params).scalar()
+    audit.record_many(
+        actor, list(dict.fromkeys(row.resident_id for row in rows)), action="read", section="worklist", purpose="care"
+    )
+    body = page_body([_programme_item(row, day) for row in rows], page, per_page, total)
+    body.update(today=day, team_ids=team_ids)
+    return body  # ProgrammeWorklistPage's shape and order
+
+
+def _programme_item(row, day: date) -> dict:
+    return {  # in ProgrammeWorklistItemOut's order
+        "plan_id": row.id,
+        "programme": row.disease,
+        "kind": KINDS[row.disease],
+        "resident": _resident(row, day),
+        "opens_on": row.opens_on,
+        "due_on": row.due_on,
+        "overdue_days": max(0, (day - row.due_on).days),
+        "window": window_of(row.opens_on, row.due_on, day),
+        "reason": row.reason,
+        "priority": row.priority,
+    }
+
+
+def _resident(row, day: date) -> dict:
+    return {
+        "id": row.resident_id,
+        "name": row.name,
+        "archive_no": row.archive_no,
+        "sex": row.sex,
+        "age": age_on(row.birth_on, day),
+        "phone": mask_phone(row.phone),
+        "team_id": row.team_id,
     }

@@ -139,9 +139,29 @@ class ResidentPage(Out):
     total = ma.fields.Integer()
 
 
+class DueOut(Out):
+    """One open plan of the account's own or a family member's archive."""
+
+    plan_id = ma.fields.Integer()
+    resident_id = ma.fields.Integer()
+    name = ma.fields.String()
+    programme = ma.fields.String(
+        metadata={"description": "hypertension | t2dm | elderly_check | elderly_tcm | disabled_check"}
+    )
+    kind = ma.fields.String(metadata={"description": "followup | health_check | tcm"})
+    opens_on = ma.fields.Date()
+    due_on = ma.fields.Date()
+    window = ma.fields.String(metadata={"description": "upcoming | due | overdue"})
+    overdue_days = ma.fields.Integer()
+
+
 class MeOut(Out):
     account = ma.fields.Dict()
     resident = ma.fields.Nested(ResidentOut, allow_none=True)
     family = _list(ma.fields.Dict())
     populations = _list(ma.fields.String())
     contract = ma.fields.Dict(allow_none=True)
+    due = _list(
+        ma.fields.Nested(DueOut),
+        metadata={"description": "the next visits and checks due for me and my family, earliest due first"},
+    )

@@ -205,6 +205,7 @@ def me_summary(actor) -> dict:
         "family": [],
         "populations": [],
         "contract": None,
+        "due": [],
     }
     if actor.resident_id is None:
         return body

@@ -51,7 +51,8 @@ JOBS: tuple[JobSpec, ...] = (
         "app.followups.plans_job:ensure_plans",
         "cron",
         {"hour": 1, "minute": 30},
-        "every managed patient has one open follow-up plan; close plans of those who left",
+        "every managed patient has one open follow-up plan, every resident a yearly check plan due; "
+        "close plans of those who left, fulfilled and lapsed checks",
     ),
     JobSpec(
         "indicators-snapshot",

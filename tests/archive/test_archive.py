@@ -356,6 +356,18 @@ def test_comparison_shows_a_missed_year_and_is_absent_under_65(api, world, app, 
     assert archive(api, "alice", world.alice).json["health_checks"]["comparison"] is None
 
 
+def test_a_certified_disabled_residents_yearly_checks_are_compared_too(api, world, app, june_2025):
+    rid = add_resident(app, world, "cousin", "李伟", world.a, date(1985, 3, 3), disabled_certified=True)
+    check(api, "a-doc", rid, "2025-02-01", sbp=124, dbp=78)
+    check(api, "a-doc", rid, "2024-03-01", sbp=131, dbp=84)
+    comparison = archive(api, "a-doc", rid).json["health_checks"]["comparison"]
+    assert [(c["year"], c["checked_on"], c["sbp"]) for c in comparison] == [
+        (2025, "2025-02-01", 124),
+        (2024, "2024-03-01", 131),
+        (2023, None, None),
+    ]
+
+
 def test_lists_are_paginated_and_sections_selectable(api, world, app, june_2025):
     for day in range(1, 26):
         check(api, "a-doc", world.alice, date(2025, 5, day), weight_kg=50 + day)

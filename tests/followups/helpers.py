@@ -36,6 +36,11 @@ def run(app, job, day: date, hour: int = 6):
         return job()
 
 
+def chronic(counts: dict) -> dict:
+    """A plan or reminder job's counts for the chronic follow-ups (the yearly checks' left out)."""
+    return {k: v for k, v in counts.items() if not k.startswith("checkup")}
+
+
 def add_condition(app, resident_id: int, disease: str, diagnosed_on=date(2020, 1, 1)) -> None:
     from app.residents.models import Condition
 
@@ -53,11 +58,13 @@ def set_condition_active(app, resident_id: int, disease: str, active: bool) -> N
         db.session.commit()
 
 
-def plans(app, resident_id: int | None = None, status: str | None = None) -> list[dict]:
-    from app.followups.models import FollowupPlan
+def plans(app, resident_id: int | None = None, status: str | None = None, programmes=None) -> list[dict]:
+    """The plans (default: the chronic follow-ups' — the yearly checks have their own tests)."""
+    from app.followups.models import MANAGED_DISEASES, FollowupPlan
 
     with app.app_context():
         stmt = select(FollowupPlan).order_by(FollowupPlan.id)
+        stmt = stmt.where(FollowupPlan.disease.in_(programmes or MANAGED_DISEASES))
         if resident_id is not None:
             stmt = stmt.where(FollowupPlan.resident_id == resident_id)
         if status is not None:

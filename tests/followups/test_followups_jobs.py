@@ -11,6 +11,7 @@ from app.notify.dispatcher import drain
 from tests.followups.helpers import (
     DAY,
     add_condition,
+    chronic,
     make_resident,
     morning,
     outbox,
@@ -50,7 +51,7 @@ def grant(api, who, template, times=1):
 
 
 def test_plan_job_gives_every_managed_patient_one_open_plan_and_is_idempotent(app, world):
-    assert run(app, plans_job.ensure_plans, D) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 2}
+    assert chronic(run(app, plans_job.ensure_plans, D)) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 2}
     rows = plans(app)
     assert sorted((p["resident_id"], p["disease"], p["opens_on"], p["due_on"], p["reason"]) for p in rows) == sorted(
         [
@@ -59,8 +60,8 @@ def test_plan_job_gives_every_managed_patient_one_open_plan_and_is_idempotent(ap
         ]
     )
     before = snapshot(app)
-    assert run(app, plans_job.ensure_plans, D) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 0}
-    assert run(app, plans_job.ensure_plans, D + timedelta(days=1)) == {
+    assert chronic(run(app, plans_job.ensure_plans, D)) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 0}
+    assert chronic(run(app, plans_job.ensure_plans, D + timedelta(days=1))) == {
         "closed_inactive": 0,
         "closed_not_managed": 0,
         "opened": 0,
@@ -103,14 +104,14 @@ def test_moving_away_or_dying_closes_plans_and_drops_the_patient_at_once(app, ap
         assert api.get("a-doc", "/api/v1/followups/worklist").json["total"] == 0
         assert api.get("a-doc", f"/api/v1/residents/{world.grandpa}/followups").json["open_plan"] is None
         assert api.patch("b-doc", f"/api/v1/residents/{world.bob}", json={"status": "deceased"}).status_code == 200
-    assert run(app, reminders_job.send_reminders, D) == {"window_open": 0, "window_closing": 0}
+    assert chronic(run(app, reminders_job.send_reminders, D)) == {"window_open": 0, "window_closing": 0}
     counts = run(app, plans_job.ensure_plans, D)
-    assert counts == {"closed_inactive": 1, "closed_not_managed": 0, "opened": 0}
+    assert chronic(counts) == {"closed_inactive": 1, "closed_not_managed": 0, "opened": 0}
     assert [(p["status"], p["close_reason"], p["closed_on"]) for p in plans(app, world.grandpa)] == [
         ("closed", "moved", D)
     ]
     assert plans(app, world.bob) == []  # never had one, and gets none now
-    assert run(app, plans_job.ensure_plans, D) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 0}
+    assert chronic(run(app, plans_job.ensure_plans, D)) == {"closed_inactive": 0, "closed_not_managed": 0, "opened": 0}
 
 
 def test_deceased_patient_plan_is_closed_as_deceased(app, api, world):
@@ -126,7 +127,7 @@ def test_a_deactivated_condition_ends_management(app, api, world):
     set_condition_active(app, world.grandpa, "hypertension", False)
     with frozen(morning(D + timedelta(days=5))):
         assert api.get("a-doc", "/api/v1/followups/worklist").json["total"] == 0
-    assert run(app, plans_job.ensure_plans, D + timedelta(days=5)) == {
+    assert chronic(run(app, plans_job.ensure_plans, D + timedelta(days=5))) == {
         "closed_inactive": 0,
         "closed_not_managed": 1,
         "opened": 0,
@@ -142,7 +143,10 @@ def test_reminder_is_enqueued_once_per_window_and_delivered_once(app, api, world
         visit_ok(api, "a-doc", world.grandpa, "hypertension", D, sbp=128, dbp=80)
         grant(api, "grandpa", WINDOW_OPEN, times=3)
     opens = D + timedelta(days=80)
-    assert run(app, reminders_job.send_reminders, opens - timedelta(days=1)) == {"window_open": 0, "window_closing": 0}
+    assert chronic(run(app, reminders_job.send_reminders, opens - timedelta(days=1))) == {
+        "window_open": 0,
+        "window_closing": 0,
+    }
     for _ in range(3):
         run(app, reminders_job.send_reminders, opens)
     rows = outbox(app, WINDOW_OPEN.kind)
@@ -191,7 +195,10 @@ def test_closing_reminder_three_days_before_the_due_date(app, api, world):
         f"followup:{world.grandpa}:open:{(D + timedelta(days=1)).isoformat()}"
     ]
     # overdue: nothing more
-    assert run(app, reminders_job.send_reminders, due + timedelta(days=1)) == {"window_open": 0, "window_closing": 0}
+    assert chronic(run(app, reminders_job.send_reminders, due + timedelta(days=1))) == {
+        "window_open": 0,
+        "window_closing": 0,
+    }
 
 
 def test_a_patient_with_both_diseases_gets_one_message_for_a_shared_window(app, api, world):
@@ -222,7 +229,10 @@ def test_no_reminder_for_a_deactivated_condition(app, api, world):
     with frozen(morning(D)):
         visit_ok(api, "a-doc", world.grandpa, "hypertension", D, sbp=128, dbp=80)
     set_condition_active(app, world.grandpa, "hypertension", False)
-    assert run(app, reminders_job.send_reminders, D + timedelta(days=80)) == {"window_open": 0, "window_closing": 0}
+    assert chronic(run(app, reminders_job.send_reminders, D + timedelta(days=80))) == {
+        "window_open": 0,
+        "window_closing": 0,
+    }
 
 
 # --- the morning digest --------------------------------------------------------------------------
