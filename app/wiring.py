@@ -25,6 +25,7 @@ from app.contracts import views as contract_views
 from app.family import services as family_services
 from app.followups import archive_hooks as followup_hooks
 from app.followups import checkups as followup_checkups
+from app.followups import child_plans as followup_child_plans
 from app.followups import me_hooks as followup_me
 from app.notify import channels
 from app.residents import services as residents_services
@@ -63,6 +64,8 @@ LISTENERS = (
     (events.service_delivered, contract_deliveries.on_service_delivered),
     # … and a health check or TCM record fulfils the resident's yearly check plan
     (events.service_delivered, followup_checkups.on_service_delivered),
+    # … and a child check the child's plan (the next one opens)
+    (events.service_delivered, followup_child_plans.on_service_delivered),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
 )

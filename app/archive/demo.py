@@ -17,7 +17,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from app.archive.models import HealthCheck, ServiceRecord
+from app.archive import child_schedule
+from app.archive.models import ChildCheck, HealthCheck, ServiceRecord
 from app.archive.services import self_care_level
 from app.common.measures import bmi
 from app.common.time import age_on
@@ -118,6 +119,75 @@ def _tcm(rng: random.Random, ref, site_id: int, doctor: int | None, on: date, no
         "fasting_glucose": None,
         "created_at": now,
     }
+
+
+def _child_check(rng: random.Random, ref, site_id, doctor, kind, on: date, eye: bool, tcm: bool, now) -> dict:
+    months = (on - ref.birth_on).days / 30.4
+    boy = ref.sex == "male"
+    # rough medians of the WHO 2006 standard, for plausible numbers (not a judgement)
+    weight = (3.3 + 0.75 * min(months, 6) + 0.35 * max(0, min(months, 12) - 6) + 0.19 * max(0, months - 12)) * (
+        1.03 if boy else 0.97
+    )
+    height = 50 + 3.5 * min(months, 3) + 1.9 * max(0, min(months, 12) - 3) + 0.85 * max(0, months - 12)
+    return {
+        "resident_id": ref.id,
+        "kind": kind.kind,
+        "checked_on": on,
+        "age_days": (on - ref.birth_on).days,
+        "institution_id": site_id,
+        "recorded_by_id": doctor,
+        "weight_kg": round(weight * rng.uniform(0.9, 1.1), 1),
+        "height_cm": round(height * rng.uniform(0.96, 1.04), 1),
+        "head_circumference_cm": round(34 + 8 * min(months, 12) / 12 + 0.1 * max(0, months - 12), 1)
+        if months <= 36
+        else None,
+        "hemoglobin": None,
+        "development": "normal" if rng.random() < 0.97 else "suspected",
+        "eye_checked": eye,
+        "eye": {"result": "normal" if rng.random() < 0.96 else "abnormal"} if eye else None,
+        "tcm_guidance": sorted(rng.sample(("diet", "daily_life", "abdominal_massage"), 2)) if tcm else [],
+        "guidance": ["feeding", "development", "disease_prevention"],
+        "note": None,
+        "created_at": now,
+    }
+
+
+def seed_child_checks(ctx) -> None:
+    """Step "child_checks": the checks of each child 0–6 whose window has opened — per centre, the
+    children reached this year just below its 7岁以下儿童健康管理 target (the targets table's
+    ``under7_mgmt_target_90pct`` ÷ ``children_0_6``) with nearly every check, the eye check from 6
+    months on for a share near ``child_eye_check_target_90pct``, TCM guidance at its ages."""
+    rows = []
+    for centre in ctx.centres:
+        target = centre.target
+        rng = ctx.rng("child_checks", centre.code)
+        # a child the team reaches this year has nearly every check; the share reached is near the
+        # 7岁以下儿童健康管理 target, so the under-3 and TCM rates land near theirs too
+        reached = _share(rng, target["under7_mgmt_target_90pct"] / (target["children_0_6"] or 1))
+        each = {True: 0.95, False: 0.97}  # an under-3 check / another
+        eye_rate = min(
+            1.0, _share(rng, target["child_eye_check_target_90pct"] / (target["children_0_6"] or 1)) / reached
+        )
+        tcm_rate = 0.95
+        for ref in ctx.residents.get(centre.code, []):
+            if age_on(ref.birth_on, ctx.today) > 6:
+                continue
+            doctor = centre.team_leader.get(ref.team_id)
+            this_year = rng.random() < reached
+            eyes = rng.random() < eye_rate
+            for kind in child_schedule.KINDS:
+                opens_on, due_on = child_schedule.window(ref.birth_on, kind)
+                if opens_on > ctx.today or rng.random() > each[kind.under3]:
+                    continue
+                last = min(due_on, ctx.today)
+                on = opens_on + timedelta(days=rng.randrange((last - opens_on).days + 1))
+                if on.year == ctx.today.year and not this_year:
+                    continue
+                eye = eyes and kind.opens_day >= 167
+                tcm = kind.tcm and rng.random() < tcm_rate
+                rows.append(_child_check(rng, ref, ref.site_id, doctor, kind, on, eye, tcm, ctx.now))
+    ctx.insert(ChildCheck, rows)
+    ctx.notes.append(f"Child health checks: {len(rows)} (0–6 years).")
 
 
 def seed_checks(ctx) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.time import now
@@ -92,4 +92,39 @@ class ServiceRecord(_Vitals, db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     # kind-specific parts: {"referral": {...}} or {"tcm": {...}}
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ChildCheck(db.Model):
+    """One child health check of 0–6 years (新生儿家庭访视记录表 / 儿童健康检查记录表); ``kind`` says
+    which of the schedule (``app.archive.child_schedule``), derived from the age when not given."""
+
+    __tablename__ = "child_checks"
+    __table_args__ = (
+        # one check of each kind per child (a second is a 409, not a duplicate row)
+        Index("uq_child_checks_resident_kind", "resident_id", "kind", unique=True),
+        Index("ix_child_checks_checked_on", "checked_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    checked_on: Mapped[date] = mapped_column(Date)
+    age_days: Mapped[int] = mapped_column(SmallInteger)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)  # length lying down under 2 years
+    head_circumference_cm: Mapped[float | None] = mapped_column(Float)
+    hemoglobin: Mapped[float | None] = mapped_column(Float)  # g/L
+    development: Mapped[str | None] = mapped_column(String(10))  # normal | suspected | abnormal
+    # 眼保健和视力检查: done at this check (what the coverage indicator counts), and its findings
+    eye_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    eye: Mapped[dict | None] = mapped_column(JSONType)
+    # 中医药健康管理: the guidance given (6–36 months), empty when none
+    tcm_guidance: Mapped[list] = mapped_column(JSONType, default=list)
+    guidance: Mapped[list] = mapped_column(JSONType, default=list)  # 指导: feeding, development, …
+    note: Mapped[str | None] = mapped_column(Text)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_resident
-from app.archive import fhir, schemas, services, view
+from app.archive import child_checks, fhir, schemas, services, view
 from app.common.idempotency import idempotent
 from app.common.responses import json_response
 from app.extensions import db
@@ -14,7 +14,7 @@ blp = Blueprint(
     "archive",
     __name__,
     url_prefix="/api/v1",
-    description="The health archive: health checks, service records, diagnoses, access log, FHIR",
+    description="The health archive: health checks, child health checks, service records, diagnoses, access log, FHIR",
 )
 
 CLINICAL = ("doctor", "team_leader")
@@ -65,6 +65,32 @@ def create_health_check(body, rid):
     actor = current_actor()
     check = services.create_health_check(actor, get_resident(actor, rid), body)
     return services.present_health_check(check, actor_institution_name(actor), actor.display)
+
+
+@blp.route("/residents/<int:rid>/child-checks", methods=["POST"])
+@staff_required(*CLINICAL)
+@idempotent
+@blp.arguments(schemas.ChildCheckIn)
+@blp.response(201, schemas.ChildCheckOut)
+def create_child_check(body, rid):
+    """Record a child health check (0–6 years: the newborn home visit, the full-month check, the checks
+    at 3 … 36 months and at 4, 5, 6 years). `kind` is derived from the child's age on `checked_on`
+    when left out; a check outside every window, or a `kind` whose window does not hold that age, is a
+    422 saying which windows are near; a second check of the same kind is a 409. It fulfils the
+    child's plan and counts as a delivery of the contract's child health check item."""
+    actor = current_actor()
+    check = child_checks.create_child_check(actor, get_resident(actor, rid), body)
+    return child_checks.present_child_check(check, actor_institution_name(actor), actor.display)
+
+
+@blp.route("/residents/<int:rid>/child-checks", methods=["GET"])
+@login_required
+@blp.response(200, schemas.ChildChecksOut)
+def get_child_checks(rid):
+    """A child's checks (newest first) and the whole 0–6 schedule with each window and the day it was
+    done. For the child's guardian (family grant), staff in scope; logged in the access log."""
+    actor = current_actor()
+    return child_checks.child_checks(actor, get_resident(actor, rid))
 
 
 @blp.route("/residents/<int:rid>/service-records", methods=["POST"])

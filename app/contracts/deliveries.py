@@ -182,6 +182,7 @@ def on_service_delivered(
     source_id=None,
     note: str | None = None,
     elderly: dict | None = None,
+    **_,  # what other listeners read (e.g. a child check's kind)
 ) -> None:
     """``events.service_delivered`` listener: count the service against the contract in force.
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text
 from app.accounts.models import Staff
 from app.accounts.services import hash_password
 from app.appointments.demo import seed_appointments
-from app.archive.demo import seed_checks
+from app.archive.demo import seed_checks, seed_child_checks
 from app.common import time as clock
 from app.common.ids import vault
 from app.contracts.demo import seed_contracts
@@ -52,6 +52,7 @@ STEPS: list[tuple[str, Step]] = [
     ("followups", seed_followups),
     ("pregnancies", build_pregnancies),
     ("checks", seed_checks),
+    ("child_checks", seed_child_checks),
     ("checkup_plans", seed_checkup_plans),
     ("contracts", seed_contracts),
     ("appointments", seed_appointments),

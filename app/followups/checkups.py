@@ -137,7 +137,7 @@ def _capped(value: date, day: date) -> date:
 
 
 def missing_plans_select(programme: CheckProgramme, day: date):
-    """SELECT of the plans to open (in ``plans_job.PLAN_COLUMNS`` order) for one programme."""
+    """SELECT of the plans to open (in ``plans.PLAN_COLUMNS`` order) for one programme."""
     found = records(programme.record).subquery()
     last = select(func.max(found.c.on)).where(found.c.resident_id == Resident.id).correlate(Resident).scalar_subquery()
     anniversary = add_days(last, 365)

@@ -23,10 +23,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.followups import checkups, rules
+from app.followups import checkups, child_plans, rules
 from app.followups.demo_visits import VISIT_COLUMNS, Patient, VisitWriter
 from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
-from app.followups.plans_job import insert_plans
+from app.followups.plans import insert_plans
 from app.residents.models import Condition
 
 HISTORY_DAYS = 730
@@ -163,14 +163,19 @@ class _Sink:
 
 
 def seed_checkup_plans(ctx) -> None:
-    """Step "checkup_plans", after "checks": the yearly check plans the daily job would have left open
-    had it run every day this year — opened on 1 January for the residents a programme covered then
-    (due on the anniversary of last year's check), closed for those checked since (so not inserted),
-    and opened today for those it covers only now — with the job's own statements."""
+    """Step "checkup_plans", after "checks" and "child_checks": the plans the daily job would have
+    left open had it run every day this year — the yearly checks opened on 1 January for the
+    residents a programme covered then (due on the anniversary of last year's check), closed for
+    those checked since (so not inserted), opened today for those it covers only now; each child's
+    next check — with the job's own statements."""
     year_start = date(ctx.today.year, 1, 1)
     ctx.use_database_ids(FollowupPlan)  # the "followups" step numbered its plans itself
     opened = sum(insert_plans(checkups.missing_plans_select(p, year_start)) for p in checkups.PROGRAMMES)
     checkups.close_not_eligible(ctx.today)
     opened += sum(insert_plans(checkups.missing_plans_select(p, ctx.today)) for p in checkups.PROGRAMMES)
-    ctx.counts["followup_plans"] += opened
-    ctx.notes.append(f"Yearly check plans (elderly check, elderly TCM, disabled check): {opened} open.")
+    children = child_plans.open_missing(ctx.today)  # the next check of each child (after "child_checks")
+    ctx.counts["followup_plans"] += opened + children
+    ctx.notes.append(
+        f"Plans of the yearly checks (elderly check, elderly TCM, disabled check): {opened} open; "
+        f"of the child checks: {children} open."
+    )

@@ -11,7 +11,7 @@ from app.common.time import today
 from app.extensions import db
 from app.followups.models import FollowupPlan
 from app.followups.plans import plan_applies_clause, window_of
-from app.followups.worklist import KINDS
+from app.followups.worklist import kind_of
 from app.residents.models import Resident
 
 
@@ -27,6 +27,7 @@ def me_section(actor, resident, body: dict) -> None:
             FollowupPlan.disease,
             FollowupPlan.opens_on,
             FollowupPlan.due_on,
+            FollowupPlan.kind.label("plan_kind"),
             Resident.id.label("resident_id"),
             Resident.name,
         )
@@ -40,7 +41,7 @@ def me_section(actor, resident, body: dict) -> None:
             "resident_id": row.resident_id,
             "name": row.name,
             "programme": row.disease,
-            "kind": KINDS[row.disease],
+            "kind": kind_of(row.disease, row.plan_kind),
             "opens_on": row.opens_on,
             "due_on": row.due_on,
             "window": window_of(row.opens_on, row.due_on, day),

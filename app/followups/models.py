@@ -29,7 +29,9 @@ from app.extensions import db
 MANAGED_DISEASES = ("hypertension", "t2dm")
 # The yearly check programmes (app.followups.checkups); with the diseases, every programme a plan has.
 CHECK_PROGRAMMES = ("elderly_check", "elderly_tcm", "disabled_check")
-PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES
+# The children's checks of 0–6 years (app.followups.child_plans): one plan, the next check of the schedule.
+CHILD_PROGRAMME = "child"
+PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,)
 METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
 FACE_TO_FACE = ("clinic", "home")
 # 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)
@@ -144,6 +146,8 @@ class FollowupPlan(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
     disease: Mapped[str] = mapped_column(String(20))  # the programme: one of PROGRAMMES
+    # which visit or check of the programme's schedule, where it has one (the child checks: month_3 …)
+    kind: Mapped[str | None] = mapped_column(String(20))
     opens_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="open")

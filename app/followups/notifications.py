@@ -30,3 +30,16 @@ CHECKUP_CLOSING = register(
     page="pages/checkup/index",
     fields={"thing1": "item", "date2": "due_on", "thing3": "team"},
 )
+# the children's checks (app.followups.child_plans), to the guardians
+CHILD_CHECK_DUE = register(
+    "child_check_window_open",
+    title="儿童健康检查提醒",
+    page="pages/child/index",
+    fields={"thing1": "item", "date2": "opens_on", "date3": "due_on", "thing4": "team"},
+)
+CHILD_CHECK_CLOSING = register(
+    "child_check_window_closing",
+    title="儿童健康检查即将到期",
+    page="pages/child/index",
+    fields={"thing1": "item", "date2": "due_on", "thing3": "team"},
+)

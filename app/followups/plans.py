@@ -17,11 +17,27 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, and_, bindparam, exists, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.followups import rules
-from app.followups.models import CHECK_PROGRAMMES, MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.residents.models import Condition, Resident
 
 
@@ -30,6 +46,41 @@ def add_days(expr, days: int):
     if db.session.get_bind().dialect.name == "sqlite":
         return func.date(expr, f"{int(days):+d} days", type_=Date)
     return type_coerce(expr + literal_column(str(int(days)), Integer), Date)
+
+
+def add_days_column(expr, days):
+    """``expr + days`` for a DATE expression and an integer column (a schedule's ages in days)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(expr, literal_column("'+'") + cast(days, String) + literal_column("' days'"), type_=Date)
+    return type_coerce(expr + days, Date)
+
+
+# The columns of a missing-plans SELECT, in order (``kind`` after them where a programme has one).
+PLAN_COLUMNS = (
+    "resident_id",
+    "disease",
+    "opens_on",
+    "due_on",
+    "status",
+    "reason",
+    "priority",
+    "last_visit_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def insert_plans(rows, columns=PLAN_COLUMNS) -> int:
+    """The plan engine's one way to open plans set-based: INSERT … SELECT ``rows`` (in ``columns``
+    order) … ON CONFLICT DO NOTHING on the "one open plan" index — a visit racing the job wins."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(FollowupPlan)
+        .from_select(list(columns), rows)
+        .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
+        .returning(FollowupPlan.id)
+    )
+    return len(db.session.execute(stmt).all())
 
 
 # --- who is managed -------------------------------------------------------------------------
@@ -51,11 +102,14 @@ def managed_plan_clause():
 
 def plan_applies_clause():
     """SQL over FollowupPlan ⋈ Resident, every programme: the plan still applies — a chronic plan's
-    patient is still managed; a yearly check's archive is active (the plan job closes the plans of
-    residents a check programme no longer covers)."""
+    patient is still managed; a yearly or child check's archive is active (the plan job closes the
+    plans of residents a programme no longer covers)."""
     return and_(
         Resident.status == "active",
-        or_(FollowupPlan.disease.in_(CHECK_PROGRAMMES), condition_active(FollowupPlan.disease)),
+        or_(
+            FollowupPlan.disease.in_((*CHECK_PROGRAMMES, CHILD_PROGRAMME)),
+            condition_active(FollowupPlan.disease),
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """The plan job :func:`ensure_plans` (daily): every managed patient has exactly one open plan per
-disease. It closes the plans of residents who moved away or died and of diagnoses no longer active,
+disease, and every resident a plan per yearly check programme and child check due (``checkups``,
+``child_plans``). It closes the plans of residents who moved away or died and of diagnoses no longer active,
 then opens the missing ones with one ``INSERT … SELECT`` (window from the last face-to-face visit,
 or a first window from today for a patient never seen). Runs as ``app.followups.job_runs`` says.
 """
@@ -16,21 +17,18 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.common.time import now
 from app.common.time import today as local_today
 from app.common.types import UTCDateTime
 from app.extensions import db
-from app.followups import checkups, rules
+from app.followups import checkups, child_plans, rules
 from app.followups.job_runs import commit_run as _commit
 from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupPlan, FollowupVisit
-from app.followups.plans import add_days
+from app.followups.plans import add_days, insert_plans
 from app.residents.models import Condition, Resident
 
 
@@ -148,35 +146,8 @@ def missing_plans_select(day: date, cfg: dict | None = None):
     )  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
 
 
-PLAN_COLUMNS = (
-    "resident_id",
-    "disease",
-    "opens_on",
-    "due_on",
-    "status",
-    "reason",
-    "priority",
-    "last_visit_id",
-    "created_at",
-    "updated_at",
-)
-
-
 def open_missing(day: date) -> int:
     return insert_plans(missing_plans_select(day))
-
-
-def insert_plans(rows) -> int:
-    """One INSERT … SELECT … ON CONFLICT DO NOTHING of ``rows`` (in PLAN_COLUMNS order): a visit
-    racing the job wins."""
-    insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
-    stmt = (
-        insert(FollowupPlan)
-        .from_select(list(PLAN_COLUMNS), rows)
-        .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
-        .returning(FollowupPlan.id)
-    )
-    return len(db.session.execute(stmt).all())
 
 
 def ensure_plans(today: date | None = None) -> dict:
@@ -189,4 +160,8 @@ def ensure_plans(today: date | None = None) -> dict:
     counts["checkups_done"] = checkups.close_done(day)
     counts["checkups_not_eligible"] = checkups.close_not_eligible(day)
     counts["checkups_opened"] = sum(insert_plans(checkups.missing_plans_select(p, day)) for p in checkups.PROGRAMMES)
+    # the children's checks (app.followups.child_plans): lapse the turns that ended, close the done, open
+    counts["child_checks_lapsed"] = child_plans.close_lapsed(day)
+    counts["child_checks_done"] = child_plans.close_done(day)
+    counts["child_checks_opened"] = child_plans.open_missing(day)
     return _commit(counts, "ensure_plans", day)

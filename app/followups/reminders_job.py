@@ -19,11 +19,19 @@ from sqlalchemy import String, case, cast, exists, func, literal, select
 
 from app.common.time import at_local
 from app.common.time import today as local_today
-from app.followups import checkups, rules
+from app.family.models import FamilyGrant
+from app.followups import checkups, child_plans, rules
 from app.followups.job_runs import DISEASE_NAMES
 from app.followups.job_runs import commit_run as _commit
-from app.followups.models import CHECK_PROGRAMMES, MANAGED_DISEASES, FollowupPlan
-from app.followups.notifications import CHECKUP_CLOSING, CHECKUP_DUE, WINDOW_CLOSING, WINDOW_OPEN
+from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, FollowupPlan
+from app.followups.notifications import (
+    CHECKUP_CLOSING,
+    CHECKUP_DUE,
+    CHILD_CHECK_CLOSING,
+    CHILD_CHECK_DUE,
+    WINDOW_CLOSING,
+    WINDOW_OPEN,
+)
 from app.followups.plans import managed_plan_clause
 from app.notify import services as notify
 from app.notify.models import Outbox
@@ -45,9 +53,11 @@ class Line:
     names: dict
     applies: Callable[[], Any]
     templates: dict  # "open" / "closing" → Template
-    bodies: dict  # "open" / "closing" → (text, item, text, due_on, text, team, text) pieces
+    bodies: dict  # "open" / "closing" → the four pieces of text around the item, due date and team
     listed_as: str  # the payload key of the programmes named
     suffix: str = ""  # after the joined names ("随访": 高血压、糖尿病随访)
+    # Who is told, when not the resident: a SELECT of (resident_id, recipient_id) — a child's guardians.
+    recipients: Callable[[], Any] | None = None
 
     @property
     def sets(self) -> list[tuple[str, ...]]:
@@ -92,7 +102,33 @@ CHECKUPS = Line(
     },
     listed_as="programmes",
 )
-LINES = (CHRONIC, CHECKUPS)
+
+
+def _guardians():
+    """Whom a child's reminders go to: every account holder with an active family grant on the child."""
+    return (
+        select(FamilyGrant.resident_id.label("resident_id"), FamilyGrant.grantor_resident_id.label("recipient_id"))
+        .where(FamilyGrant.status == "active")
+        .distinct()
+    )
+
+
+# The children's checks (app.followups.child_plans): told to the guardians; a child nobody holds a
+# grant for is on the worklist only.
+CHILDREN = Line(
+    prefix=child_plans.REMINDER_PREFIX,
+    programmes=(CHILD_PROGRAMME,),
+    names={CHILD_PROGRAMME: "儿童健康检查"},
+    applies=_active_resident,
+    templates={"open": CHILD_CHECK_DUE, "closing": CHILD_CHECK_CLOSING},
+    bodies={
+        "open": ("您孩子的", "时间到了：请于 ", " 前带孩子到", "检查（可预约）。"),
+        "closing": ("您孩子的", "将于 ", " 到期，请尽快联系", "带孩子完成检查。"),
+    },
+    listed_as="programmes",
+    recipients=_guardians,
+)
+LINES = (CHRONIC, CHECKUPS, CHILDREN)
 
 
 def _text(expr):
@@ -131,7 +167,13 @@ def _reminder_rows(day: date, kind: str, cfg: dict, line: Line = CHRONIC):
     if kind == "closing":
         windows = windows.where(plan.due_on <= day + timedelta(days=cfg["closing_days"]), plan.opens_on < day)
     w = windows.subquery("windows")
-    key = literal(f"{line.prefix}:", String) + _text(w.c.resident_id) + literal(f":{kind}:", String) + _text(w.c.anchor)
+    recipient, source = w.c.resident_id, w
+    key = literal(f"{line.prefix}:", String) + _text(w.c.resident_id)
+    if line.recipients is not None:
+        to = line.recipients().subquery("recipients")
+        recipient, source = to.c.recipient_id, w.join(to, to.c.resident_id == w.c.resident_id)
+        key = key + literal(":to:", String) + _text(to.c.recipient_id)
+    key = key + literal(f":{kind}:", String) + _text(w.c.anchor)
     item = case({line.mask(s): line.item(s) for s in line.sets}, value=w.c.mask)
     programmes = notify.json_parse(case({line.mask(s): json.dumps(list(s)) for s in line.sets}, value=w.c.mask))
     team = func.coalesce(func.nullif(w.c.team, ""), DEFAULT_TEAM)
@@ -153,9 +195,10 @@ def _reminder_rows(day: date, kind: str, cfg: dict, line: Line = CHRONIC):
     # Keys already sent are skipped here rather than by ON CONFLICT alone: a rerun then builds
     # no payload and draws no outbox id.
     stmt = (
-        select(w.c.resident_id, key, payload)
+        select(recipient, key, payload)
+        .select_from(source)
         .where(~exists(select(Outbox.id).where(Outbox.dedup_key == key)))
-        .order_by(w.c.resident_id, w.c.first_plan)
+        .order_by(w.c.resident_id, w.c.first_plan, recipient)
     )
     return template, stmt
 

@@ -298,7 +298,9 @@ class ProgrammeWorklistArgs(TeamWorklistArgs):
 class ProgrammeWorklistItemOut(Out):
     plan_id = ma.fields.Integer()
     programme = ma.fields.String(metadata={"description": "one of " + ", ".join(PROGRAMMES)})
-    kind = ma.fields.String(metadata={"description": "what is due: followup | health_check | tcm"})
+    kind = ma.fields.String(
+        metadata={"description": "what is due: followup | health_check | tcm, or the child check (month_3 …)"}
+    )
     resident = ma.fields.Nested(FollowupWorklistResidentOut)
     opens_on = ma.fields.Date()
     due_on = ma.fields.Date()

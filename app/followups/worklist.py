@@ -107,6 +107,7 @@ def _open_plans(applies, scope_clause, status: str, within: bool):
             FollowupPlan.reason,
             FollowupPlan.priority,
             FollowupPlan.last_visit_id,
+            FollowupPlan.kind.label("plan_kind"),
             Resident.id.label("resident_id"),
             Resident.name,
             Resident.archive_no,
@@ -205,7 +206,8 @@ def _worklist_item(row, day: date) -> dict:
 
 # --- every programme -----------------------------------------------------------------------------
 
-# What a programme's plan asks for (the worklist's ``kind``).
+# What a programme's plan asks for (the worklist's ``kind``) — unless the plan names the check of its
+# schedule (the child checks: month_3 …).
 KINDS = {
     "hypertension": "followup",
     "t2dm": "followup",
@@ -213,6 +215,12 @@ KINDS = {
     "elderly_tcm": "tcm",
     "disabled_check": "health_check",
 }
+
+
+def kind_of(programme: str, plan_kind: str | None) -> str:
+    return plan_kind or KINDS[programme]
+
+
 _PROGRAMME_STATEMENTS: dict = {}
 
 
@@ -257,7 +265,7 @@ def _programme_item(row, day: date) -> dict:
     return {  # in ProgrammeWorklistItemOut's order
         "plan_id": row.id,
         "programme": row.disease,
-        "kind": KINDS[row.disease],
+        "kind": kind_of(row.disease, row.plan_kind),
         "resident": _resident(row, day),
         "opens_on": row.opens_on,
         "due_on": row.due_on,

@@ -20,13 +20,15 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, true
 
 from app.archive.metrics import active_residents_select, dynamic_window, standardised_clause
-from app.archive.models import HealthCheck, ServiceRecord
+from app.archive.models import ChildCheck, HealthCheck, ServiceRecord
 from app.common.time import years_before
 from app.contracts.models import Contract
+from app.followups.child_plans import schedule_rows
 from app.followups.indicators import STANDARD_VISITS, visit_stats
+from app.followups.plans import add_days_column
 from app.indicators.engine import Context
 from app.residents.models import Condition, Resident
 from app.residents.populations import population_clause
@@ -122,6 +124,65 @@ def controlled(disease: str) -> Callable[[Context], Any]:
         )
 
     return clause
+
+
+# children (docs/domain.md §7, 儿童健康管理) -------------------------------------------------------------
+
+
+def under_3(ctx: Context):
+    """Children 0–36 months on D (before the 3rd birthday) with an open archive."""
+    return and_(archive_open(ctx.as_of), Resident.birth_on > years_before(ctx.as_of, 3), Resident.birth_on <= ctx.as_of)
+
+
+def child_check_in_year(ctx: Context):
+    return ctx.member(
+        f"child_check:{ctx.year}:{ctx.tag}",
+        select(ChildCheck.resident_id).where(ChildCheck.checked_on >= ctx.since, ChildCheck.checked_on <= ctx.as_of),
+    )
+
+
+def child_eye_check_in_year(ctx: Context):
+    return ctx.member(
+        f"child_eye_check:{ctx.year}:{ctx.tag}",
+        select(ChildCheck.resident_id).where(
+            ChildCheck.eye_checked.is_(True), ChildCheck.checked_on >= ctx.since, ChildCheck.checked_on <= ctx.as_of
+        ),
+    )
+
+
+def _missed_due_check(ctx: Context, column: str, with_tcm: bool):
+    """Residents with a check of the schedule (``column``: under3 or tcm) whose window closed between
+    1 January and D and that was not done by D (with TCM guidance, for ``with_tcm``)."""
+    kinds = schedule_rows()
+    due = add_days_column(Resident.birth_on, kinds.c.due_day)
+    done = select(ChildCheck.id).where(
+        ChildCheck.resident_id == Resident.id, ChildCheck.kind == kinds.c.kind, ChildCheck.checked_on <= ctx.as_of
+    )
+    if with_tcm:
+        done = done.where(ChildCheck.tcm_guidance != [])
+    return (
+        select(Resident.id)
+        .select_from(Resident)
+        .join(kinds, true())
+        .where(kinds.c[column] == 1, due >= ctx.since, due <= ctx.as_of, Resident.birth_on > years_before(ctx.as_of, 3))
+        .where(~exists(done))
+    )
+
+
+def _outside(membership):
+    """Not in a set — also where the membership is NULL (a resident without any row of the count's
+    joined facts is in none of its sets)."""
+    return case((membership, 0), else_=1) == 1
+
+
+def every_due_check_done(ctx: Context):
+    """Every under-3 check (3, 6, 8, 12, 18, 24, 30, 36 months) whose window closed this year was done."""
+    return _outside(ctx.member(f"missed_under3_check:{ctx.year}:{ctx.tag}", _missed_due_check(ctx, "under3", False)))
+
+
+def every_due_tcm_given(ctx: Context):
+    """Every check with TCM guidance (6 … 36 months) whose window closed this year gave it."""
+    return _outside(ctx.member(f"missed_child_tcm:{ctx.year}:{ctx.tag}", _missed_due_check(ctx, "tcm", True)))
 
 
 # signing (docs/domain.md §5) ----------------------------------------------------------------------

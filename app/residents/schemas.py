@@ -146,9 +146,9 @@ class DueOut(Out):
     resident_id = ma.fields.Integer()
     name = ma.fields.String()
     programme = ma.fields.String(
-        metadata={"description": "hypertension | t2dm | elderly_check | elderly_tcm | disabled_check"}
+        metadata={"description": "hypertension | t2dm | elderly_check | elderly_tcm | disabled_check | child"}
     )
-    kind = ma.fields.String(metadata={"description": "followup | health_check | tcm"})
+    kind = ma.fields.String(metadata={"description": "followup | health_check | tcm, or the child check (month_3 …)"})
     opens_on = ma.fields.Date()
     due_on = ma.fields.Date()
     window = ma.fields.String(metadata={"description": "upcoming | due | overdue"})

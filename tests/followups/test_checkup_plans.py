@@ -9,12 +9,14 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from app.archive import child_schedule
 from app.common.time import frozen
 from app.extensions import db
 from app.followups import plans_job, reminders_job
 from app.followups.models import CHECK_PROGRAMMES
 from app.followups.notifications import CHECKUP_DUE
 from app.notify.dispatcher import drain
+from app.residents.models import Resident
 from tests.archive.helpers import check, record
 from tests.followups.helpers import DAY, make_resident, morning, outbox, plans, run, visit_ok
 
@@ -193,15 +195,21 @@ def test_every_programme_on_one_worklist_in_urgency_order(app, api, world):
     keys = ["plan_id", "programme", "kind", "resident", "opens_on", "due_on", "overdue_days", "window"]
     assert list(body["items"][0])[: len(keys)] == keys
     items = [(i["programme"], i["kind"], i["due_on"], i["overdue_days"]) for i in body["items"]]
+    # the five-year-old's plan is the 4-year check, overdue since its window closed (the 5-year
+    # window has not opened): the most overdue comes first
+    with app.app_context():
+        born = db.session.get(Resident, world.child).birth_on
+    year_4 = born + timedelta(days=child_schedule.BY_KIND["year_4"].due_day)
     assert items == [
+        ("child", "year_4", year_4.isoformat(), (D - year_4).days),
         ("hypertension", "followup", (D - timedelta(days=16)).isoformat(), 16),
         ("elderly_check", "health_check", (D + timedelta(days=90)).isoformat(), 0),
         ("elderly_tcm", "tcm", (D + timedelta(days=90)).isoformat(), 0),
     ]
-    assert body["total"] == 3 and body["team_ids"] == [world.team_a]
+    assert body["total"] == 4 and body["team_ids"] == [world.team_a]
     only = worklist(api, "a-doc", programme="elderly_tcm")
     assert [i["programme"] for i in only["items"]] == ["elderly_tcm"] and only["total"] == 1
-    assert worklist(api, "a-doc", status="overdue")["total"] == 1
+    assert worklist(api, "a-doc", status="overdue")["total"] == 2  # the child's and the recheck
     # the chronic worklist keeps its answer: the follow-up plans only
     with frozen(morning(D)):
         chronic = api.get("a-doc", "/api/v1/followups/worklist").json
@@ -217,7 +225,8 @@ def test_the_worklist_logs_each_resident_and_refuses_other_teams_and_bad_filters
         logged = db.session.execute(
             select(AccessLog.subject_resident_id, AccessLog.purpose).where(AccessLog.section == "worklist")
         ).all()
-    assert logged == [(world.grandpa, "care")]  # one row per resident listed, even with two plans
+    # one row per resident listed (the child's check, grandpa's two checks and his follow-up)
+    assert sorted(logged) == sorted([(world.child, "care"), (world.grandpa, "care")])
     with frozen(morning(D)):
         assert api.get("b-doc", "/api/v1/worklist", query_string={"team_id": world.team_a}).status_code == 404
         bad = api.get("a-doc", "/api/v1/worklist", query_string={"programme": "dentistry"})
