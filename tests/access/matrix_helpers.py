@@ -187,6 +187,25 @@ def subject(scene: Scene, n: int) -> dict:
     return {"rid": scene.ids["subject"]}
 
 
+def young_child(scene: Scene, n: int) -> dict:
+    """A child of 100 days in the subject's household and team (the child checks' subject)."""
+    from app.orgs.models import Institution, Team
+    from app.residents.models import Household
+    from tests.factories import resident
+
+    with scene.app.app_context():
+        child = resident(
+            f"张小{'一二三四五六七八九十'[n % 10]}",
+            db.session.get(Institution, scene.ids["a"]),
+            TODAY - timedelta(days=100),
+            household=db.session.get(Household, scene.ids["home"]),
+            team_=db.session.get(Team, scene.ids["team_a"]),
+            relation_to_head="孙子",
+        )
+        db.session.commit()
+        return {"rid": child.id}
+
+
 def followup_visit(scene: Scene, n: int) -> dict:
     medicine = "隐私标记缓释片"
     body = scene.ok(

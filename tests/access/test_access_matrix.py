@@ -39,6 +39,8 @@ GET    /residents/<int:rid>/archive/fhir         200  404  404  200  404  200  2
 POST   /residents/<int:rid>/health-checks        403  403  403  403  403  201  201  404  403  403  201  401  401  401
 POST   /residents/<int:rid>/service-records      403  403  403  403  403  201  201  404  403  403  201  401  401  401
 POST   /residents/<int:rid>/conditions           403  403  403  403  403  201  201  404  403  403  201  401  401  401
+POST   /residents/<int:rid>/child-checks         403  403  403  403  403  201  201  404  403  403  201  401  401  401
+GET    /residents/<int:rid>/child-checks         200  404  404  200  404  200  200  404  200  404  200  401  401  401
 POST   /residents/<int:rid>/reminders            403  403  403  403  403  201  201  404  201  404  201  401  401  401
 GET    /residents/<int:rid>/followups            200  404  404  200  404  200  200  404  200  404  200  401  401  401
 GET    /followups/<int:visit_id>                 200  404  404  200  404  200  200  404  200  404  200  401  401  401
@@ -146,6 +148,11 @@ SPECS = {
         mx.subject, _const({"kind": "consultation", "served_on": YESTERDAY, "summary": "血压咨询"})
     ),
     ("POST", "/api/v1/residents/<int:rid>/conditions"): Endpoint(mx.subject, _disease),
+    # a child of the subject's household and team (the subject is 75): the check is one-shot per kind
+    ("POST", "/api/v1/residents/<int:rid>/child-checks"): Endpoint(
+        mx.young_child, _const({"checked_on": YESTERDAY, "weight_kg": 6.1}), fresh=True
+    ),
+    ("GET", "/api/v1/residents/<int:rid>/child-checks"): Endpoint(mx.subject),
     ("POST", "/api/v1/residents/<int:rid>/reminders"): Endpoint(
         mx.subject, _const({"title": "复查提醒", "body": "请按时复查血压"})
     ),
