@@ -215,6 +215,23 @@ _PHONE = "CASE WHEN {p} IS NULL OR length({p}) < 7 THEN {p} ELSE left({p}, 3) ||
 _WINDOW = (
     "CASE WHEN {t}.due_on < %(today)s THEN 'overdue' WHEN {t}.opens_on <= %(today)s THEN 'due' ELSE 'upcoming' END"
 )
+# the child checks' names (the product's app/archive/child_schedule.py), by kind
+_CHILD_LABELS = {
+    "newborn_visit": "新生儿家庭访视",
+    "month_1": "满月健康检查",
+    "month_3": "3月龄健康检查",
+    "month_6": "6月龄健康检查",
+    "month_8": "8月龄健康检查",
+    "month_12": "12月龄健康检查",
+    "month_18": "18月龄健康检查",
+    "month_24": "24月龄健康检查",
+    "month_30": "30月龄健康检查",
+    "month_36": "36月龄健康检查",
+    "year_4": "4岁健康检查",
+    "year_5": "5岁健康检查",
+    "year_6": "6岁健康检查",
+}
+_CHILD_LABEL_SQL = "CASE x.kind " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _CHILD_LABELS.items()) + " END"
 _NAMED = """LEFT JOIN institutions i ON i.id = {t}.institution_id LEFT JOIN staff s ON s.id = {t}.recorded_by_id"""
 _F2F = (
     "{t}.method IN ('clinic', 'home') AND {t}.visit_on >= %(year_start)s AND {t}.visit_on <= %(year_end)s "
@@ -252,6 +269,8 @@ SELECT a.id, r.id_number_enc,
     'conditions', cd.all_json,
     'health_checks', json_build_object('items', hc.items, 'page', %(hc_page)s, 'per_page', %(per_page)s,
                                        'total', hc.total, 'comparison', cmp.rows),
+    'child_checks', CASE WHEN ag.age <= 6 OR cc.total > 0 THEN
+      json_build_object('items', cc.items, 'page', 1, 'per_page', %(per_page)s, 'total', cc.total) END,
     'followups', json_build_object(
       'resident_id', r.id, 'managed_diseases', pop.managed, 'open_plan', pl.first_json, 'open_plans', pl.all_json,
       'visits', json_build_object('items', vp.items, 'page', 1, 'per_page', %(per_page)s, 'total', vp.total),
@@ -303,6 +322,20 @@ LEFT JOIN LATERAL (
         WHERE x.resident_id = r.id ORDER BY x.checked_on DESC, x.id DESC
         LIMIT %(per_page)s OFFSET %(hc_offset)s) h
 ) hc ON true
+LEFT JOIN LATERAL (
+  SELECT coalesce(json_agg(json_build_object(
+           'id', x.id, 'resident_id', x.resident_id, 'kind', x.kind, 'label', {_CHILD_LABEL_SQL},
+           'checked_on', x.checked_on, 'age_days', x.age_days, 'weight_kg', x.weight_kg, 'height_cm', x.height_cm,
+           'head_circumference_cm', x.head_circumference_cm, 'hemoglobin', x.hemoglobin,
+           'development', x.development, 'eye_checked', x.eye_checked, 'eye_check', x.eye,
+           'tcm_guidance', x.tcm_guidance, 'guidance', x.guidance, 'note', x.note,
+           'institution', json_build_object('id', x.institution_id, 'name', x.institution_name), 'doctor', x.doctor)
+           ORDER BY x.checked_on DESC, x.id DESC), '[]') AS items,
+         coalesce(max(x.total), 0) AS total
+  FROM (SELECT x.*, i.name AS institution_name, s.name AS doctor, count(*) OVER () AS total
+        FROM child_checks x {_NAMED.format(t="x")}
+        WHERE x.resident_id = r.id ORDER BY x.checked_on DESC, x.id DESC LIMIT %(per_page)s) x
+) cc ON true
 LEFT JOIN LATERAL (
   SELECT json_agg(json_build_object('year', y, 'checked_on', l.checked_on, 'sbp', l.sbp, 'dbp', l.dbp,
                                     'weight_kg', l.weight_kg, 'bmi', l.bmi, 'fasting_glucose', l.fasting_glucose)
@@ -542,6 +575,13 @@ LEFT JOIN LATERAL (SELECT x.checked_on, x.sbp, x.dbp, x.weight_kg, x.bmi, x.fast
                    ORDER BY x.checked_on DESC, x.id DESC LIMIT 1) l ON true
 ORDER BY y DESC
 """
+CHILD_CHECKS = f"""
+SELECT x.id, x.resident_id, x.kind, x.checked_on, x.age_days, x.weight_kg, x.height_cm, x.head_circumference_cm,
+       x.hemoglobin, x.development, x.eye_checked, x.eye, x.tcm_guidance, x.guidance, x.note, x.institution_id,
+       i.name, s.name, count(*) OVER ()
+FROM child_checks x {_NAMED.format(t="x")} WHERE x.resident_id = %(rid)s
+ORDER BY x.checked_on DESC, x.id DESC LIMIT %(per_page)s
+"""
 SERVICE_RECORDS = f"""
 SELECT x.sbp, x.dbp, x.heart_rate, x.weight_kg, x.fasting_glucose, x.id, x.kind, x.served_on, x.institution_id,
        s.name, x.summary, x.details -> 'referral', x.details -> 'tcm', i.name, count(*) OVER ()
@@ -667,6 +707,7 @@ def archive_py(rid: int):
         q_hc = c.execute(HEALTH_CHECKS, {"rid": rid, "per_page": per_page, "offset": 0})
         q_cmp = c.execute(COMPARISON, {"rid": rid, "y": day.year, "today": day}) if compared else None
         q_sr = c.execute(SERVICE_RECORDS, {"rid": rid, "per_page": per_page, "offset": 0})
+        q_cc = c.execute(CHILD_CHECKS, {"rid": rid, "per_page": per_page})
         q_plans = c.execute(OPEN_PLANS, (rid,))
         q_visits = c.execute(
             VISITS,
@@ -674,7 +715,7 @@ def archive_py(rid: int):
         )
         q_contract = c.execute(CONTRACT, (rid,))
         c.execute(LOG_ONE, (actor_id, actor_name, actor_institution, rid, args["purpose"], _client_ip()))
-        conditions, hcs, srs = q_cond.fetchall(), q_hc.fetchall(), q_sr.fetchall()
+        conditions, hcs, srs, ccs = q_cond.fetchall(), q_hc.fetchall(), q_sr.fetchall(), q_cc.fetchall()
         comparison = q_cmp.fetchall() if compared else None
         plans, visits, contract = q_plans.fetchall(), q_visits.fetchall(), q_contract.fetchone()
 
@@ -887,6 +928,30 @@ def archive_py(rid: int):
             "renewal": {"id": k[12], "status": k[13]} if k[12] is not None else None,
         }
 
+    cc_items = [
+        {
+            "id": k[0],
+            "resident_id": k[1],
+            "kind": k[2],
+            "label": _CHILD_LABELS[k[2]],
+            "checked_on": k[3].isoformat(),
+            "age_days": k[4],
+            "weight_kg": _float(k[5]),
+            "height_cm": _float(k[6]),
+            "head_circumference_cm": _float(k[7]),
+            "hemoglobin": _float(k[8]),
+            "development": k[9],
+            "eye_checked": bool(k[10]),
+            "eye_check": k[11],
+            "tcm_guidance": k[12] or [],
+            "guidance": k[13] or [],
+            "note": k[14],
+            "institution": {"id": k[15], "name": k[16]},
+            "doctor": k[17],
+        }
+        for k in ccs
+    ]
+    child_total = ccs[0][-1] if ccs else 0
     body = {
         "basic_info": basic,
         "populations": populations,
@@ -913,6 +978,9 @@ def archive_py(rid: int):
                 for y, on, sbp, dbp, w, b, g in comparison
             ],
         },
+        "child_checks": {"items": cc_items, "page": 1, "per_page": per_page, "total": child_total}
+        if age <= 6 or child_total
+        else None,
         "followups": {
             "resident_id": rid,
             "managed_diseases": managed,

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from app.archive import child_schedule
 from app.archive.models import ChildCheck
-from app.archive.services import read_purpose
-from app.archive.view import rows_of, with_names
+from app.archive.services import present_child_check, read_purpose
+from app.archive.view import CHILD_CHECKS, rows_of
 from app.audit import services as audit
 from app.common import events
 from app.common.time import today
@@ -86,34 +86,6 @@ def create_child_check(actor, resident: Resident, data: dict) -> ChildCheck:
         kind=check.kind,
     )
     return check
-
-
-def present_child_check(check, institution_name: str | None, doctor: str | None) -> dict:
-    """A check (the model or a row of ``child_checks``) in ChildCheckOut's shape."""
-    return {  # ChildCheckOut's order
-        "id": check.id,
-        "resident_id": check.resident_id,
-        "kind": check.kind,
-        "label": child_schedule.BY_KIND[check.kind].label,
-        "checked_on": check.checked_on,
-        "age_days": check.age_days,
-        "weight_kg": check.weight_kg,
-        "height_cm": check.height_cm,
-        "head_circumference_cm": check.head_circumference_cm,
-        "hemoglobin": check.hemoglobin,
-        "development": check.development,
-        "eye_checked": bool(check.eye_checked),
-        "eye_check": check.eye,
-        "tcm_guidance": check.tcm_guidance or [],
-        "guidance": check.guidance or [],
-        "note": check.note,
-        "institution": {"id": check.institution_id, "name": institution_name},
-        "doctor": doctor,
-    }
-
-
-_C = ChildCheck.__table__
-CHILD_CHECKS = with_names(_C, (_C.c.checked_on.desc(), _C.c.id.desc()))
 
 
 def child_checks(actor, resident: Resident) -> dict:

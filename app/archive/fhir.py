@@ -7,8 +7,10 @@
 - Observation: vital signs and labs of every health check and service record — blood pressure
   as the LOINC panel 85354-9 with components 8480-6 (systolic) / 8462-4 (diastolic), fasting
   glucose 14771-0, weight 29463-7, height 8302-2, BMI 39156-5, waist 8280-0, heart rate
-  8867-4, temperature 8310-5, respiratory rate 9279-1, HbA1c 4548-4 — UCUM units.
-- Encounter: each health check and service record (home visits as class HH).
+  8867-4, temperature 8310-5, respiratory rate 9279-1, HbA1c 4548-4 — and of every child health
+  check: weight, height, head circumference 9843-4, haemoglobin 718-7 — UCUM units.
+- Encounter: each health check, child health check and service record (home visits and the
+  newborn home visit as class HH).
 - EpisodeOfCare + CareTeam: the family-doctor contract, through :data:`FHIR_SECTIONS`
   (the contracts feature fills it; see :func:`contract_episode_resources`).
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.archive import services, view
+from app.archive import child_schedule, services, view
 from app.audit import services as audit
 from app.common.ids import mask_id_number, vault
 from app.common.time import now
@@ -60,6 +62,8 @@ SIMPLE_OBSERVATIONS = {
     "respiration": ("9279-1", "Respiratory rate", "/min", "vital-signs"),
     "fasting_glucose": ("14771-0", "Fasting glucose [Moles/volume] in Serum or Plasma", "mmol/L", "laboratory"),
     "hba1c": ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", "laboratory"),
+    "head_circumference_cm": ("9843-4", "Head Occipital-frontal circumference", "cm", "vital-signs"),
+    "hemoglobin": ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/L", "laboratory"),
 }
 SERVICE_TEXT = {
     "consultation": "接诊",
@@ -302,6 +306,28 @@ def build_bundle(actor, resident) -> dict:
         )
         values = {f: getattr(record, f) for f in ("sbp", "dbp", "heart_rate", "weight_kg", "fasting_glucose")}
         for obs in _observations(key, record.served_on, patient_ref, encounter_url, values):
+            entries.append((ref("Observation", obs["id"]), obs))
+
+    for check in view.rows_of(view.CHILD_CHECKS, resident.id):
+        key = f"child-check-{check.id}"
+        encounter_url = ref("Encounter", key)
+        home = check.kind == "newborn_visit"  # 新生儿家庭访视: at home
+        entries.append(
+            (
+                encounter_url,
+                _encounter(
+                    key,
+                    day=check.checked_on,
+                    patient_ref=patient_ref,
+                    klass=("HH", "home health") if home else ("AMB", "ambulatory"),
+                    text=child_schedule.BY_KIND[check.kind].label,
+                    institution=check.institution_name,
+                    doctor=check.doctor,
+                ),
+            )
+        )
+        values = {f: getattr(check, f) for f in ("weight_kg", "height_cm", "head_circumference_cm", "hemoglobin")}
+        for obs in _observations(key, check.checked_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
 
     ctx = {"actor": actor, "patient_ref": patient_ref, "owner": owner, "ref": ref}

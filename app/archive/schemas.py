@@ -195,6 +195,7 @@ ARCHIVE_SECTION_NAMES = (
     "populations",
     "conditions",
     "health_checks",
+    "child_checks",
     "followups",
     "service_records",
     "contract",
@@ -324,6 +325,13 @@ class ServiceRecordSection(Out):
     total = ma.fields.Integer()
 
 
+class ChildCheckSection(Out):
+    items = _list(ma.fields.Nested("ChildCheckOut"))
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    total = ma.fields.Integer()
+
+
 class ArchiveOut(Out):
     basic_info = ma.fields.Nested(
         ResidentOut, metadata={"description": "ID number masked; phone masked unless the reader is the resident"}
@@ -331,6 +339,14 @@ class ArchiveOut(Out):
     populations = _list(ma.fields.String())
     conditions = _list(ma.fields.Nested(ConditionRecordOut))
     health_checks = ma.fields.Nested(HealthCheckSection)
+    child_checks = ma.fields.Nested(
+        ChildCheckSection,
+        allow_none=True,
+        metadata={
+            "description": "a child's health checks, newest first (0–6 years, or anyone with such checks); "
+            "the schedule: GET /residents/{rid}/child-checks"
+        },
+    )
     followups = ma.fields.Raw(allow_none=True, metadata={"description": "filled by the follow-up feature"})
     service_records = ma.fields.Nested(ServiceRecordSection)
     contract = ma.fields.Raw(allow_none=True, metadata={"description": "filled by the contracts feature"})

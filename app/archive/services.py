@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from app.archive import child_schedule
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.audit.models import AccessLog
@@ -201,3 +202,27 @@ def access_log_page(resident_id: int, page: int, per_page: int) -> dict:
         for row in rows
     ]
     return page_body(items, page, per_page, total)
+
+
+def present_child_check(check, institution_name: str | None, doctor: str | None) -> dict:
+    """A check (the model or a row of ``child_checks``) in ChildCheckOut's shape."""
+    return {  # ChildCheckOut's order
+        "id": check.id,
+        "resident_id": check.resident_id,
+        "kind": check.kind,
+        "label": child_schedule.BY_KIND[check.kind].label,
+        "checked_on": check.checked_on,
+        "age_days": check.age_days,
+        "weight_kg": check.weight_kg,
+        "height_cm": check.height_cm,
+        "head_circumference_cm": check.head_circumference_cm,
+        "hemoglobin": check.hemoglobin,
+        "development": check.development,
+        "eye_checked": bool(check.eye_checked),
+        "eye_check": check.eye,
+        "tcm_guidance": check.tcm_guidance or [],
+        "guidance": check.guidance or [],
+        "note": check.note,
+        "institution": {"id": check.institution_id, "name": institution_name},
+        "doctor": doctor,
+    }

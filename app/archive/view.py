@@ -16,9 +16,15 @@ from sqlalchemy import bindparam, extract, func, select
 
 from app.access.scope import bound_resident_scope
 from app.accounts.models import Staff
-from app.archive.models import HealthCheck, ServiceRecord
+from app.archive.models import ChildCheck, HealthCheck, ServiceRecord
 from app.archive.schemas import ArchiveOut
-from app.archive.services import present_condition, present_health_check, present_service_record, read_purpose
+from app.archive.services import (
+    present_child_check,
+    present_condition,
+    present_health_check,
+    present_service_record,
+    read_purpose,
+)
 from app.audit import services as audit
 from app.common.pagination import page_body
 from app.common.time import age_on, today
@@ -26,7 +32,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.orgs.models import Institution
 from app.residents.models import Condition, Resident
-from app.residents.populations import ELDERLY_AGE, populations_of
+from app.residents.populations import CHILD_MAX_AGE, ELDERLY_AGE, populations_of
 from app.residents.presenters import present_resident
 
 # Sections other features add to the archive without this package importing them: functions
@@ -36,7 +42,7 @@ from app.residents.presenters import present_resident
 # The value must already be in the schema's shape (it is not dumped). None contributes nothing.
 ARCHIVE_SECTIONS: list = []
 
-_H, _S = HealthCheck.__table__, ServiceRecord.__table__
+_H, _S, _K = HealthCheck.__table__, ServiceRecord.__table__, ChildCheck.__table__
 
 
 def _count(table):
@@ -58,6 +64,7 @@ def _subject(actor, resident_id: int):
                 *Resident.__table__.c,
                 _count(_H).label("n_health_checks"),
                 _count(_S).label("n_service_records"),
+                _count(_K).label("n_child_checks"),
                 *(_C.c[name].label(f"condition_{name}") for name in _CONDITION_FIELDS),
             )
             .outerjoin(_C, _C.c.resident_id == Resident.id)
@@ -92,6 +99,7 @@ def with_names(table, order):
 
 HEALTH_CHECKS = with_names(_H, (_H.c.checked_on.desc(), _H.c.id.desc()))
 SERVICE_RECORDS = with_names(_S, (_S.c.served_on.desc(), _S.c.id.desc()))
+CHILD_CHECKS = with_names(_K, (_K.c.checked_on.desc(), _K.c.id.desc()))
 
 
 def _paged(stmt):
@@ -99,6 +107,7 @@ def _paged(stmt):
 
 
 _HEALTH_CHECK_PAGE, _SERVICE_RECORD_PAGE = _paged(HEALTH_CHECKS), _paged(SERVICE_RECORDS)
+_CHILD_CHECK_PAGE = _paged(CHILD_CHECKS)
 
 
 def rows_of(stmt, resident_id: int, **params):
@@ -184,6 +193,13 @@ def archive_view(actor, resident_id: int, args: dict) -> dict:
         compared = age_on(resident.birth_on, day) >= ELDERLY_AGE or resident.disabled_certified
         section["comparison"] = three_year_comparison(resident.id, day, row.n_health_checks) if compared else None
         body["health_checks"] = section
+    if want("child_checks"):  # a child's checks (0–6 years), or the checks of who was one
+        child = age_on(resident.birth_on, day) <= CHILD_MAX_AGE or row.n_child_checks
+        body["child_checks"] = (
+            _page(_CHILD_CHECK_PAGE, resident.id, row.n_child_checks, 1, per_page, present_child_check)
+            if child
+            else None
+        )
     if want("service_records"):
         body["service_records"] = _page(
             _SERVICE_RECORD_PAGE,

@@ -19,7 +19,16 @@ from tests.archive.helpers import (
     record,
 )
 
-SECTIONS = ["basic_info", "populations", "conditions", "health_checks", "followups", "service_records", "contract"]
+SECTIONS = [
+    "basic_info",
+    "populations",
+    "conditions",
+    "health_checks",
+    "child_checks",
+    "followups",
+    "service_records",
+    "contract",
+]
 
 
 @pytest.fixture

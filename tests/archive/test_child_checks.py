@@ -143,3 +143,35 @@ def test_the_guardian_reads_the_checks_other_institutions_get_404_and_every_read
             )
         ).all()
     assert reads == [("family", "family_access")]
+
+
+def test_the_archive_shows_a_childs_checks_to_the_guardian_and_staff_in_scope(app, api, world):
+    rid = baby(app, world, 100)
+    assert post_check(api, "a-doc", rid, D, weight_kg=6.2).status_code == 201
+    with frozen(morning(D)):
+        assert grant(api, "alice", "baby", "child", world).status_code == 201
+        mother = api.get("alice", f"/api/v1/residents/{rid}/archive").json["child_checks"]
+        doctor = api.get("a-doc", f"/api/v1/residents/{rid}/archive").json["child_checks"]
+        adult = api.get("a-doc", f"/api/v1/residents/{world.grandpa}/archive").json["child_checks"]
+        five = api.get("a-doc", f"/api/v1/residents/{world.child}/archive").json["child_checks"]
+    assert mother == doctor
+    assert (mother["total"], [(c["kind"], c["weight_kg"]) for c in mother["items"]]) == (1, [("month_3", 6.2)])
+    assert adult is None  # not a child, and never had a child check
+    assert five == {"items": [], "page": 1, "per_page": 10, "total": 0}
+
+
+def test_the_fhir_export_carries_the_childs_checks(app, api, world):
+    rid = baby(app, world, 100)
+    assert post_check(api, "a-doc", rid, D, weight_kg=6.2, head_circumference_cm=40.5).status_code == 201
+    with frozen(morning(D)):
+        bundle = api.get("a-doc", f"/api/v1/residents/{rid}/archive/fhir").json
+    resources = [e["resource"] for e in bundle["entry"]]
+    [encounter] = [r for r in resources if r["resourceType"] == "Encounter"]
+    assert (encounter["type"][0]["text"], encounter["class"]["code"]) == ("3月龄健康检查", "AMB")
+    codes = {
+        r["code"]["coding"][0]["code"]: r["valueQuantity"]
+        for r in resources
+        if r["resourceType"] == "Observation" and "valueQuantity" in r
+    }
+    assert (codes["9843-4"]["value"], codes["9843-4"]["code"]) == (40.5, "cm")
+    assert codes["29463-7"]["value"] == 6.2
