@@ -97,7 +97,8 @@ def prepare(app) -> dict:
         team_id, team_plans = db.session.execute(
             text(
                 "SELECT r.team_id, count(*) FROM followup_plans p JOIN residents r ON r.id = p.resident_id "
-                "WHERE p.status = 'open' GROUP BY r.team_id ORDER BY count(*) DESC, r.team_id LIMIT 1"
+                "WHERE p.status = 'open' AND p.disease IN ('hypertension', 't2dm') "
+                "GROUP BY r.team_id ORDER BY count(*) DESC, r.team_id LIMIT 1"
             )
         ).one()
         doctor = db.session.execute(
@@ -107,13 +108,16 @@ def prepare(app) -> dict:
             ),
             {"team": team_id},
         ).scalar_one()
-        # A contract in force, as for about half the district: its summary is part of the archive.
+        # A contract in force, as for about half the district: its summary is part of the archive; and
+        # health checks (an elderly patient: the three-year comparison too) where the district has them.
         resident = db.session.execute(
             text(
                 "SELECT r.id, r.name, r.id_number_enc, count(v.id) AS visits FROM residents r "
                 "JOIN followup_visits v ON v.resident_id = r.id WHERE r.team_id = :team AND r.status = 'active' "
                 "AND EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id AND c.status = 'active') "
-                "GROUP BY r.id ORDER BY count(v.id) DESC, r.id LIMIT 1"
+                # with health checks where the district has them: the archive with every section present
+                "GROUP BY r.id ORDER BY EXISTS (SELECT 1 FROM health_checks h WHERE h.resident_id = r.id) DESC, "
+                "count(v.id) DESC, r.id LIMIT 1"
             ),
             {"team": team_id},
         ).one()

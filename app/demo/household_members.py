@@ -11,8 +11,16 @@ from app.demo import names
 class Quota:
     """How many residents of each age band a centre still needs (exact totals)."""
 
-    def __init__(self, child: int, adult: int, elderly: int):
+    def __init__(self, child: int, adult: int, elderly: int, under3: int = 0):
         self.left = {"child": child, "adult": adult, "elderly": elderly}
+        self.under3 = min(under3, child)  # of the children, how many are still to be under 3 (0–36 months)
+
+    def child_age(self, rng: random.Random) -> int:
+        """The age of the child just taken: under 3 as often as the under-3s still to place require."""
+        if self.under3 > 0 and rng.random() * (self.left["child"] + 1) < self.under3:
+            self.under3 -= 1
+            return rng.randint(0, 2)
+        return rng.randint(3, 6)
 
     def take(self, band: str) -> bool:
         if self.left[band] <= 0:
@@ -96,12 +104,12 @@ def compose_household(rng: random.Random, quota: Quota) -> list[tuple[str, str, 
             grand = False
         sex = "male" if rng.random() < 0.52 else "female"
         quota.take("child")
-        members.append(("户主" if not members else _child_relation(sex, grand), sex, rng.randint(0, 6)))
+        members.append(("户主" if not members else _child_relation(sex, grand), sex, quota.child_age(rng)))
         if len(members) < 5 and rng.random() < 0.3:
             sex = "male" if rng.random() < 0.52 else "female"
             if left["child"] > 0 and rng.random() < 0.6:
                 quota.take("child")
-                members.append((_child_relation(sex, grand), sex, rng.randint(0, 6)))
+                members.append((_child_relation(sex, grand), sex, quota.child_age(rng)))
             elif not grand and members[0][2] >= 28 and quota.spare_adults() > 0:
                 quota.take("adult")
                 members.append((_child_relation(sex), sex, rng.randint(7, min(17, members[0][2] - 20))))

@@ -1,5 +1,5 @@
 """Demo step "residents": households of 1–5 and their residents, centre by centre, with the exact
-numbers of elderly (65+) and children (0–6) the targets table gives each centre."""
+numbers of elderly (65+), children (0–6) and under-3s (0–36 months) the targets table gives each centre."""
 
 from __future__ import annotations
 
@@ -149,7 +149,12 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
     children = ctx.scaled(target["children_0_6"])
     if elderly + children > population:
         raise ValueError(f"{centre.name}: more elderly and children than residents at this scale")
-    quota = Quota(child=children, adult=population - elderly - children, elderly=elderly)
+    quota = Quota(
+        child=children,
+        adult=population - elderly - children,
+        elderly=elderly,
+        under3=ctx.scaled(target["children_0_36m"]),
+    )
 
     township = centre.kind == "township_health_center"
     unit_weights = [rng.uniform(0.7, 1.3) for _ in centre.units]

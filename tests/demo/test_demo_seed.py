@@ -81,6 +81,7 @@ def test_population_counts_match_targets_per_institution(app):
     today = clock.today()
     elderly_limit = clock.years_before(today, 65)
     child_limit = clock.years_before(today, 7)
+    under3_limit = clock.years_before(today, 3)  # 0–36 months: before the 3rd birthday
     adult35_limit = clock.years_before(today, 35)
     with app.app_context():
         total = 0
@@ -105,6 +106,7 @@ def test_population_counts_match_targets_per_institution(app):
             assert _near(residents, round(target["service_population"] * SCALE)), centre.name
             assert _near(count(Resident.birth_on <= elderly_limit), round(target["elderly_65_plus"] * SCALE))
             assert _near(count(Resident.birth_on > child_limit), round(target["children_0_6"] * SCALE))
+            assert _near(count(Resident.birth_on > under3_limit), round(target["children_0_36m"] * SCALE))
             assert _near(patients("hypertension"), round(target["htn_target_count"] * SCALE))
             assert _near(patients("t2dm"), round(target["t2dm_target_count"] * SCALE))
             # Chronic patients are all 35+.
