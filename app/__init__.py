@@ -28,6 +28,7 @@ FEATURES = (
     "notify",
     "archive",
     "family",
+    "maternal",
     "contracts",
     "surveys",
     "appointments",

@@ -26,7 +26,9 @@ from app.family import services as family_services
 from app.followups import archive_hooks as followup_hooks
 from app.followups import checkups as followup_checkups
 from app.followups import child_plans as followup_child_plans
+from app.followups import maternal_plans as followup_maternal_plans
 from app.followups import me_hooks as followup_me
+from app.maternal import reads as maternal_reads
 from app.notify import channels
 from app.residents import services as residents_services
 
@@ -49,6 +51,7 @@ HOOKS = (
     (residents_services.ME_SECTIONS, contract_views.me_section),
     (residents_services.ME_SECTIONS, followup_me.me_section),
     # GET /residents/{rid}/archive: "contract", then "followups"
+    (archive_view.ARCHIVE_SECTIONS, maternal_reads.archive_section),
     (archive_view.ARCHIVE_SECTIONS, contract_hooks.contract_section),
     (archive_view.ARCHIVE_SECTIONS, followup_hooks.archive_section),
     # the FHIR export: the contract as EpisodeOfCare with its CareTeam
@@ -66,6 +69,11 @@ LISTENERS = (
     (events.service_delivered, followup_checkups.on_service_delivered),
     # … and a child check the child's plan (the next one opens)
     (events.service_delivered, followup_child_plans.on_service_delivered),
+    # … and an antenatal or postpartum visit the woman's; registering or ending a pregnancy re-plans
+    (events.service_delivered, followup_maternal_plans.on_service_delivered),
+    (events.pregnancy_changed, followup_maternal_plans.on_pregnancy_changed),
+    # a delivery's live-born baby: the mother's account becomes its guardian
+    (events.baby_archived, family_services.on_baby_archived),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
 )

@@ -16,10 +16,9 @@ from sqlalchemy import select
 
 from app.archive import child_schedule
 from app.archive.models import ChildCheck
-from app.archive.services import present_child_check, read_purpose
+from app.archive.services import present_child_check, read_purpose, record_service
 from app.archive.view import CHILD_CHECKS, rows_of
 from app.audit import services as audit
-from app.common import events
 from app.common.time import today
 from app.errors import Conflict, Invalid
 from app.extensions import db
@@ -74,17 +73,10 @@ def create_child_check(actor, resident: Resident, data: dict) -> ChildCheck:
     )
     db.session.add(check)
     db.session.flush()
-    audit.record(actor, resident.id, action="create", section="child_check", purpose="care")
-    events.service_delivered.send(
-        None,
-        actor=actor,
-        resident_id=resident.id,
-        service_type="child_health_check",
-        served_on=check.checked_on,
-        source="child_check",
-        source_id=check.id,
+    record_service(
+        actor, resident.id, "child_health_check", check.checked_on, source="child_check", source_id=check.id,
         kind=check.kind,
-    )
+    )  # fmt: skip
     return check
 
 

@@ -168,6 +168,29 @@ def _encounter(key, *, day, patient_ref, klass, text, institution, doctor, reaso
     }
 
 
+def _official(number: str | None, owner: bool) -> list[dict]:
+    """The ID number as an identifier (none yet for a newborn's archive)."""
+    if number is None:
+        return []
+    return [
+        {
+            "use": "official",
+            "system": ID_NUMBER_SYSTEM,
+            "value": number if owner else mask_id_number(number),
+            "type": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                        "code": "NI",
+                        "display": "National unique individual identifier",
+                    }
+                ],
+                "text": "居民身份证号",
+            },
+        },
+    ]
+
+
 def patient_resource(resident, *, owner: bool) -> dict:
     number = vault().decrypt(resident.id_number_enc)
     institution = resident.institution
@@ -175,21 +198,7 @@ def patient_resource(resident, *, owner: bool) -> dict:
         "resourceType": "Patient",
         "id": f"resident-{resident.id}",
         "identifier": [
-            {
-                "use": "official",
-                "system": ID_NUMBER_SYSTEM,
-                "value": number if owner else mask_id_number(number),
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
-                            "code": "NI",
-                            "display": "National unique individual identifier",
-                        }
-                    ],
-                    "text": "居民身份证号",
-                },
-            },
+            *_official(number, owner),
             {
                 "use": "usual",
                 "system": ARCHIVE_NO_SYSTEM,

@@ -28,12 +28,11 @@ def _strings(max_items, max_len=200, options=None, **kw):
 # --- input -------------------------------------------------------------------------------
 
 
-class VitalsIn(Strict):
+class BloodPressureIn(Strict):
+    """A blood pressure: both numbers or neither, the diastolic below the systolic."""
+
     sbp = _int(40, 300, metadata={"description": "systolic BP, mmHg"})
     dbp = _int(20, 200, metadata={"description": "diastolic BP, mmHg"})
-    heart_rate = _int(20, 250, metadata={"description": "beats per minute"})
-    weight_kg = _num(1, 300)
-    fasting_glucose = _num(0.5, 50, metadata={"description": "mmol/L"})
 
     @ma.validates_schema
     def _bp_pair(self, data, **kwargs):
@@ -42,6 +41,12 @@ class VitalsIn(Strict):
             raise ma.ValidationError("give systolic and diastolic together", "dbp" if dbp is None else "sbp")
         if sbp is not None and dbp >= sbp:
             raise ma.ValidationError("diastolic must be lower than systolic", "dbp")
+
+
+class VitalsIn(BloodPressureIn):
+    heart_rate = _int(20, 250, metadata={"description": "beats per minute"})
+    weight_kg = _num(1, 300)
+    fasting_glucose = _num(0.5, 50, metadata={"description": "mmol/L"})
 
 
 class LifestyleIn(Strict):
@@ -195,6 +200,7 @@ ARCHIVE_SECTION_NAMES = (
     "populations",
     "conditions",
     "health_checks",
+    "pregnancies",
     "child_checks",
     "followups",
     "service_records",
@@ -339,6 +345,13 @@ class ArchiveOut(Out):
     populations = _list(ma.fields.String())
     conditions = _list(ma.fields.Nested(ConditionRecordOut))
     health_checks = ma.fields.Nested(HealthCheckSection)
+    pregnancies = ma.fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "filled by the maternal feature: a woman's pregnancies (10–59 years), newest first, "
+            "in the shape of GET /residents/{rid}/pregnancies' items; null for anyone else"
+        },
+    )
     child_checks = ma.fields.Nested(
         ChildCheckSection,
         allow_none=True,

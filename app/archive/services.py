@@ -83,19 +83,30 @@ def create_health_check(actor, resident: Resident, data: dict) -> HealthCheck:
     )
     db.session.add(check)
     db.session.flush()
-    audit.record(actor, resident.id, action="create", section="health_check", purpose="care")
-    # a delivery (履约) for the contracts; ``elderly`` carries the 65+ items (the cognitive screen)
+    # ``elderly`` carries the 65+ items (the cognitive screen)
+    record_service(
+        actor, resident.id, "health_check", check.checked_on, source="health_check", source_id=check.id,
+        elderly=check.elderly,
+    )  # fmt: skip
+    return check
+
+
+def record_service(
+    actor, resident_id: int, service_type: str, served_on: date, *, source: str, source_id: int, **extra
+):
+    """After a clinical record is stored: its access-log row, and the announcement that a service was
+    delivered (the contracts count it as a delivery, 履约; the plan engine closes the plan it fulfils)."""
+    audit.record(actor, resident_id, action="create", section=source, purpose="care")
     events.service_delivered.send(
         None,
         actor=actor,
-        resident_id=resident.id,
-        service_type="health_check",
-        served_on=check.checked_on,
-        source="health_check",
-        source_id=check.id,
-        elderly=check.elderly,
+        resident_id=resident_id,
+        service_type=service_type,
+        served_on=served_on,
+        source=source,
+        source_id=source_id,
+        **extra,
     )
-    return check
 
 
 def create_service_record(actor, resident: Resident, data: dict) -> ServiceRecord:

@@ -17,5 +17,13 @@ _events = Namespace()
 # source_id; optionally note (follow-ups) and elderly (a health check's elderly section).
 service_delivered = _events.signal("service-delivered")
 
+# A delivery opened a live-born baby's archive (app.maternal): the family feature gives the mother's
+# account its guardian grant. kwargs: actor, mother_resident_id, baby_resident_id, born_on (date).
+baby_archived = _events.signal("baby-archived")
+
+# A pregnancy was registered or ended (app.maternal): the plan engine re-plans the woman's visits.
+# kwargs: resident_id, day (date).
+pregnancy_changed = _events.signal("pregnancy-changed")
+
 # A follow-up visit was recorded. kwargs: actor, resident_id, visited_on (date), visit_id.
 visit_recorded = _events.signal("visit-recorded")

@@ -110,7 +110,10 @@ class IdNumberVault:
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
 
-    def decrypt(self, token: str) -> str:
+    def decrypt(self, token: str | None) -> str | None:
+        """The number; None for an archive without one (a newborn's before the household registration)."""
+        if token is None:
+            return None
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:

@@ -12,7 +12,8 @@ Lifecycle::
     active, basis guardian_auto, child turns 14 ──(read time at once; job stores it)──▶ pending
 
 ``basis`` says how a grant became active (guardian_auto | accepted | staff_confirmed; null while
-pending); ``origin`` how the request arose (request | turned_14).
+pending); ``origin`` how the request arose (request | turned_14 | birth: a delivery opened the baby's
+archive and gave the mother's account its guardian grant, ``on_baby_archived``).
 """
 
 from __future__ import annotations

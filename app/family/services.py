@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.access.scope import get_resident
 from app.accounts import throttles
+from app.accounts.models import WechatAccount
 from app.audit import services as audit
 from app.common.time import age_on, local_tz, now, today, years_before
 from app.errors import Conflict, Invalid, NotFound
@@ -248,3 +249,26 @@ def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGra
         },
     )
     return grant, subject
+
+
+def on_baby_archived(sender, *, actor, mother_resident_id: int, baby_resident_id: int, **_) -> None:
+    """``events.baby_archived`` listener: the account bound to the mother's archive becomes the baby's
+    guardian at once (``guardian_auto``: a child under 14 of her household), as if she had asked."""
+    account_id = db.session.scalar(select(WechatAccount.id).where(WechatAccount.resident_id == mother_resident_id))
+    if account_id is None:
+        return  # she has not bound her archive yet: staff confirm the grant in person when she asks
+    at = now()
+    grant = FamilyGrant(
+        grantor_account_id=account_id,
+        grantor_resident_id=mother_resident_id,
+        resident_id=baby_resident_id,
+        relation="child",
+        origin="birth",
+        requested_at=at,
+        status="active",
+        basis="guardian_auto",
+        accepted_at=at,
+    )
+    db.session.add(grant)
+    db.session.flush()
+    audit.record(actor, baby_resident_id, action="create", section="family_grant", purpose="care")

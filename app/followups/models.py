@@ -31,7 +31,9 @@ MANAGED_DISEASES = ("hypertension", "t2dm")
 CHECK_PROGRAMMES = ("elderly_check", "elderly_tcm", "disabled_check")
 # The children's checks of 0–6 years (app.followups.child_plans): one plan, the next check of the schedule.
 CHILD_PROGRAMME = "child"
-PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,)
+# A pregnancy's visits (app.followups.maternal_plans): the next antenatal visit; after the delivery the next postpartum one.
+MATERNAL_PROGRAMMES = ("antenatal", "postpartum")
+PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,) + MATERNAL_PROGRAMMES
 METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
 FACE_TO_FACE = ("clinic", "home")
 # 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)
@@ -40,7 +42,8 @@ PLAN_STATUSES = ("open", "done", "closed")
 # Why the plan's window is what it is; priority: 2 urgent referral, 1 referral pending, 0 otherwise.
 PLAN_REASONS = ("first", "routine", "recheck", "referral", "urgent")
 # lapsed: a yearly check's plan still open when its year ended (the new year's plan replaces it)
-CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed", "lapsed")
+# ended: the pregnancy ended, so its antenatal visits are no longer owed
+CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed", "lapsed", "ended")
 
 _OPEN = text("status = 'open'")
 

@@ -37,7 +37,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.followups import rules
-from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, FollowupPlan, FollowupVisit
+from app.followups.models import (
+    CHECK_PROGRAMMES,
+    CHILD_PROGRAMME,
+    MANAGED_DISEASES,
+    MATERNAL_PROGRAMMES,
+    FollowupPlan,
+    FollowupVisit,
+)
 from app.residents.models import Condition, Resident
 
 
@@ -53,6 +60,13 @@ def add_days_column(expr, days):
     if db.session.get_bind().dialect.name == "sqlite":
         return func.date(expr, literal_column("'+'") + cast(days, String) + literal_column("' days'"), type_=Date)
     return type_coerce(expr + days, Date)
+
+
+def later_of(a, b):
+    """The later of two DATE expressions (SQLite stores dates as ISO text, so ``max`` orders them)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.max(a, b, type_=Date)
+    return func.greatest(a, b, type_=Date)
 
 
 # The columns of a missing-plans SELECT, in order (``kind`` after them where a programme has one).
@@ -107,7 +121,7 @@ def plan_applies_clause():
     return and_(
         Resident.status == "active",
         or_(
-            FollowupPlan.disease.in_((*CHECK_PROGRAMMES, CHILD_PROGRAMME)),
+            FollowupPlan.disease.in_((*CHECK_PROGRAMMES, CHILD_PROGRAMME, *MATERNAL_PROGRAMMES)),
             condition_active(FollowupPlan.disease),
         ),
     )

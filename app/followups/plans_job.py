@@ -1,6 +1,6 @@
 """The plan job :func:`ensure_plans` (daily): every managed patient has exactly one open plan per
-disease, and every resident a plan per yearly check programme and child check due (``checkups``,
-``child_plans``). It closes the plans of residents who moved away or died and of diagnoses no longer active,
+disease, and every resident a plan per yearly check programme, child check and pregnancy visit due
+(``checkups``, ``child_plans``, ``maternal_plans``). It closes the plans of residents who moved away or died and of diagnoses no longer active,
 then opens the missing ones with one ``INSERT … SELECT`` (window from the last face-to-face visit,
 or a first window from today for a patient never seen). Runs as ``app.followups.job_runs`` says.
 """
@@ -25,7 +25,7 @@ from app.common.time import now
 from app.common.time import today as local_today
 from app.common.types import UTCDateTime
 from app.extensions import db
-from app.followups import checkups, child_plans, rules
+from app.followups import checkups, child_plans, maternal_plans, rules
 from app.followups.job_runs import commit_run as _commit
 from app.followups.models import FACE_TO_FACE, MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.followups.plans import add_days, insert_plans
@@ -164,4 +164,8 @@ def ensure_plans(today: date | None = None) -> dict:
     counts["child_checks_lapsed"] = child_plans.close_lapsed(day)
     counts["child_checks_done"] = child_plans.close_done(day)
     counts["child_checks_opened"] = child_plans.open_missing(day)
+    # a pregnancy's visits (app.followups.maternal_plans): close the done, the lapsed and the ended, open
+    counts["maternal_done"] = maternal_plans.close_done(day)
+    counts["maternal_lapsed"] = maternal_plans.close_lapsed(day)
+    counts["maternal_opened"] = maternal_plans.open_missing(day)
     return _commit(counts, "ensure_plans", day)

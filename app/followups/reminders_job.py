@@ -20,15 +20,17 @@ from sqlalchemy import String, case, cast, exists, func, literal, select
 from app.common.time import at_local
 from app.common.time import today as local_today
 from app.family.models import FamilyGrant
-from app.followups import checkups, child_plans, rules
+from app.followups import checkups, child_plans, maternal_plans, rules
 from app.followups.job_runs import DISEASE_NAMES
 from app.followups.job_runs import commit_run as _commit
-from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, FollowupPlan
+from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, MATERNAL_PROGRAMMES, FollowupPlan
 from app.followups.notifications import (
     CHECKUP_CLOSING,
     CHECKUP_DUE,
     CHILD_CHECK_CLOSING,
     CHILD_CHECK_DUE,
+    MATERNAL_CLOSING,
+    MATERNAL_DUE,
     WINDOW_CLOSING,
     WINDOW_OPEN,
 )
@@ -128,7 +130,20 @@ CHILDREN = Line(
     listed_as="programmes",
     recipients=_guardians,
 )
-LINES = (CHRONIC, CHECKUPS, CHILDREN)
+# A pregnancy's visits (app.followups.maternal_plans): told to the woman.
+MATERNAL = Line(
+    prefix=maternal_plans.REMINDER_PREFIX,
+    programmes=MATERNAL_PROGRAMMES,
+    names={"antenatal": "产前检查", "postpartum": "产后访视"},
+    applies=_active_resident,
+    templates={"open": MATERNAL_DUE, "closing": MATERNAL_CLOSING},
+    bodies={
+        "open": ("您的", "时间到了：请于 ", " 前到", "检查（可预约）。"),
+        "closing": ("您的", "将于 ", " 到期，请尽快联系", "完成检查。"),
+    },
+    listed_as="programmes",
+)
+LINES = (CHRONIC, CHECKUPS, CHILDREN, MATERNAL)
 
 
 def _text(expr):

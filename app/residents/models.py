@@ -37,9 +37,10 @@ class Resident(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     archive_no: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(50), index=True)
-    # Never in plain text: Fernet token, and an HMAC for equality lookups.
-    id_number_enc: Mapped[str] = mapped_column(String(255))
-    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Never in plain text: Fernet token, and an HMAC for equality lookups. Null only for a newborn
+    # whose archive the delivery opened before the household registration gave the ID number.
+    id_number_enc: Mapped[str | None] = mapped_column(String(255))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     sex: Mapped[str] = mapped_column(String(6))
     birth_on: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))

@@ -18,9 +18,11 @@ class ResidentOut(Out):
     archive_no = ma.fields.String()
     name = ma.fields.String()
     id_number = ma.fields.String(
+        allow_none=True,
         metadata={
-            "description": "masked to the 6-digit area code (371002************) unless the viewer is the resident"
-        }
+            "description": "masked to the 6-digit area code (371002************) unless the viewer is the resident; "
+            "null for a newborn's archive until the household registration gives the number"
+        },
     )
     sex = ma.fields.String()
     birth_on = ma.fields.Date()
@@ -48,7 +50,10 @@ class ResidentOut(Out):
     disabled_certified = ma.fields.Boolean()
     poverty_alleviated = ma.fields.Boolean()
     special_family = ma.fields.Boolean()
-    pregnancy_due_on = ma.fields.Date(allow_none=True)
+    pregnancy_due_on = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "the ongoing pregnancy's expected delivery date (POST …/pregnancies sets it)"},
+    )
     populations = _list(ma.fields.String())
     conditions = _list(ma.fields.Nested(ConditionOut))
 
@@ -83,7 +88,6 @@ class _ArchiveFields(Strict):
     disabled_certified = ma.fields.Boolean()
     poverty_alleviated = ma.fields.Boolean()
     special_family = ma.fields.Boolean()
-    pregnancy_due_on = ma.fields.Date(allow_none=True)
 
 
 class ResidentCreateIn(_ArchiveFields):
@@ -106,6 +110,13 @@ class ResidentCreateIn(_ArchiveFields):
 
 class ResidentPatchIn(_ArchiveFields):
     name = name_field(50)
+    id_number = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=18),
+        metadata={
+            "description": "only for an archive without one (a newborn's, opened by the delivery): the number's "
+            "birth date and sex must be the archive's; a number on record cannot be changed"
+        },
+    )
     status = ma.fields.String(validate=ma.validate.OneOf(RESIDENT_STATUSES))
     status_changed_on = ma.fields.Date()
 

@@ -126,6 +126,8 @@ def create_resident(actor, data: dict) -> Resident:
 
 def update_resident(actor, resident: Resident, data: dict) -> Resident:
     _check_links(actor, data)
+    if "id_number" in data:
+        _give_id_number(resident, data.pop("id_number"))
     if "status" in data and data["status"] != resident.status:
         data.setdefault("status_changed_on", today())
     for field, value in data.items():
@@ -133,6 +135,26 @@ def update_resident(actor, resident: Resident, data: dict) -> Resident:
     audit.record(actor, resident.id, action="update", section="basic_info")
     db.session.flush()
     return resident
+
+
+def _give_id_number(resident: Resident, number: str) -> None:
+    """A newborn's archive gets its ID number once the household registration gives it."""
+    if resident.id_number_enc is not None:
+        raise Invalid("id_number", "this archive has an ID number; it cannot be changed")
+    try:
+        parsed = parse_id_number(number)
+    except IdNumberError as err:
+        raise Invalid("id_number", str(err)) from None
+    if (parsed.birth_on, parsed.sex) != (resident.birth_on, resident.sex):
+        raise Invalid("id_number", "its birth date and sex are not the archive's")
+    if find_by_id_number(parsed.value) is not None:
+        raise Conflict("an archive with this ID number already exists", error="duplicate_id_number")
+    resident.id_number_enc, resident.id_number_hash = vault().encrypt(parsed.value), vault().lookup_hash(parsed.value)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent request gave the same number to another archive
+        db.session.rollback()
+        raise Conflict("an archive with this ID number already exists", error="duplicate_id_number") from None
 
 
 def register_condition(actor, resident: Resident, disease: str, diagnosed_on: date) -> Condition:
@@ -239,7 +261,10 @@ def rotate_id_number_key(batch: int = 5000) -> Iterator[int]:
     )
     while True:
         rows = db.session.execute(
-            select(Resident.id, Resident.id_number_enc).where(Resident.id > last_id).order_by(Resident.id).limit(batch)
+            select(Resident.id, Resident.id_number_enc)
+            .where(Resident.id > last_id, Resident.id_number_enc.is_not(None))
+            .order_by(Resident.id)
+            .limit(batch)
         ).all()
         if not rows:
             return

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.appointments.booking import appointment_for_visit, complete_appointment
 from app.appointments.models import Appointment, Slot
-from app.common.time import freeze, frozen
+from app.common.time import freeze, frozen, today
 from app.extensions import db
 from tests.appointments.helpers import NOW, book, booked, cst, dispatch_at, inbox, iso, outbox, publish, slot_state
 
@@ -351,9 +351,10 @@ def test_the_service_must_fit_the_person(api, world, app):
             else:
                 assert r.status_code == 422, (who, service, r.json)
                 assert r.json["error"] == "not_eligible" and list(r.json["errors"]) == ["resident_id"]
-    # pregnant from the archive's due date on: the prenatal check fits
-    r = api.patch("a-doc", f"/api/v1/residents/{world.alice}", json={"pregnancy_due_on": "2026-02-01"})
-    assert r.status_code == 200, r.json
+    # pregnant once the pregnancy is registered: the prenatal check fits
+    body = {"registered_on": today().isoformat(), "last_menstrual_on": (today() - timedelta(days=120)).isoformat()}
+    r = api.post("a-doc", f"/api/v1/residents/{world.alice}/pregnancies", json=body)
+    assert r.status_code == 201, r.json
     assert book(api, "alice", slots["prenatal_check"]).status_code == 201
     # the service named in the request must be the slot's
     wrong = book(api, "a-doc", slots["consultation"], world.alice, service="elderly_check")

@@ -24,6 +24,7 @@ SECTIONS = [
     "populations",
     "conditions",
     "health_checks",
+    "pregnancies",
     "child_checks",
     "followups",
     "service_records",

@@ -101,8 +101,9 @@ def test_populations_follow_the_archive_not_typed_input(api, world):
     assert api.post("a-admin", "/api/v1/packages", json=pregnancy).status_code == 201
     assert names(api.get("alice", "/api/v1/packages")) == ["BASIC"]
     # the archive records a pregnancy → the pregnancy package becomes choosable for her
-    due = (today() + timedelta(days=90)).isoformat()
-    assert api.patch("a-doc", f"/api/v1/residents/{world.alice}", json={"pregnancy_due_on": due}).status_code == 200
+    lmp = (today() - timedelta(days=190)).isoformat()
+    body = {"registered_on": today().isoformat(), "last_menstrual_on": lmp}
+    assert api.post("a-doc", f"/api/v1/residents/{world.alice}/pregnancies", json=body).status_code == 201
     assert names(api.get("alice", "/api/v1/packages")) == ["BASIC", "PREG"]
 
 

@@ -1,0 +1,345 @@
+"""Pregnancies through the HTTP API: registration at 10 and at 15 weeks and the schedule each gets, a
+high-risk pregnancy's 7 visits, the plans of the one plan engine (worklist, reminders to the woman
+exactly once and withdrawn after the visit), a delivery creating the baby's archive and the guardian
+grant, postpartum visits, bad input and scope."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from app.audit.models import AccessLog
+from app.common.ids import make_id_number
+from app.common.time import frozen
+from app.extensions import db
+from app.followups import plans_job, reminders_job
+from app.followups.notifications import MATERNAL_DUE
+from tests.archive.helpers import add_resident
+from tests.followups.helpers import DAY, morning, outbox, plans, run
+
+D = DAY
+W = 7
+
+
+def woman(app, world, key="mum", age=28) -> int:
+    """A woman of alice's household and team A, who can log in as ``key``."""
+    from app.residents.models import Resident
+
+    rid = add_resident(
+        app, world, key, "孙梅", world.a, date(D.year - age, 4, 2), sex="female", household_id=world.home
+    )
+    with app.app_context():
+        person = db.session.get(Resident, rid)
+        person.team_id, person.relation_to_head = world.team_a, "妻子"
+        db.session.commit()
+    return rid
+
+
+def register(api, rid, weeks: int, who="a-doc", registered_on=D, **fields):
+    body = {
+        "registered_on": str(registered_on),
+        "last_menstrual_on": str(registered_on - timedelta(days=weeks * W)),
+        **fields,
+    }
+    with frozen(morning(D)):
+        return api.post(who, f"/api/v1/residents/{rid}/pregnancies", json=body)
+
+
+def post(api, path, body, who="a-doc", day=D):
+    with frozen(morning(day)):
+        return api.post(who, path, json={k: str(v) if isinstance(v, date) else v for k, v in body.items()})
+
+
+def maternal_plans(app, rid, status="open"):
+    return [
+        (p["disease"], p["kind"], p["opens_on"], p["due_on"])
+        for p in plans(app, rid, status, ("antenatal", "postpartum"))
+    ]
+
+
+def test_registered_at_10_weeks_early_with_five_visits(app, api, world):
+    rid = woman(app, world)
+    r = register(api, rid, 10, gravidity=2, parity=1)
+    assert r.status_code == 201, r.json
+    lmp = D - timedelta(days=70)
+    body = r.json
+    assert (body["status"], body["gestational_weeks_at_registration"], body["early_registration"]) == (
+        "ongoing",
+        10,
+        True,
+    )
+    assert (body["high_risk"], body["expected_on"], body["gestational_age"]) == (
+        False,
+        str(lmp + timedelta(days=280)),
+        "10+0",
+    )
+    assert [(s["kind"], s["opens_on"], s["due_on"]) for s in body["schedule"]] == [
+        ("first", str(D), str(lmp + timedelta(days=90))),
+        ("w16_20", str(lmp + timedelta(days=112)), str(lmp + timedelta(days=146))),
+        ("w21_24", str(lmp + timedelta(days=147)), str(lmp + timedelta(days=174))),
+        ("w28_36", str(lmp + timedelta(days=196)), str(lmp + timedelta(days=258))),
+        ("w37_40", str(lmp + timedelta(days=259)), str(lmp + timedelta(days=286))),
+    ]
+    # the basic sheet's due date is the pregnancy's; she is in the "pregnant" population
+    with frozen(morning(D)):
+        sheet = api.get("a-doc", f"/api/v1/residents/{rid}").json
+    assert sheet["pregnancy_due_on"] == str(lmp + timedelta(days=280)) and "pregnant" in sheet["populations"]
+    # the first visit's plan opened at once
+    assert maternal_plans(app, rid) == [("antenatal", "first", D, lmp + timedelta(days=90))]
+    # a second ongoing pregnancy is a conflict
+    again = register(api, rid, 11)
+    assert again.status_code == 409 and again.json["error"] == "pregnancy_ongoing"
+
+
+def test_registered_at_15_weeks_late_and_the_first_visit_due_at_once(app, api, world):
+    rid = woman(app, world)
+    r = register(api, rid, 15)
+    assert r.status_code == 201, r.json
+    assert (r.json["gestational_weeks_at_registration"], r.json["early_registration"]) == (15, False)
+    first = r.json["schedule"][0]
+    assert (first["kind"], first["opens_on"], first["due_on"], first["missed"]) == ("first", str(D), str(D), False)
+    assert len(r.json["schedule"]) == 5
+    visit = post(api, f"/api/v1/pregnancies/{r.json['id']}/antenatal-visits", {"visit_on": D, "sbp": 112, "dbp": 70})
+    assert visit.status_code == 201, visit.json
+    assert (visit.json["slot"], visit.json["gestational_age"], visit.json["gestational_days"]) == ("first", "15+0", 105)
+    lmp = D - timedelta(days=105)
+    assert maternal_plans(app, rid) == [("antenatal", "w16_20", lmp + timedelta(days=112), lmp + timedelta(days=146))]
+    assert maternal_plans(app, rid, "done") == [("antenatal", "first", D, D)]
+
+
+def test_a_high_risk_pregnancy_is_owed_seven_visits(app, api, world):
+    rid = woman(app, world, age=37)  # 35 or over at the expected date: high-risk by age alone
+    r = register(api, rid, 8, registered_on=D - timedelta(days=34 * W), risk_factors=["anaemia"])
+    assert r.status_code == 201, r.json
+    assert r.json["high_risk"] and r.json["risk_factors"] == ["anaemia", "advanced_age"]
+    kinds = [s["kind"] for s in r.json["schedule"]]
+    assert kinds == ["first", "w16_20", "w21_24", "w25_27", "w28_31", "w32_36", "w37_40"]
+    lmp = D - timedelta(days=42 * W)
+    pid = r.json["id"]
+    for week in (9, 18, 22, 26, 30, 34, 38):
+        visit = post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": lmp + timedelta(days=week * W)})
+        assert visit.status_code == 201, (week, visit.json)
+    with frozen(morning(D)):
+        [mine] = api.get("a-doc", f"/api/v1/residents/{rid}/pregnancies").json["items"]
+    assert mine["antenatal_visit_count"] == 7
+    assert [(v["slot"], v["gestational_age"]) for v in mine["antenatal_visits"]] == [
+        ("first", "9+0"), ("w16_20", "18+0"), ("w21_24", "22+0"), ("w25_27", "26+0"), ("w28_31", "30+0"),
+        ("w32_36", "34+0"), ("w37_40", "38+0"),
+    ]  # fmt: skip
+    assert all(s["done_on"] for s in mine["schedule"])
+
+
+def test_a_visit_raising_the_risk_extends_the_schedule(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 10).json["id"]
+    r = post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": D, "risk_factors": ["preeclampsia"]})
+    assert r.status_code == 201
+    with frozen(morning(D)):
+        [mine] = api.get("a-doc", f"/api/v1/residents/{rid}/pregnancies").json["items"]
+    assert mine["high_risk"] and len(mine["schedule"]) == 7
+
+
+def test_the_woman_is_reminded_once_and_the_reminder_withdrawn_after_the_visit(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 10).json["id"]
+    run(app, plans_job.ensure_plans, D)
+    for _ in range(3):
+        run(app, reminders_job.send_reminders, D, hour=2)
+    [row] = outbox(app, MATERNAL_DUE.kind)
+    assert row["dedup_key"] == f"maternal:{rid}:open:{D.isoformat()}"
+    assert (row["recipient_kind"], row["recipient_id"]) == ("resident", rid)
+    assert row["payload"]["body"].startswith("您的产前检查时间到了")
+    with frozen(morning(D)):
+        listed = api.get("a-doc", "/api/v1/worklist", query_string={"programme": "antenatal"}).json["items"]
+        due = api.get("mum", "/api/v1/me").json["due"]
+    assert [(i["resident"]["id"], i["kind"]) for i in listed] == [(rid, "first")]
+    assert [(d["programme"], d["kind"]) for d in due] == [("antenatal", "first")]
+    assert post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": D}).status_code == 201
+    assert [r["status"] for r in outbox(app, MATERNAL_DUE.kind)] == ["skipped"]
+    # the job keeps what the visit did: nothing to close or open
+    counts = run(app, plans_job.ensure_plans, D)
+    assert [counts[k] for k in ("maternal_done", "maternal_lapsed", "maternal_opened")] == [0, 0, 0]
+
+
+def test_a_missed_visit_lapses_when_the_next_window_opens(app, api, world):
+    rid = woman(app, world)
+    register(api, rid, 10)
+    lmp = D - timedelta(days=70)
+    counts = run(app, plans_job.ensure_plans, lmp + timedelta(days=16 * W))
+    assert (counts["maternal_lapsed"], counts["maternal_opened"]) == (1, 1)
+    assert maternal_plans(app, rid) == [("antenatal", "w16_20", lmp + timedelta(days=112), lmp + timedelta(days=146))]
+
+
+def test_a_delivery_opens_the_babys_archive_with_the_mother_as_guardian(app, api, world):
+    rid = woman(app, world)
+    with frozen(morning(D)):
+        assert api.get("mum", "/api/v1/me").status_code == 200  # her account is bound to her archive
+    pid = register(api, rid, 39, registered_on=D - timedelta(days=30 * W)).json["id"]
+    born, home = D - timedelta(days=3), D - timedelta(days=1)
+    r = post(
+        api,
+        f"/api/v1/pregnancies/{pid}/delivery",
+        {
+            "delivered_on": born,
+            "discharged_on": home,
+            "outcome": "live_birth",
+            "babies": [{"sex": "female", "birth_weight_g": 3200}],
+        },
+    )
+    assert r.status_code == 200, r.json
+    assert (r.json["status"], r.json["outcome"], r.json["gestational_age"]) == ("delivered", "live_birth", None)
+    [birth] = r.json["births"]
+    baby = birth["resident_id"]
+    assert (birth["live"], birth["sex"], birth["birth_weight_g"]) == (True, "female", 3200)
+    # the antenatal visits are over; the home visit is due 3–7 days after discharge
+    assert maternal_plans(app, rid) == [
+        ("postpartum", "home_visit", home + timedelta(days=3), home + timedelta(days=7))
+    ]
+    assert [s["kind"] for s in r.json["schedule"]][-2:] == ["home_visit", "day42_check"]
+    with frozen(morning(D)):
+        sheet = api.get("mum", f"/api/v1/residents/{baby}").json
+        me = api.get("mum", "/api/v1/me").json
+        mine = api.get("mum", f"/api/v1/residents/{rid}").json
+        assert api.get("b-doc", f"/api/v1/residents/{baby}").status_code == 404
+    assert (sheet["name"], sheet["sex"], sheet["birth_on"], sheet["id_number"]) == (
+        "孙梅之女",
+        "female",
+        str(born),
+        None,
+    )
+    assert (sheet["household_id"], sheet["team_id"], sheet["relation_to_head"]) == (world.home, world.team_a, "女")
+    assert baby in [m["resident_id"] for m in me["family"]]
+    assert mine["pregnancy_due_on"] is None
+    # the baby's first check is the newborn home visit, told to the mother
+    run(app, plans_job.ensure_plans, D)
+    assert [p["kind"] for p in plans(app, baby, "open", ("child",))] == ["newborn_visit"]
+    # the household registration gives the baby its number: once, matching the birth date and sex
+    number = make_id_number("371002", born, 902)
+    wrong = make_id_number("371002", born, 901)  # a boy's
+    with frozen(morning(D)):
+        refused = api.patch("a-doc", f"/api/v1/residents/{baby}", json={"id_number": wrong})
+        given = api.patch("a-doc", f"/api/v1/residents/{baby}", json={"id_number": number})
+        again = api.patch("a-doc", f"/api/v1/residents/{baby}", json={"id_number": number})
+        shown = api.get("mum", f"/api/v1/residents/{baby}").json["id_number"]
+    assert refused.status_code == 422 and "sex" in refused.json["errors"]["id_number"][0]
+    assert given.status_code == 200 and given.json["id_number"] == "371002************"
+    assert again.status_code == 422 and shown == "371002************"  # masked for a family member too
+    # a second delivery, and a visit of an ended pregnancy, conflict
+    again = post(
+        api,
+        f"/api/v1/pregnancies/{pid}/delivery",
+        {"delivered_on": born, "outcome": "live_birth", "babies": [{"sex": "male"}]},
+    )
+    assert again.status_code == 409 and again.json["error"] == "pregnancy_ended"
+    assert post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": D}).status_code == 409
+    # the postpartum visits: the home visit closes its plan, the 42-day check is next
+    visit = post(
+        api, f"/api/v1/pregnancies/{pid}/postpartum-visits", {"visit_on": D, "kind": "home_visit", "lochia": "normal"}
+    )
+    assert visit.status_code == 201, visit.json
+    assert visit.json["days_after_delivery"] == 3
+    assert maternal_plans(app, rid) == [
+        ("postpartum", "day42_check", born + timedelta(days=42), born + timedelta(days=56))
+    ]
+    twice = post(api, f"/api/v1/pregnancies/{pid}/postpartum-visits", {"visit_on": D, "kind": "home_visit"})
+    assert twice.status_code == 409
+
+
+def test_a_miscarriage_ends_the_pregnancy_without_babies_or_postpartum_plans(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 10).json["id"]
+    with_baby = post(
+        api,
+        f"/api/v1/pregnancies/{pid}/delivery",
+        {"delivered_on": D, "outcome": "miscarriage", "babies": [{"sex": "male"}]},
+    )
+    assert with_baby.status_code == 422 and "babies" in with_baby.json["errors"]
+    r = post(api, f"/api/v1/pregnancies/{pid}/delivery", {"delivered_on": D, "outcome": "miscarriage"})
+    assert r.status_code == 200 and r.json["status"] == "ended"
+    assert maternal_plans(app, rid) == []
+    assert [p[1] for p in maternal_plans(app, rid, "closed")] == ["first"]
+    assert (
+        post(api, f"/api/v1/pregnancies/{pid}/postpartum-visits", {"visit_on": D, "kind": "home_visit"}).status_code
+        == 409
+    )
+    assert register(api, rid, 6).status_code == 201  # a new pregnancy may be registered
+
+
+def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(app, api, world):
+    rid = woman(app, world)
+    cases = [
+        ({"registered_on": str(D), "last_menstrual_on": str(D + timedelta(days=1))}, "last_menstrual_on"),
+        ({"registered_on": str(D), "last_menstrual_on": str(D - timedelta(days=320))}, "last_menstrual_on"),
+        (
+            {"registered_on": str(D + timedelta(days=2)), "last_menstrual_on": str(D - timedelta(days=60))},
+            "registered_on",
+        ),
+        (
+            {"registered_on": str(D), "last_menstrual_on": str(D - timedelta(days=60)), "risk_factors": ["bad"]},
+            "risk_factors",
+        ),
+        (
+            {"registered_on": str(D), "last_menstrual_on": str(D - timedelta(days=60)), "gravidity": 1, "parity": 1},
+            "parity",
+        ),
+        ({"last_menstrual_on": str(D - timedelta(days=60))}, "registered_on"),
+    ]
+    for body, field in cases:
+        with frozen(morning(D)):
+            r = api.post("a-doc", f"/api/v1/residents/{rid}/pregnancies", json=body)
+        assert r.status_code == 422 and field in r.json["errors"], (body, r.json)
+    man = register(api, world.grandpa, 10)
+    assert man.status_code == 422 and "resident_id" in man.json["errors"]
+    pid = register(api, rid, 10).json["id"]
+    path = f"/api/v1/pregnancies/{pid}/antenatal-visits"
+    for body, field in [
+        ({"visit_on": D, "sbp": 120}, "dbp"),
+        ({"visit_on": D, "sbp": 80, "dbp": 90}, "dbp"),
+        ({"visit_on": D, "fundal_height_cm": 300}, "fundal_height_cm"),
+        ({"visit_on": D - timedelta(days=1)}, "visit_on"),
+        ({"visit_on": D, "urine_protein": "++++"}, "urine_protein"),
+    ]:
+        r = post(api, path, body)
+        assert r.status_code == 422 and field in r.json["errors"], (body, r.json)
+    bad_delivery = post(
+        api,
+        f"/api/v1/pregnancies/{pid}/delivery",
+        {
+            "delivered_on": D,
+            "discharged_on": D - timedelta(days=1),
+            "outcome": "live_birth",
+            "babies": [{"sex": "male"}],
+        },
+    )
+    assert bad_delivery.status_code == 422 and "discharged_on" in bad_delivery.json["errors"]
+    no_babies = post(api, f"/api/v1/pregnancies/{pid}/delivery", {"delivered_on": D, "outcome": "live_birth"})
+    assert no_babies.status_code == 422 and "babies" in no_babies.json["errors"]
+    with frozen(morning(D)):
+        [mine] = api.get("a-doc", f"/api/v1/residents/{rid}/pregnancies").json["items"]
+    assert (mine["status"], mine["antenatal_visit_count"], mine["births"]) == ("ongoing", 0, [])
+
+
+def test_other_institutions_get_404_the_woman_reads_her_own_and_every_read_is_logged(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 10).json["id"]
+    assert register(api, rid, 10, who="b-doc").status_code == 404
+    assert post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": D}, who="b-doc").status_code == 404
+    assert post(api, "/api/v1/pregnancies/999999/antenatal-visits", {"visit_on": D}).status_code == 404
+    with frozen(morning(D)):
+        assert api.get("b-doc", f"/api/v1/residents/{rid}/pregnancies").status_code == 404
+        assert api.get("bob", f"/api/v1/residents/{rid}/pregnancies").status_code == 404
+        own = api.get("mum", f"/api/v1/residents/{rid}/pregnancies")
+        archive = api.get("mum", f"/api/v1/residents/{rid}/archive").json
+        doctor = api.get("a-doc", f"/api/v1/residents/{rid}/archive").json
+        man = api.get("a-doc", f"/api/v1/residents/{world.grandpa}/archive").json
+    assert own.status_code == 200 and [p["id"] for p in own.json["items"]] == [pid]
+    assert archive["pregnancies"] == doctor["pregnancies"] == own.json["items"]
+    assert man["pregnancies"] is None
+    with app.app_context():
+        reads = db.session.execute(
+            select(AccessLog.actor_kind, AccessLog.section)
+            .where(AccessLog.subject_resident_id == rid, AccessLog.action == "read")
+            .order_by(AccessLog.id)
+        ).all()
+    assert [tuple(r) for r in reads] == [("resident", "pregnancies"), ("resident", "archive"), ("staff", "archive")]
