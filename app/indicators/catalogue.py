@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from app.indicators.clauses import (
     active_population,
-    child_check_in_year,
-    child_eye_check_in_year,
     controlled,
     dynamic_use,
-    every_due_check_done,
-    every_due_tcm_given,
     family_signed_on,
     health_check_in_year,
     key_population,
@@ -24,14 +20,13 @@ from app.indicators.clauses import (
     standardised_archive,
     standardised_management,
     tcm_in_year,
-    under_3,
 )
 from app.indicators.engine import Definition
+from app.indicators.maternal_child import MATERNAL_AND_CHILD
 
 # One function object per shared base, so a count evaluates it once per resident.
 _archive = active_population(None)
 elderly = active_population("elderly")
-children_0_6 = active_population("children_0_6")
 
 _OPEN = "archive open on D (status active, or moved away / deceased after D)"
 
@@ -117,70 +112,7 @@ DEFINITIONS: tuple[Definition, ...] = (
             "window": "1 Jan … D",
         },
     ),
-    Definition(
-        "under7_health_management",
-        "7岁以下儿童健康管理率",
-        "Health management of children under 7",
-        "children",
-        children_0_6,
-        child_check_in_year,
-        0.90,
-        csv_column="under7_mgmt_target_90pct",
-        text={
-            "numerator": "of those, children with a child health check (儿童健康检查) this year",
-            "denominator": "children 0–6 (before the 7th birthday) on D with an open archive",
-            "window": "1 Jan … D",
-        },
-    ),
-    Definition(
-        "child_eye_check",
-        "0-6岁儿童眼保健和视力检查覆盖率",
-        "Eye and vision check coverage of children 0–6",
-        "children",
-        children_0_6,
-        child_eye_check_in_year,
-        0.90,
-        csv_column="child_eye_check_target_90pct",
-        text={
-            "numerator": "of those, children with an eye and vision check at a child check this year",
-            "denominator": "children 0–6 on D with an open archive",
-            "window": "1 Jan … D",
-        },
-    ),
-    Definition(
-        "under3_systematic_management",
-        "3岁以下儿童系统管理率",
-        "Systematic management of children under 3",
-        "children",
-        under_3,
-        every_due_check_done,
-        0.80,
-        csv_column="under3_sys_mgmt_target_80pct",
-        text={
-            "numerator": "of those, children who had every check due this year for their age: each of "
-            "the 3, 6, 8, 12, 18, 24, 30 and 36-month checks whose window (app.archive.child_schedule) "
-            "closed between 1 January and D was done (a child with none due yet counts)",
-            "denominator": "children 0–36 months (before the 3rd birthday) on D with an open archive",
-            "window": "1 Jan … D",
-        },
-    ),
-    Definition(
-        "child_tcm",
-        "儿童中医药健康管理率",
-        "TCM health management of children under 3",
-        "children",
-        under_3,
-        every_due_tcm_given,
-        0.84,
-        csv_column="child_tcm_target_84pct",
-        text={
-            "numerator": "of those, children who had the TCM guidance due for their age this year: each "
-            "of the 6, 12, 18, 24, 30 and 36-month checks whose window closed between 1 January and D "
-            "gave TCM guidance (a child with none due yet counts)",
-            "denominator": "children 0–36 months on D with an open archive",
-            "window": "1 Jan … D",
-        },
-    ),
+    *MATERNAL_AND_CHILD,
     Definition(
         "hypertension_managed",
         "高血压患者管理人数",
@@ -389,15 +321,7 @@ DEFINITIONS: tuple[Definition, ...] = (
 BY_KEY: dict[str, Definition] = {d.key: d for d in DEFINITIONS}
 KEYS: tuple[str, ...] = tuple(BY_KEY)
 
-# Indicators of the district's targets table (附件2, docs/domain.md §7) the product has no data for
-# yet (maternal health): their targets are stored so they are there when the data is.
-TARGET_ONLY: dict[str, tuple[str, str]] = {
-    # key: (label, CSV column)
-    "maternal_systematic_management": ("孕产妇系统管理率", "maternal_sys_mgmt_target_90pct"),
-    "postpartum_visit": ("产后访视率", "postpartum_visit_target_90pct"),
-    "newborn_visit": ("新生儿访视率", "newborn_visit_target_90pct"),
-}
-TARGET_KEYS: tuple[str, ...] = KEYS + tuple(TARGET_ONLY)
+TARGET_KEYS: tuple[str, ...] = KEYS  # every indicator may have a target
 
 
 def describe(definition: Definition) -> dict:
@@ -451,9 +375,7 @@ def markdown_table() -> str:
 
 
 def label_of(key: str) -> str:
-    if key in BY_KEY:
-        return BY_KEY[key].label
-    return TARGET_ONLY[key][0]
+    return BY_KEY[key].label
 
 
 def select_definitions(keys: list[str] | None) -> list[Definition]:

@@ -188,7 +188,7 @@ class Definition:
     key: str
     label: str  # the Chinese name (docs/domain.md §7)
     name: str  # English, for charts and readers without Chinese
-    group: str  # archive | elderly | children | chronic | signing | survey
+    group: str  # archive | elderly | maternal | children | chronic | signing | survey
     base: Callable[[Context], Any]
     numerator: Callable[[Context], Any] | None  # None: every base resident counts
     target: float | None  # default target rate (docs/domain.md §5, §7)

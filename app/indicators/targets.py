@@ -5,8 +5,7 @@ target that applies to a row out.
 ``app/demo/data/huancui_2024_targets.csv`` — the first column the institution's name, then one column
 per target. ``*_target_NNpct`` columns give a target count at the rate NN % (``ehr_target_90pct`` →
 indicator ``ehr``, rate 0.90, count); ``htn_target_count`` / ``t2dm_target_count`` give the task
-target counts (应管人数) of ``hypertension_managed`` / ``t2dm_managed``; maternal and child columns are
-stored under their own keys (:data:`catalogue.TARGET_ONLY`) for when the product has their data.
+target counts (应管人数) of ``hypertension_managed`` / ``t2dm_managed``.
 Base figures (service population, 65+, births …) are not targets and are skipped. Institutions are
 matched by exact name; an unknown or ambiguous name, or a bad number, is an error naming it, and
 nothing is written.
@@ -30,7 +29,7 @@ from sqlalchemy import or_, select
 from app.access.scope import get_institution
 from app.errors import Invalid
 from app.extensions import db
-from app.indicators.catalogue import BY_KEY, DEFINITIONS, TARGET_KEYS, TARGET_ONLY
+from app.indicators.catalogue import BY_KEY, DEFINITIONS, TARGET_KEYS
 from app.indicators.models import IndicatorTarget
 from app.indicators.scope import top_most
 from app.orgs.models import Institution, subtree_ids
@@ -52,9 +51,7 @@ BASE_COLUMNS = (
 def column_map() -> dict[str, tuple[str, float | None]]:
     """CSV column → (indicator key, target rate or None for a pure count)."""
     found = {}
-    columns = [(d.key, d.csv_column) for d in DEFINITIONS if d.csv_column]
-    columns += [(key, column) for key, (_, column) in TARGET_ONLY.items()]
-    for key, column in columns:
+    for key, column in ((d.key, d.csv_column) for d in DEFINITIONS if d.csv_column):
         match = _PERCENT.search(column)
         found[column] = (key, int(match.group(1)) / 100 if match else None)
     return found

@@ -38,9 +38,12 @@ def _not_future(field: str, day: date) -> None:
 def pregnancy_in_scope(actor, pregnancy_id: int) -> tuple[Pregnancy, Resident]:
     """The pregnancy and its resident, 404 unless the resident is in the actor's scope."""
     pregnancy = db.session.get(Pregnancy, pregnancy_id)
-    if pregnancy is None:
-        raise NotFound("no such pregnancy")
-    return pregnancy, get_resident(actor, pregnancy.resident_id)
+    try:
+        if pregnancy is None:
+            raise NotFound()
+        return pregnancy, get_resident(actor, pregnancy.resident_id)
+    except NotFound:
+        raise NotFound("no such pregnancy") from None  # out of scope reads exactly like missing
 
 
 def register(actor, resident: Resident, data: dict) -> Pregnancy:

@@ -206,6 +206,45 @@ def young_child(scene: Scene, n: int) -> dict:
         return {"rid": child.id}
 
 
+def young_woman(scene: Scene, n: int) -> dict:
+    """A woman of 28 in the subject's household and team (a pregnancy's subject)."""
+    from app.orgs.models import Institution, Team
+    from app.residents.models import Household
+    from tests.factories import resident
+
+    with scene.app.app_context():
+        woman = resident(
+            f"王{'一二三四五六七八九十'[n % 10]}妹",
+            db.session.get(Institution, scene.ids["a"]),
+            TODAY.replace(year=TODAY.year - 28),
+            sex="female",
+            household=db.session.get(Household, scene.ids["home"]),
+            team_=db.session.get(Team, scene.ids["team_a"]),
+            relation_to_head="儿媳",
+        )
+        db.session.commit()
+        return {"rid": woman.id}
+
+
+def ongoing_pregnancy(scene: Scene, n: int) -> dict:
+    """A pregnancy of 20 weeks, registered at 10 by the subject's doctor."""
+    rid = young_woman(scene, n)["rid"]
+    body = {
+        "registered_on": (TODAY - timedelta(weeks=10)).isoformat(),
+        "last_menstrual_on": (TODAY - timedelta(weeks=20)).isoformat(),
+    }
+    return {"pid": scene.ok("doc", "POST", f"/api/v1/residents/{rid}/pregnancies", body)["id"]}
+
+
+def delivered_pregnancy(scene: Scene, n: int) -> dict:
+    """A pregnancy delivered (a live birth) two days ago."""
+    pid = ongoing_pregnancy(scene, n)["pid"]
+    born = (TODAY - timedelta(days=2)).isoformat()
+    body = {"delivered_on": born, "outcome": "live_birth", "babies": [{"sex": "male"}]}
+    scene.ok("doc", "POST", f"/api/v1/pregnancies/{pid}/delivery", body)
+    return {"pid": pid}
+
+
 def followup_visit(scene: Scene, n: int) -> dict:
     medicine = "隐私标记缓释片"
     body = scene.ok(

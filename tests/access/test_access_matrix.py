@@ -41,6 +41,11 @@ POST   /residents/<int:rid>/service-records      403  403  403  403  403  201  2
 POST   /residents/<int:rid>/conditions           403  403  403  403  403  201  201  404  403  403  201  401  401  401
 POST   /residents/<int:rid>/child-checks         403  403  403  403  403  201  201  404  403  403  201  401  401  401
 GET    /residents/<int:rid>/child-checks         200  404  404  200  404  200  200  404  200  404  200  401  401  401
+POST   /residents/<int:rid>/pregnancies          403  403  403  403  403  201  201  404  403  403  201  401  401  401
+GET    /residents/<int:rid>/pregnancies          200  404  404  200  404  200  200  404  200  404  200  401  401  401
+POST   /pregnancies/<int:pid>/antenatal-visits   403  403  403  403  403  201  201  404  403  403  201  401  401  401
+POST   /pregnancies/<int:pid>/delivery           403  403  403  403  403  200  200  404  403  403  200  401  401  401
+POST   /pregnancies/<int:pid>/postpartum-visits  403  403  403  403  403  201  201  404  403  403  201  401  401  401
 POST   /residents/<int:rid>/reminders            403  403  403  403  403  201  201  404  201  404  201  401  401  401
 GET    /residents/<int:rid>/followups            200  404  404  200  404  200  200  404  200  404  200  401  401  401
 GET    /followups/<int:visit_id>                 200  404  404  200  404  200  200  404  200  404  200  401  401  401
@@ -153,6 +158,25 @@ SPECS = {
         mx.young_child, _const({"checked_on": YESTERDAY, "weight_kg": 6.1}), fresh=True
     ),
     ("GET", "/api/v1/residents/<int:rid>/child-checks"): Endpoint(mx.subject),
+    # a woman of the subject's household and team: a second ongoing pregnancy is a 409, a delivery and
+    # each postpartum visit one-shot
+    ("POST", "/api/v1/residents/<int:rid>/pregnancies"): Endpoint(
+        mx.young_woman,
+        _const({"registered_on": YESTERDAY, "last_menstrual_on": (TODAY - timedelta(weeks=9)).isoformat()}),
+        fresh=True,
+    ),
+    ("GET", "/api/v1/residents/<int:rid>/pregnancies"): Endpoint(mx.subject),
+    ("POST", "/api/v1/pregnancies/<int:pid>/antenatal-visits"): Endpoint(
+        mx.ongoing_pregnancy, _const({"visit_on": YESTERDAY, "sbp": 112, "dbp": 72})
+    ),
+    ("POST", "/api/v1/pregnancies/<int:pid>/delivery"): Endpoint(
+        mx.ongoing_pregnancy,
+        _const({"delivered_on": YESTERDAY, "outcome": "live_birth", "babies": [{"sex": "female"}]}),
+        fresh=True,
+    ),
+    ("POST", "/api/v1/pregnancies/<int:pid>/postpartum-visits"): Endpoint(
+        mx.delivered_pregnancy, _const({"visit_on": YESTERDAY, "kind": "home_visit"}), fresh=True
+    ),
     ("POST", "/api/v1/residents/<int:rid>/reminders"): Endpoint(
         mx.subject, _const({"title": "复查提醒", "body": "请按时复查血压"})
     ),
