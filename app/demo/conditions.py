@@ -1,5 +1,5 @@
-"""Demo steps "conditions" and "pregnancies": the hypertension and T2DM patients the targets
-table asks for, and the women expecting a child."""
+"""Demo step "conditions": the hypertension and T2DM patients the targets table asks for (the
+pregnancies are ``app.maternal.demo``'s)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import heapq
 import random
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, update
-
 from app.common import time as clock
-from app.demo.context import CHUNK_SIZE, SeedContext
-from app.extensions import db
-from app.residents.models import Condition, Resident
+from app.demo.context import SeedContext
+from app.residents.models import Condition
 
 
-def _weighted_sample(rng: random.Random, items: list, weights: list[float], k: int) -> list:
+def weighted_sample(rng: random.Random, items: list, weights: list[float], k: int) -> list:
     """k items without replacement, chance proportional to weight (Efraimidis–Spirakis)."""
     if k <= 0:
         return []
@@ -47,11 +44,11 @@ def build_conditions(ctx: SeedContext) -> None:
             if ref.birth_on <= limits[0]:
                 eligible.append(ref)
                 bands.append(sum(ref.birth_on <= limit for limit in limits) - 1)
-        htn = _weighted_sample(
+        htn = weighted_sample(
             rng, eligible, [_HTN_WEIGHTS[b] for b in bands], ctx.scaled(centre.target["htn_target_count"])
         )
         htn_ids = {ref.id for ref in htn}
-        t2dm = _weighted_sample(
+        t2dm = weighted_sample(
             rng,
             eligible,
             [_T2DM_WEIGHTS[b] * (2.5 if ref.id in htn_ids else 1.0) for ref, b in zip(eligible, bands, strict=True)],
@@ -77,32 +74,3 @@ def build_conditions(ctx: SeedContext) -> None:
                 )
                 ctx.conditions.setdefault(disease, set()).add(ref.id)
     ctx.insert(Condition, rows)
-
-
-# --- step 6: pregnancies ----------------------------------------------------
-
-
-def build_pregnancies(ctx: SeedContext) -> None:
-    """About last year's live births (× scale) of women 20–40 are pregnant, due within 9 months."""
-    today = ctx.today
-    youngest, oldest = clock.years_before(today, 20), clock.years_before(today, 41)
-    params = []
-    for centre in ctx.centres:
-        rng = ctx.rng("pregnancies", centre.code)
-        women = [
-            ref
-            for ref in ctx.residents.get(centre.code, ())
-            if ref.sex == "female" and oldest < ref.birth_on <= youngest
-        ]
-        chosen = _weighted_sample(
-            rng, women, [6.0 if ref.married else 1.0 for ref in women], ctx.scaled(centre.target["live_births_2023"])
-        )
-        for ref in sorted(chosen, key=lambda r: r.id):
-            due = today + timedelta(days=rng.randint(7, 270))
-            ctx.pregnant[ref.id] = due
-            params.append({"rid": ref.id, "due": due})
-    if params:
-        table = Resident.__table__
-        statement = update(table).where(table.c.id == bindparam("rid")).values(pregnancy_due_on=bindparam("due"))
-        for start in range(0, len(params), CHUNK_SIZE):
-            db.session.execute(statement, params[start : start + CHUNK_SIZE])

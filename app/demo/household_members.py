@@ -11,15 +11,21 @@ from app.demo import names
 class Quota:
     """How many residents of each age band a centre still needs (exact totals)."""
 
-    def __init__(self, child: int, adult: int, elderly: int, under3: int = 0):
+    def __init__(self, child: int, adult: int, elderly: int, under3: int = 0, newborns: int = 0):
         self.left = {"child": child, "adult": adult, "elderly": elderly}
         self.under3 = min(under3, child)  # of the children, how many are still to be under 3 (0–36 months)
+        self.newborns = min(newborns, self.under3)  # … and of those, born in the last twelve months
 
     def child_age(self, rng: random.Random) -> int:
-        """The age of the child just taken: under 3 as often as the under-3s still to place require."""
+        """The age of the child just taken: under 3 as often as the under-3s still to place require,
+        under 1 as often as the newborns still to place require of those."""
         if self.under3 > 0 and rng.random() * (self.left["child"] + 1) < self.under3:
+            newborn = rng.random() * self.under3 < self.newborns
             self.under3 -= 1
-            return rng.randint(0, 2)
+            if newborn:
+                self.newborns -= 1
+                return 0
+            return rng.randint(1, 2)
         return rng.randint(3, 6)
 
     def take(self, band: str) -> bool:

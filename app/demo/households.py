@@ -1,5 +1,6 @@
 """Demo step "residents": households of 1–5 and their residents, centre by centre, with the exact
-numbers of elderly (65+), children (0–6) and under-3s (0–36 months) the targets table gives each centre."""
+numbers of elderly (65+), children (0–6), under-3s (0–36 months) and newborns (born in the last twelve
+months) the targets table gives each centre."""
 
 from __future__ import annotations
 
@@ -154,6 +155,7 @@ def _populate_centre(ctx: SeedContext, centre: Centre, bar) -> None:
         adult=population - elderly - children,
         elderly=elderly,
         under3=ctx.scaled(target["children_0_36m"]),
+        newborns=ctx.scaled(target["newborns_2023"]),
     )
 
     township = centre.kind == "township_health_center"

@@ -27,13 +27,14 @@ from app.archive.demo import seed_checks, seed_child_checks
 from app.common import time as clock
 from app.common.ids import vault
 from app.contracts.demo import seed_contracts
-from app.demo.conditions import build_conditions, build_pregnancies
+from app.demo.conditions import build_conditions
 from app.demo.context import BUREAU_NAME, TARGETS_FILE, SeedContext, Step, load_targets, reset_sequence
 from app.demo.households import build_residents
 from app.demo.organisation import build_admin_accounts, build_organisation, build_teams
 from app.extensions import db
 from app.followups.demo import seed_checkup_plans, seed_followups
 from app.indicators.demo import seed_targets
+from app.maternal.demo import seed_pregnancies
 from app.orgs.models import Institution
 from app.residents.models import Resident
 from app.surveys.demo import seed_surveys
@@ -50,7 +51,7 @@ STEPS: list[tuple[str, Step]] = [
     ("residents", build_residents),
     ("conditions", build_conditions),
     ("followups", seed_followups),
-    ("pregnancies", build_pregnancies),
+    ("pregnancies", seed_pregnancies),
     ("checks", seed_checks),
     ("child_checks", seed_child_checks),
     ("checkup_plans", seed_checkup_plans),

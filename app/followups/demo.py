@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.followups import checkups, child_plans, rules
+from app.followups import checkups, child_plans, maternal_plans, rules
 from app.followups.demo_visits import VISIT_COLUMNS, Patient, VisitWriter
 from app.followups.models import MANAGED_DISEASES, FollowupPlan, FollowupVisit
 from app.followups.plans import insert_plans
@@ -174,8 +174,9 @@ def seed_checkup_plans(ctx) -> None:
     checkups.close_not_eligible(ctx.today)
     opened += sum(insert_plans(checkups.missing_plans_select(p, ctx.today)) for p in checkups.PROGRAMMES)
     children = child_plans.open_missing(ctx.today)  # the next check of each child (after "child_checks")
-    ctx.counts["followup_plans"] += opened + children
+    maternal = maternal_plans.open_missing(ctx.today)  # each pregnancy's next visit (after "pregnancies")
+    ctx.counts["followup_plans"] += opened + children + maternal
     ctx.notes.append(
         f"Plans of the yearly checks (elderly check, elderly TCM, disabled check): {opened} open; "
-        f"of the child checks: {children} open."
+        f"of the child checks: {children} open; of the pregnancies' visits: {maternal} open."
     )

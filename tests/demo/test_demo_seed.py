@@ -16,6 +16,7 @@ from app.demo import seed as seed_module
 from app.demo.seed import load_targets
 from app.extensions import db
 from app.orgs.models import INSTITUTION_KINDS, Institution, Team, TeamMember
+from app.maternal.models import Birth, Pregnancy
 from app.residents.models import Condition, Household, Resident
 
 SCALE = 0.01
@@ -107,13 +108,24 @@ def test_population_counts_match_targets_per_institution(app):
             assert _near(count(Resident.birth_on <= elderly_limit), round(target["elderly_65_plus"] * SCALE))
             assert _near(count(Resident.birth_on > child_limit), round(target["children_0_6"] * SCALE))
             assert _near(count(Resident.birth_on > under3_limit), round(target["children_0_36m"] * SCALE))
+            newborns = count(Resident.birth_on > clock.years_before(today, 1))
+            assert _near(newborns, round(target["newborns_2023"] * SCALE))
             assert _near(patients("hypertension"), round(target["htn_target_count"] * SCALE))
             assert _near(patients("t2dm"), round(target["t2dm_target_count"] * SCALE))
             # Chronic patients are all 35+.
             assert patients("hypertension", Resident.birth_on > adult35_limit) == 0
             assert patients("t2dm", Resident.birth_on > adult35_limit) == 0
-            pregnant = count(Resident.pregnancy_due_on.is_not(None))
-            assert _near(pregnant, round(target["live_births_2023"] * SCALE))
+            # the live births of the last twelve months, each a baby of the centre born then
+            births = db.session.scalar(
+                select(func.count())
+                .select_from(Birth)
+                .join(Pregnancy, Pregnancy.id == Birth.pregnancy_id)
+                .join(Resident, Resident.id == Pregnancy.resident_id)
+                .where(in_centre, Birth.live, Pregnancy.delivered_on > today - clock.timedelta(days=365))
+            )
+            assert _near(births, round(target["live_births_2023"] * SCALE)), centre.name
+            ongoing = count(Resident.id.in_(select(Pregnancy.resident_id).where(Pregnancy.status == "ongoing")))
+            assert ongoing == count(Resident.pregnancy_due_on.is_not(None))
             # Teams sized to the scaled population, each with its GP leader.
             teams = db.session.scalars(select(Team).where(Team.institution_id == centre.id)).all()
             assert len(teams) == max(1, round(round(target["service_population"] * SCALE) / 2000))
@@ -144,9 +156,18 @@ def test_population_counts_match_targets_per_institution(app):
                 Resident.pregnancy_due_on.is_not(None)
             )
         ).all()
+        assert pregnant_rows
         for sex, birth_on, due in pregnant_rows:
-            assert sex == "female" and 20 <= clock.age_on(birth_on, today) <= 40
+            assert sex == "female" and 20 <= clock.age_on(birth_on, today) <= 45
             assert today < due <= today + clock.timedelta(days=280)
+        # each baby of a delivery lives in its mother's household and was born on the delivery day
+        pairs = db.session.execute(
+            select(Pregnancy.delivered_on, Resident.birth_on, Resident.household_id, Pregnancy.resident_id)
+            .join(Birth, Birth.pregnancy_id == Pregnancy.id)
+            .join(Resident, Resident.id == Birth.resident_id)
+        ).all()
+        households = dict(db.session.execute(select(Resident.id, Resident.household_id)).all())
+        assert pairs and all(d == b and h == households[m] for d, b, h, m in pairs)
 
 
 def test_id_numbers_are_valid_encrypted_and_match_the_row(app):
