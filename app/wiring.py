@@ -28,6 +28,7 @@ from app.followups import checkups as followup_checkups
 from app.followups import child_plans as followup_child_plans
 from app.followups import maternal_plans as followup_maternal_plans
 from app.followups import me_hooks as followup_me
+from app.maternal import fhir as maternal_fhir
 from app.maternal import reads as maternal_reads
 from app.notify import channels
 from app.residents import services as residents_services
@@ -56,6 +57,8 @@ HOOKS = (
     (archive_view.ARCHIVE_SECTIONS, followup_hooks.archive_section),
     # the FHIR export: the contract as EpisodeOfCare with its CareTeam
     (archive_fhir.FHIR_SECTIONS, contract_hooks.contract_fhir),
+    # … the pregnancies as EpisodeOfCare with their visits' Encounters and Observations
+    (archive_fhir.FHIR_SECTIONS, maternal_fhir.pregnancy_fhir),
     # what counts as archive activity for the dynamic-use rate
     (archive_metrics.ACTIVITY_SOURCES, contract_hooks.contract_deliveries_activity),
     (archive_metrics.ACTIVITY_SOURCES, followup_hooks.activity_source),

@@ -47,6 +47,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, Response, request
 
+from bench import raw_maternal
+
 JWT_SECRET = os.environ.get("JWT_SECRET_KEY") or "dev-only-jwt-secret-change-me-0123456789"
 ID_KEY = os.environ.get("ID_NUMBER_KEY") or "dev-only-id-number-key-change-me"
 ID_OLD_KEYS = [k for k in (os.environ.get("ID_NUMBER_OLD_KEYS") or "").split(",") if k]
@@ -66,7 +68,9 @@ def _derive(secret: str, purpose: bytes) -> bytes:
 _FERNET = MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(k, b"encrypt"))) for k in [ID_KEY, *ID_OLD_KEYS]])
 
 
-def masked_id_number(token: str) -> str | None:
+def masked_id_number(token: str | None) -> str | None:
+    if token is None:  # a newborn's archive before the household registration gave the number
+        return None
     try:
         value = _FERNET.decrypt(token.encode()).decode()
     except InvalidToken:
@@ -269,6 +273,7 @@ SELECT a.id, r.id_number_enc,
     'conditions', cd.all_json,
     'health_checks', json_build_object('items', hc.items, 'page', %(hc_page)s, 'per_page', %(per_page)s,
                                        'total', hc.total, 'comparison', cmp.rows),
+    'pregnancies', CASE WHEN r.sex = 'female' AND ag.age >= 10 AND ag.age < 60 THEN '[]'::json END,
     'child_checks', CASE WHEN ag.age <= 6 OR cc.total > 0 THEN
       json_build_object('items', cc.items, 'page', 1, 'per_page', %(per_page)s, 'total', cc.total) END,
     'followups', json_build_object(
@@ -279,7 +284,10 @@ SELECT a.id, r.id_number_enc,
     'service_records', json_build_object('items', sr.items, 'page', %(sr_page)s, 'per_page', %(per_page)s,
                                          'total', sr.total),
     'contract', ct.summary
-  )::text END AS body
+  )::text END AS body,
+  CASE WHEN r.sex = 'female' AND ag.age >= 10 AND ag.age < 60
+       THEN EXISTS (SELECT 1 FROM pregnancies p WHERE p.resident_id = r.id) END AS has_pregnancies,
+  cc.total AS child_checks, r.sex, r.birth_on
 FROM actor a
 LEFT JOIN res r ON true
 LEFT JOIN LATERAL (SELECT {_AGE.format(b="r.birth_on")} AS age) ag ON true
@@ -481,6 +489,16 @@ def archive_pg(rid: int):
     if row[2] is None:
         return error(404, "not_found", "resident not found")
     body = row[2].replace(_ID_SLOT, '"id_number" : ' + json.dumps(masked_id_number(row[1]), ensure_ascii=False), 1)
+    if row[3] or row[4]:  # what SQL does not judge: a woman's pregnancies, a child's growth (never the bench subject)
+        data = json.loads(body)
+        if row[3]:
+            data["pregnancies"] = raw_maternal.pregnancies(conn(), rid, day)
+        for item in (data["child_checks"] or {}).get("items", []):
+            item["growth"] = raw_maternal.growth(
+                row[5], row[6], date.fromisoformat(item["checked_on"]), item["weight_kg"], item["height_cm"],
+                item["head_circumference_cm"],
+            )  # fmt: skip
+        body = json.dumps(data, ensure_ascii=False)
     return ok(body + "\n")
 
 
@@ -939,6 +957,7 @@ def archive_py(rid: int):
             "weight_kg": _float(k[5]),
             "height_cm": _float(k[6]),
             "head_circumference_cm": _float(k[7]),
+            "growth": raw_maternal.growth(r["sex"], r["birth_on"], k[3], k[5], k[6], k[7]),
             "hemoglobin": _float(k[8]),
             "development": k[9],
             "eye_checked": bool(k[10]),
@@ -978,6 +997,7 @@ def archive_py(rid: int):
                 for y, on, sbp, dbp, w, b, g in comparison
             ],
         },
+        "pregnancies": raw_maternal.pregnancies(c, rid, day) if r["sex"] == "female" and 10 <= age < 60 else None,
         "child_checks": {"items": cc_items, "page": 1, "per_page": per_page, "total": child_total}
         if age <= 6 or child_total
         else None,

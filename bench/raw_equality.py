@@ -1,9 +1,10 @@
 """The raw baseline answers what the API answers: parsed JSON compared, before anything is timed.
 
 ``check()`` fetches, as the bench's doctor, the archive of the bench's resident and of one resident
-of every shape the archive has (elderly with the three-year comparison, a child, a pregnancy, flags,
-no contract, each open contract state, a renewal, no doctor, a family group, a patient without
-visits, one with few, both diseases) from the API and from ``raw_app`` (both variants), the worklist
+of every shape the archive has (elderly with the three-year comparison, a child, a pregnancy, a
+high-risk mother after her delivery, a baby of one, flags, no contract, each open contract state, a
+renewal, no doctor, a family group, a patient without visits, one with few, both diseases) from the
+API and from ``raw_app`` (both variants), the worklist
 pages 1 and 2, a short page and a page past the end, and the refusals (out of scope → 404 on both).
 Numbers compare by value (24 == 24.0). Any difference stops the bench.
 """
@@ -17,6 +18,9 @@ KINDS = {
     "elderly (comparison)": "r.birth_on <= (current_date - interval '66 years')",
     "child 0-6": "r.birth_on > (current_date - interval '6 years')",
     "pregnant": "r.pregnancy_due_on >= current_date",
+    "delivered, postpartum visited": "EXISTS (SELECT 1 FROM pregnancies p JOIN postpartum_visits v ON "
+    "v.pregnancy_id = p.id WHERE p.resident_id = r.id AND p.high_risk)",
+    "baby of a delivery": "EXISTS (SELECT 1 FROM births b WHERE b.resident_id = r.id)",
     "flags": "(r.disabled_certified OR r.poverty_alleviated OR r.special_family)",
     "no contract": "NOT EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id)",
     "pending contract": "EXISTS (SELECT 1 FROM contracts c WHERE c.resident_id = r.id AND c.status = 'pending')",

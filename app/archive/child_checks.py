@@ -88,6 +88,6 @@ def child_checks(actor, resident: Resident) -> dict:
     done = {row.kind: row.checked_on for row in rows}
     return {
         "resident_id": resident.id,
-        "items": [present_child_check(row, row.institution_name, row.doctor) for row in rows],
+        "items": [present_child_check(row, row.institution_name, row.doctor, child=resident) for row in rows],
         "schedule": child_schedule.schedule(resident.birth_on, done, today()),
     }

@@ -12,7 +12,8 @@
 - Encounter: each health check, child health check and service record (home visits and the
   newborn home visit as class HH).
 - EpisodeOfCare + CareTeam: the family-doctor contract, through :data:`FHIR_SECTIONS`
-  (the contracts feature fills it; see :func:`contract_episode_resources`).
+  (the contracts feature fills it; see :func:`contract_episode_resources`); the pregnancies as
+  EpisodeOfCare with their visits (``app.maternal.fhir``).
 
 Entries are identified by ``urn:uuid:`` full URLs derived from the row ids (stable between
 exports of the same database) and reference each other by them.
@@ -64,6 +65,9 @@ SIMPLE_OBSERVATIONS = {
     "hba1c": ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", "laboratory"),
     "head_circumference_cm": ("9843-4", "Head Occipital-frontal circumference", "cm", "vital-signs"),
     "hemoglobin": ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/L", "laboratory"),
+    "fundal_height_cm": ("11881-0", "Uterus Fundal height Tape measure", "cm", "exam"),
+    "fetal_heart_rate": ("55283-6", "Fetal Heart rate", "/min", "exam"),
+    "temperature_c": ("8310-5", "Body temperature", "Cel", "vital-signs"),
 }
 SERVICE_TEXT = {
     "consultation": "接诊",
@@ -97,7 +101,7 @@ def _category(code):
     return [{"coding": [{"system": OBS_CATEGORY, "code": code}]}]
 
 
-def _observations(source_key: str, day, patient_ref, encounter_ref, values: dict) -> list[dict]:
+def observations(source_key: str, day, patient_ref, encounter_ref, values: dict) -> list[dict]:
     effective = day.isoformat()
     out = []
     base = {
@@ -153,7 +157,7 @@ def _observations(source_key: str, day, patient_ref, encounter_ref, values: dict
     return out
 
 
-def _encounter(key, *, day, patient_ref, klass, text, institution, doctor, reason=None) -> dict:
+def encounter(key, *, day, patient_ref, klass, text, institution, doctor, reason=None) -> dict:
     return {
         "resourceType": "Encounter",
         "id": key,
@@ -263,7 +267,7 @@ def build_bundle(actor, resident) -> dict:
         entries.append(
             (
                 encounter_url,
-                _encounter(
+                encounter(
                     key,
                     day=check.checked_on,
                     patient_ref=patient_ref,
@@ -290,7 +294,7 @@ def build_bundle(actor, resident) -> dict:
             )
         }
         values["hba1c"] = (check.labs or {}).get("hba1c")
-        for obs in _observations(key, check.checked_on, patient_ref, encounter_url, values):
+        for obs in observations(key, check.checked_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
 
     for record in view.rows_of(view.SERVICE_RECORDS, resident.id):
@@ -301,7 +305,7 @@ def build_bundle(actor, resident) -> dict:
         entries.append(
             (
                 encounter_url,
-                _encounter(
+                encounter(
                     key,
                     day=record.served_on,
                     patient_ref=patient_ref,
@@ -314,7 +318,7 @@ def build_bundle(actor, resident) -> dict:
             )
         )
         values = {f: getattr(record, f) for f in ("sbp", "dbp", "heart_rate", "weight_kg", "fasting_glucose")}
-        for obs in _observations(key, record.served_on, patient_ref, encounter_url, values):
+        for obs in observations(key, record.served_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
 
     for check in view.rows_of(view.CHILD_CHECKS, resident.id):
@@ -324,7 +328,7 @@ def build_bundle(actor, resident) -> dict:
         entries.append(
             (
                 encounter_url,
-                _encounter(
+                encounter(
                     key,
                     day=check.checked_on,
                     patient_ref=patient_ref,
@@ -336,7 +340,7 @@ def build_bundle(actor, resident) -> dict:
             )
         )
         values = {f: getattr(check, f) for f in ("weight_kg", "height_cm", "head_circumference_cm", "hemoglobin")}
-        for obs in _observations(key, check.checked_on, patient_ref, encounter_url, values):
+        for obs in observations(key, check.checked_on, patient_ref, encounter_url, values):
             entries.append((ref("Observation", obs["id"]), obs))
 
     ctx = {"actor": actor, "patient_ref": patient_ref, "owner": owner, "ref": ref}

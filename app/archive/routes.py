@@ -77,10 +77,13 @@ def create_child_check(body, rid):
     at 3 … 36 months and at 4, 5, 6 years). `kind` is derived from the child's age on `checked_on`
     when left out; a check outside every window, or a `kind` whose window does not hold that age, is a
     422 saying which windows are near; a second check of the same kind is a 409. It fulfils the
-    child's plan and counts as a delivery of the contract's child health check item."""
+    child's plan and counts as a delivery of the contract's child health check item. `growth` judges
+    weight, length/height and head circumference against the WHO Child Growth Standards (z-scores;
+    low / normal / high at ±2 SD)."""
     actor = current_actor()
-    check = child_checks.create_child_check(actor, get_resident(actor, rid), body)
-    return child_checks.present_child_check(check, actor_institution_name(actor), actor.display)
+    child = get_resident(actor, rid)
+    check = child_checks.create_child_check(actor, child, body)
+    return child_checks.present_child_check(check, actor_institution_name(actor), actor.display, child=child)
 
 
 @blp.route("/residents/<int:rid>/child-checks", methods=["GET"])

@@ -433,6 +433,20 @@ class ChildCheckIn(Strict):
     note = _text(1000)
 
 
+class ZScoreOut(Out):
+    z = ma.fields.Float()
+    judgement = ma.fields.String(metadata={"description": "low (< −2 SD) | normal | high (> +2 SD)"})
+
+
+class GrowthOut(Out):
+    standard = ma.fields.String()
+    weight_for_age = ma.fields.Nested(ZScoreOut, allow_none=True)
+    length_for_age = ma.fields.Nested(ZScoreOut, allow_none=True, metadata={"description": "lying down under 2 years"})
+    head_circumference_for_age = ma.fields.Nested(
+        ZScoreOut, allow_none=True, metadata={"description": "null after 5 years (no WHO table)"}
+    )
+
+
 class ChildCheckOut(Out):
     id = ma.fields.Integer()
     resident_id = ma.fields.Integer()
@@ -443,6 +457,13 @@ class ChildCheckOut(Out):
     weight_kg = ma.fields.Float(allow_none=True)
     height_cm = ma.fields.Float(allow_none=True)
     head_circumference_cm = ma.fields.Float(allow_none=True)
+    growth = ma.fields.Nested(
+        GrowthOut,
+        allow_none=True,
+        metadata={
+            "description": "judged against the WHO Child Growth Standards (app.archive.growth); null: nothing measured"
+        },
+    )
     hemoglobin = ma.fields.Float(allow_none=True)
     development = ma.fields.String(allow_none=True)
     eye_checked = ma.fields.Boolean()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.archive import child_schedule
+from app.archive import child_schedule, growth
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.audit.models import AccessLog
@@ -215,8 +215,9 @@ def access_log_page(resident_id: int, page: int, per_page: int) -> dict:
     return page_body(items, page, per_page, total)
 
 
-def present_child_check(check, institution_name: str | None, doctor: str | None) -> dict:
-    """A check (the model or a row of ``child_checks``) in ChildCheckOut's shape."""
+def present_child_check(check, institution_name: str | None, doctor: str | None, *, child) -> dict:
+    """A check (the model or a row of ``child_checks``) of ``child`` (its sex and birth date judge the
+    growth) in ChildCheckOut's shape."""
     return {  # ChildCheckOut's order
         "id": check.id,
         "resident_id": check.resident_id,
@@ -227,6 +228,9 @@ def present_child_check(check, institution_name: str | None, doctor: str | None)
         "weight_kg": check.weight_kg,
         "height_cm": check.height_cm,
         "head_circumference_cm": check.head_circumference_cm,
+        "growth": growth.judge(
+            child.sex, child.birth_on, check.checked_on, check.weight_kg, check.height_cm, check.head_circumference_cm
+        ),
         "hemoglobin": check.hemoglobin,
         "development": check.development,
         "eye_checked": bool(check.eye_checked),

@@ -10,6 +10,7 @@ contribute (:data:`ARCHIVE_SECTIONS`) and the access-log row. The body comes out
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, extract, func, select
@@ -196,7 +197,14 @@ def archive_view(actor, resident_id: int, args: dict) -> dict:
     if want("child_checks"):  # a child's checks (0–6 years), or the checks of who was one
         child = age_on(resident.birth_on, day) <= CHILD_MAX_AGE or row.n_child_checks
         body["child_checks"] = (
-            _page(_CHILD_CHECK_PAGE, resident.id, row.n_child_checks, 1, per_page, present_child_check)
+            _page(
+                _CHILD_CHECK_PAGE,
+                resident.id,
+                row.n_child_checks,
+                1,
+                per_page,
+                partial(present_child_check, child=resident),
+            )
             if child
             else None
         )

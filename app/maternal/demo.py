@@ -2,7 +2,7 @@
 
 Per centre, ``live_births_2023`` × scale deliveries in the twelve months before the seed day: each is
 the birth of a baby of the "residents" step born in that time, and its mother a woman of 20–45 of the
-baby's household. Registration is early (before 13 weeks) for a share just below the
+baby's household (a baby whose household has none moves in with a woman of the centre who can be). Registration is early (before 13 weeks) for a share just below the
 孕产妇系统管理 target (``maternal_sys_mgmt_target_90pct`` ÷ ``live_births_2023``); the schedule's
 antenatal visits are nearly all made (a high-risk pregnancy's seven); the postpartum home visit lands
 within a week of discharge for a share just below ``postpartum_visit_target_90pct``, the 42-day check
@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from app.common.time import age_on, years_before
 from app.demo.conditions import weighted_sample
@@ -27,7 +27,7 @@ from app.extensions import db
 from app.maternal import schedule
 from app.maternal.models import AntenatalVisit, Birth, PostpartumVisit, Pregnancy
 from app.maternal.services import ADVANCED_AGE
-from app.residents.models import Resident
+from app.residents.models import Household, Resident
 
 RISKS = ("anaemia", "hypertension", "gestational_diabetes", "previous_caesarean", "thyroid_disease")
 
@@ -150,10 +150,18 @@ def _mothers_by_household(refs, today: date) -> dict:
     return found
 
 
+def _move(refs: list, position: dict, baby, mother, moved: list):
+    """The baby joins the mother's household (and team, and site): in the database and for later steps."""
+    moved.append({"rid": baby.id, "household": mother.household_id, "team": mother.team_id, "site": mother.site_id})
+    index = position[baby.id]
+    refs[index] = baby._replace(household_id=mother.household_id, team_id=mother.team_id, site_id=mother.site_id)
+    return refs[index]
+
+
 def seed_pregnancies(ctx) -> None:
     today, year_ago = ctx.today, ctx.today - timedelta(days=365)
     rows = _Rows(ctx)
-    due_dates = []
+    due_dates, moved = [], []
     for centre in ctx.centres:
         target, refs = centre.target, ctx.residents.get(centre.code, [])
         rng = ctx.rng("pregnancies", centre.code)
@@ -161,12 +169,22 @@ def seed_pregnancies(ctx) -> None:
         early_rate = min(1.0, _share(rng, target["maternal_sys_mgmt_target_90pct"] / births) / 0.93)
         home_rate = _share(rng, target["postpartum_visit_target_90pct"] / births)
         women = _mothers_by_household(refs, today)
-        babies = [r for r in refs if year_ago < r.birth_on <= today and women.get(r.household_id)]
-        mothers = set()
+        babies = [r for r in refs if year_ago < r.birth_on <= today]
+        mothers, position = set(), None
+        spare = [w for group in women.values() for w in group]
+        rng.shuffle(spare)
         for baby in sorted(rng.sample(babies, min(len(babies), ctx.scaled(births))), key=lambda r: r.id):
-            mother = rng.choice(women[baby.household_id])
-            if mother.id in mothers:
-                continue  # twins of the demo's households are two deliveries of one mother: keep one
+            free = [w for w in women.get(baby.household_id, ()) if w.id not in mothers]
+            if free:
+                mother = rng.choice(free)
+            else:  # nobody of the household could be the mother: the baby lives with a woman who can
+                while spare and spare[-1].id in mothers:
+                    spare.pop()
+                if not spare:
+                    continue
+                mother = spare.pop()
+                position = position or {ref.id: i for i, ref in enumerate(refs)}
+                baby = _move(refs, position, baby, mother, moved)
             mothers.add(mother.id)
             doctor = centre.team_leader.get(mother.team_id)
             early = rng.random() < early_rate
@@ -213,6 +231,19 @@ def seed_pregnancies(ctx) -> None:
         ctx.insert(model, batch)
     ctx.use_database_ids(Pregnancy)
     table = Resident.__table__
+    if moved:
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(
+                household_id=bindparam("household"),
+                team_id=bindparam("team"),
+                institution_id=bindparam("site"),
+                relation_to_head=None,
+                address=select(Household.address).where(Household.id == bindparam("household")).scalar_subquery(),
+            ),
+            moved,
+        )
     statement = update(table).where(table.c.id == bindparam("rid")).values(pregnancy_due_on=bindparam("due"))
     for start in range(0, len(due_dates), CHUNK_SIZE):
         db.session.execute(statement, due_dates[start : start + CHUNK_SIZE])

@@ -43,7 +43,7 @@ def _weeks(kind: str, label: str, first: int, last: int, turn_ends: int, **kw) -
 
 
 SLOTS: tuple[Slot, ...] = (
-    _weeks("first", "第1次产前检查(孕13周前)", 0, 12, 16),
+    _weeks("first", "第1次产前检查", 0, 12, 16),  # due before 13 weeks, or at a later registration
     _weeks("w16_20", "孕16~20周产前随访", 16, 20, 21),
     _weeks("w21_24", "孕21~24周产前随访", 21, 24, 25),
     _weeks("w25_27", "孕25~27周产前随访(高危)", 25, 27, 28, normal=False),

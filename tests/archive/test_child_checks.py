@@ -175,3 +175,22 @@ def test_the_fhir_export_carries_the_childs_checks(app, api, world):
     }
     assert (codes["9843-4"]["value"], codes["9843-4"]["code"]) == (40.5, "cm")
     assert codes["29463-7"]["value"] == 6.2
+
+
+def test_growth_is_judged_against_the_who_standard(app, api, world):
+    rid = baby(app, world, 100)  # a boy of 100 days: WHO median weight about 6.4 kg, length 61 cm
+    r = post_check(api, "a-doc", rid, D, weight_kg=4.1, height_cm=61.5, head_circumference_cm=40.5)
+    assert r.status_code == 201, r.json
+    growth = r.json["growth"]
+    assert growth["standard"].startswith("WHO Child Growth Standards 2006")
+    assert growth["weight_for_age"]["judgement"] == "low" and growth["weight_for_age"]["z"] < -2
+    assert growth["length_for_age"]["judgement"] == "normal" and abs(growth["length_for_age"]["z"]) < 1
+    assert growth["head_circumference_for_age"]["judgement"] == "normal"
+    # the same judgement wherever the check is shown
+    with frozen(morning(D)):
+        listed = api.get("a-doc", f"/api/v1/residents/{rid}/child-checks").json["items"][0]["growth"]
+        archived = api.get("a-doc", f"/api/v1/residents/{rid}/archive").json["child_checks"]["items"][0]["growth"]
+    assert listed == archived == growth
+    # nothing measured: no judgement
+    older = baby(app, world, 185, "baby6")
+    assert post_check(api, "a-doc", older, D).json["growth"] is None

@@ -343,3 +343,25 @@ def test_other_institutions_get_404_the_woman_reads_her_own_and_every_read_is_lo
             .order_by(AccessLog.id)
         ).all()
     assert [tuple(r) for r in reads] == [("resident", "pregnancies"), ("resident", "archive"), ("staff", "archive")]
+
+
+def test_the_fhir_export_carries_the_pregnancy_and_its_visits(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 10, registered_on=D - timedelta(days=10 * W)).json["id"]
+    lmp = D - timedelta(days=20 * W)
+    r = post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": lmp + timedelta(days=17 * W), "sbp": 110, "dbp": 70, "fundal_height_cm": 16.5, "fetal_heart_rate": 142})  # fmt: skip
+    assert r.status_code == 201, r.json
+    with frozen(morning(D)):
+        bundle = api.get("a-doc", f"/api/v1/residents/{rid}/archive/fhir").json
+    resources = [e["resource"] for e in bundle["entry"]]
+    [episode] = [r for r in resources if r["resourceType"] == "EpisodeOfCare" and r["id"].startswith("pregnancy-")]
+    assert (episode["status"], episode["type"][0]["text"], episode["period"]["start"]) == (
+        "active", "孕产期保健", str(D - timedelta(days=10 * W)),
+    )  # fmt: skip
+    [encounter] = [r for r in resources if r["resourceType"] == "Encounter"]
+    assert encounter["type"][0]["text"] == "第1次产前检查" and encounter["episodeOfCare"]
+    codes = {r["code"]["coding"][0]["code"]: r for r in resources if r["resourceType"] == "Observation"}
+    assert codes["11778-8"]["valueDateTime"] == str(lmp + timedelta(days=280))
+    assert codes["8665-2"]["valueDateTime"] == str(lmp)
+    assert (codes["11881-0"]["valueQuantity"]["value"], codes["55283-6"]["valueQuantity"]["value"]) == (16.5, 142)
+    assert "85354-9" in codes
