@@ -42,12 +42,11 @@ from zoneinfo import ZoneInfo
 
 import jwt
 import psycopg
+import raw_maternal  # beside this file: gunicorn runs the baseline from bench/
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, Response, request
-
-from bench import raw_maternal
 
 JWT_SECRET = os.environ.get("JWT_SECRET_KEY") or "dev-only-jwt-secret-change-me-0123456789"
 ID_KEY = os.environ.get("ID_NUMBER_KEY") or "dev-only-id-number-key-change-me"

@@ -11,7 +11,7 @@ from app.common.time import today
 from app.extensions import db
 from app.followups.models import FollowupPlan
 from app.followups.plans import plan_applies_clause, window_of
-from app.followups.worklist import kind_of
+from app.followups.worklist import kind_of, programme_of
 from app.residents.models import Resident
 
 
@@ -40,7 +40,7 @@ def me_section(actor, resident, body: dict) -> None:
             "plan_id": row.id,
             "resident_id": row.resident_id,
             "name": row.name,
-            "programme": row.disease,
+            "programme": programme_of(row.disease, row.plan_kind),
             "kind": kind_of(row.disease, row.plan_kind),
             "opens_on": row.opens_on,
             "due_on": row.due_on,

@@ -31,9 +31,13 @@ MANAGED_DISEASES = ("hypertension", "t2dm")
 CHECK_PROGRAMMES = ("elderly_check", "elderly_tcm", "disabled_check")
 # The children's checks of 0–6 years (app.followups.child_plans): one plan, the next check of the schedule.
 CHILD_PROGRAMME = "child"
+# The programmes the worklist and /me name: a child whose next check is the newborn home visit is
+# listed under ``newborn`` (the phone apps' 新生儿访视), every later check under ``child``.
+NEWBORN_PROGRAMME, NEWBORN_KIND = "newborn", "newborn_visit"
 # A pregnancy's visits (app.followups.maternal_plans): the next antenatal visit; after the delivery the next postpartum one.
 MATERNAL_PROGRAMMES = ("antenatal", "postpartum")
 PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,) + MATERNAL_PROGRAMMES
+LISTED_PROGRAMMES = (*MANAGED_DISEASES, *MATERNAL_PROGRAMMES, NEWBORN_PROGRAMME, CHILD_PROGRAMME, *CHECK_PROGRAMMES)
 METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
 FACE_TO_FACE = ("clinic", "home")
 # 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)

@@ -13,7 +13,7 @@ from app.common.schemas import bounded_float as _num
 from app.common.schemas import bounded_int as _int
 from app.common.schemas import choice as _choice
 from app.common.schemas import text as _text
-from app.followups.models import CLASSIFICATIONS, MANAGED_DISEASES, METHODS, PROGRAMMES
+from app.followups.models import CLASSIFICATIONS, LISTED_PROGRAMMES, MANAGED_DISEASES, METHODS
 
 _list = ma.fields.List
 R = ma.validate.Range
@@ -292,14 +292,17 @@ class WorklistPage(Out):
 
 
 class ProgrammeWorklistArgs(TeamWorklistArgs):
-    programme = _choice(PROGRAMMES, metadata={"description": "only this programme's plans"})
+    programme = _choice(LISTED_PROGRAMMES, metadata={"description": "only this programme's plans"})
 
 
 class ProgrammeWorklistItemOut(Out):
     plan_id = ma.fields.Integer()
-    programme = ma.fields.String(metadata={"description": "one of " + ", ".join(PROGRAMMES)})
+    programme = ma.fields.String(metadata={"description": "one of " + ", ".join(LISTED_PROGRAMMES)})
     kind = ma.fields.String(
-        metadata={"description": "what is due: followup | health_check | tcm, or the child check (month_3 …)"}
+        metadata={
+            "description": "what is due: followup | health_check | tcm, the child check (newborn_visit, month_3 …) "
+            "or the pregnancy's visit (first, w16_20 …, home_visit, day42_check)"
+        }
     )
     resident = ma.fields.Nested(FollowupWorklistResidentOut)
     opens_on = ma.fields.Date()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, bindparam, case, exists, func, select, text
+from sqlalchemy import Date, and_, bindparam, case, exists, func, literal, select, text
 
 from app.access.scope import bound_resident_scope, get_managed_team
 from app.audit import services as audit
@@ -17,7 +17,7 @@ from app.contracts.models import Contract
 from app.contracts.periods import in_force_clause
 from app.errors import Invalid
 from app.extensions import db
-from app.followups.models import FollowupPlan, FollowupVisit
+from app.followups.models import CHILD_PROGRAMME, NEWBORN_KIND, NEWBORN_PROGRAMME, FollowupPlan, FollowupVisit
 from app.followups.plans import managed_plan_clause, plan_applies_clause, window_of
 from app.residents.models import Resident
 
@@ -221,6 +221,17 @@ def kind_of(programme: str, plan_kind: str | None) -> str:
     return plan_kind or KINDS[programme]
 
 
+def programme_of(disease: str, plan_kind: str | None) -> str:
+    """The programme a plan is listed under (``newborn`` for a child's newborn home visit)."""
+    return NEWBORN_PROGRAMME if disease == CHILD_PROGRAMME and plan_kind == NEWBORN_KIND else disease
+
+
+def programme_column():
+    """:func:`programme_of` in SQL, to filter by the programme listed."""
+    newborn = and_(FollowupPlan.disease == CHILD_PROGRAMME, FollowupPlan.kind == NEWBORN_KIND)
+    return case((newborn, literal(NEWBORN_PROGRAMME)), else_=FollowupPlan.disease)
+
+
 _PROGRAMME_STATEMENTS: dict = {}
 
 
@@ -235,7 +246,7 @@ def programme_worklist(actor, args: dict) -> dict:
     if shape not in _PROGRAMME_STATEMENTS:
         plans = _open_plans(plan_applies_clause(), scope_clause, status, within is not None)
         if shape[-1]:
-            plans = plans.where(FollowupPlan.disease == bindparam("programme"))
+            plans = plans.where(programme_column() == bindparam("programme"))
         page = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset"))
         count = select(func.count()).select_from(plans.order_by(None).subquery())
         _PROGRAMME_STATEMENTS[shape] = page, count
@@ -264,7 +275,7 @@ def programme_worklist(actor, args: dict) -> dict:
 def _programme_item(row, day: date) -> dict:
     return {  # in ProgrammeWorklistItemOut's order
         "plan_id": row.id,
-        "programme": row.disease,
+        "programme": programme_of(row.disease, row.plan_kind),
         "kind": kind_of(row.disease, row.plan_kind),
         "resident": _resident(row, day),
         "opens_on": row.opens_on,

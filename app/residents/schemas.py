@@ -157,9 +157,17 @@ class DueOut(Out):
     resident_id = ma.fields.Integer()
     name = ma.fields.String()
     programme = ma.fields.String(
-        metadata={"description": "hypertension | t2dm | elderly_check | elderly_tcm | disabled_check | child"}
+        metadata={
+            "description": "hypertension | t2dm | antenatal | postpartum | newborn | child | elderly_check | "
+            "elderly_tcm | disabled_check"
+        }
     )
-    kind = ma.fields.String(metadata={"description": "followup | health_check | tcm, or the child check (month_3 …)"})
+    kind = ma.fields.String(
+        metadata={
+            "description": "followup | health_check | tcm, the child check (newborn_visit, month_3 …) or the "
+            "pregnancy's visit (first, w16_20 …, home_visit, day42_check)"
+        }
+    )
     opens_on = ma.fields.Date()
     due_on = ma.fields.Date()
     window = ma.fields.String(metadata={"description": "upcoming | due | overdue"})

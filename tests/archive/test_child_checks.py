@@ -194,3 +194,16 @@ def test_growth_is_judged_against_the_who_standard(app, api, world):
     # nothing measured: no judgement
     older = baby(app, world, 185, "baby6")
     assert post_check(api, "a-doc", older, D).json["growth"] is None
+
+
+def test_a_newborns_first_visit_is_listed_under_newborn(app, api, world):
+    rid = baby(app, world, 3)
+    older = baby(app, world, 80, "older")
+    run(app, plans_job.ensure_plans, D)
+    with frozen(morning(D)):
+        newborn = api.get("a-doc", "/api/v1/worklist", query_string={"programme": "newborn"}).json["items"]
+        child = api.get("a-doc", "/api/v1/worklist", query_string={"programme": "child"}).json["items"]
+    assert [(i["resident"]["id"], i["programme"], i["kind"]) for i in newborn] == [(rid, "newborn", "newborn_visit")]
+    listed = {(i["resident"]["id"], i["programme"], i["kind"]) for i in child}
+    assert (older, "child", "month_3") in listed and all(i["programme"] == "child" for i in child)
+    assert rid not in {i["resident"]["id"] for i in child}

@@ -15,8 +15,8 @@ from app.common.ids import parse_id_number, vault
 from app.demo import seed as seed_module
 from app.demo.seed import load_targets
 from app.extensions import db
-from app.orgs.models import INSTITUTION_KINDS, Institution, Team, TeamMember
 from app.maternal.models import Birth, Pregnancy
+from app.orgs.models import INSTITUTION_KINDS, Institution, Team, TeamMember
 from app.residents.models import Condition, Household, Resident
 
 SCALE = 0.01
