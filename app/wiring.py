@@ -75,8 +75,9 @@ LISTENERS = (
     # … and an antenatal or postpartum visit the woman's; registering or ending a pregnancy re-plans
     (events.service_delivered, followup_maternal_plans.on_service_delivered),
     (events.pregnancy_changed, followup_maternal_plans.on_pregnancy_changed),
-    # a delivery's live-born baby: the mother's account becomes its guardian
+    # a delivery's live-born baby: the mother's account becomes its guardian, its newborn visit is due
     (events.baby_archived, family_services.on_baby_archived),
+    (events.baby_archived, followup_child_plans.on_baby_archived),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
 )

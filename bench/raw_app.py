@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -303,7 +303,7 @@ LEFT JOIN LATERAL (
   SELECT to_json(array_remove(ARRAY[
            CASE WHEN ag.age >= 65 THEN 'elderly' END, CASE WHEN ag.age <= 6 THEN 'children_0_6' END,
            CASE WHEN cd.htn THEN 'hypertension' END, CASE WHEN cd.t2dm THEN 't2dm' END,
-           CASE WHEN r.pregnancy_due_on >= %(today)s THEN 'pregnant' END,
+           CASE WHEN r.pregnancy_due_on >= %(today)s - 14 THEN 'pregnant' END,
            CASE WHEN r.disabled_certified THEN 'disabled' END,
            CASE WHEN r.poverty_alleviated THEN 'poverty_alleviated' END,
            CASE WHEN r.special_family THEN 'special_family' END]::text[], NULL)) AS populations,
@@ -743,7 +743,7 @@ def archive_py(rid: int):
     if age <= 6:
         populations.append("children_0_6")
     populations.extend(d for d in ("hypertension", "t2dm") if d in active)
-    if r["pregnancy_due_on"] and r["pregnancy_due_on"] >= day:
+    if r["pregnancy_due_on"] and r["pregnancy_due_on"] >= day - timedelta(days=14):  # until 42 weeks
         populations.append("pregnant")
     if r["disabled_certified"]:
         populations.append("disabled")

@@ -40,7 +40,7 @@ def read_purpose(actor, resident_id: int, requested: str | None) -> str | None:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _check_day(field: str, day: date, resident: Resident) -> None:
+def check_day(field: str, day: date, resident: Resident) -> None:
     if day > today():
         raise Invalid(field, "cannot be in the future")
     if day < resident.birth_on:
@@ -59,7 +59,7 @@ def _clean(data: dict | None) -> dict:
 
 def create_health_check(actor, resident: Resident, data: dict) -> HealthCheck:
     """Store one 健康体检表: BMI computed here, the 65+ items only for the elderly."""
-    _check_day("checked_on", data["checked_on"], resident)
+    check_day("checked_on", data["checked_on"], resident)
     bmi = measures.bmi(data.get("weight_kg"), data.get("height_cm"))
     if bmi is not None and not BMI_PLAUSIBLE[0] <= bmi <= BMI_PLAUSIBLE[1]:
         raise Invalid("weight_kg", f"with this height the BMI would be {bmi}: check weight and height")
@@ -110,7 +110,7 @@ def record_service(
 
 
 def create_service_record(actor, resident: Resident, data: dict) -> ServiceRecord:
-    _check_day("served_on", data["served_on"], resident)
+    check_day("served_on", data["served_on"], resident)
     details = {}
     for part in ("referral", "tcm"):
         value = data.pop(part, None)

@@ -186,3 +186,9 @@ def on_service_delivered(sender, *, resident_id: int, served_on: date, source: s
         )
         notify.withdraw(f"{REMINDER_PREFIX}:{resident_id}:")
     open_missing(today(), resident_id)
+
+
+def on_baby_archived(sender, *, baby_resident_id: int, **_) -> None:
+    """``events.baby_archived`` listener: a newborn's first plan (the newborn home visit, due within a
+    week) opens at once, not with the next night's job."""
+    open_missing(today(), baby_resident_id)

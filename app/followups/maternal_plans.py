@@ -39,6 +39,7 @@ from app.followups.plans import PLAN_COLUMNS, add_days_column, insert_plans, lat
 from app.maternal.models import AntenatalVisit, PostpartumVisit, Pregnancy
 from app.maternal.schedule import ANTENATAL, POSTPARTUM, SLOTS
 from app.notify import services as notify
+from app.residents.models import Resident
 
 REMINDER_PREFIX = "maternal"  # maternal:{resident}:{open|closing}:{date}
 # A delivery's postpartum visits are owed until the last one's turn ends.
@@ -137,8 +138,10 @@ def missing_plans_select(day: date, resident_id: int | None = None):
     candidates = (
         select(Pregnancy.id.label("pregnancy_id"), slots.c.programme, func.min(slots.c.seq).label("seq"))
         .select_from(Pregnancy)
+        .join(Resident, Resident.id == Pregnancy.resident_id)
         .join(slots, true())
         .where(
+            Resident.status == "active",  # the plan job closes a woman's plans when she moves away or dies
             _owed(slots, day),
             turn_ends > literal(day, Date),
             ~_done(slots),
@@ -183,29 +186,33 @@ def open_missing(day: date, resident_id: int | None = None) -> int:
     return insert_plans(missing_plans_select(day, resident_id), (*PLAN_COLUMNS, "kind"))
 
 
-def _plans_of(slots, day: date):
-    """SELECT FollowupPlan.id, and per open maternal plan its pregnancy's slot: (plan, done, still owed)."""
+def _open_plans(resident_id: int | None):
+    """SELECT FollowupPlan.id of the open maternal plans (of one woman)."""
+    stmt = select(FollowupPlan.id).where(FollowupPlan.status == "open", FollowupPlan.disease.in_(MATERNAL_PROGRAMMES))
+    return stmt if resident_id is None else stmt.where(FollowupPlan.resident_id == resident_id)
+
+
+def _plans_of(slots, day: date, resident_id: int | None):
+    """The open maternal plans (of one woman) joined to the pregnancy they belong to — the ongoing one
+    for an antenatal plan, the delivery of the last 90 days (the day its last turn ends included, so
+    that turn lapses) for a postpartum plan — and to their slot."""
     current = or_(
         and_(FollowupPlan.disease == ANTENATAL, Pregnancy.status == "ongoing"),
         and_(
             FollowupPlan.disease == POSTPARTUM,
             Pregnancy.status == "delivered",
-            Pregnancy.delivered_on > day - timedelta(days=POSTPARTUM_DAYS),
+            Pregnancy.delivered_on >= day - timedelta(days=POSTPARTUM_DAYS),
         ),
     )
     return (
-        select(FollowupPlan.id)
-        .select_from(FollowupPlan)
+        _open_plans(resident_id)
         .join(slots, slots.c.kind == FollowupPlan.kind)
         .join(Pregnancy, and_(Pregnancy.resident_id == FollowupPlan.resident_id, current))
-        .where(FollowupPlan.status == "open", FollowupPlan.disease.in_(MATERNAL_PROGRAMMES))
     )
 
 
-def _close(ids, day_or_column, reason: str, resident_id: int | None) -> int:
+def _close(ids, day_or_column, reason: str) -> int:
     stmt = update(FollowupPlan).where(FollowupPlan.id.in_(ids))
-    if resident_id is not None:
-        stmt = stmt.where(FollowupPlan.resident_id == resident_id)
     done = reason == "visit"
     result = db.session.execute(
         stmt.values(
@@ -231,7 +238,7 @@ def close_done(day: date, resident_id: int | None = None) -> int:
         .where(PostpartumVisit.resident_id == FollowupPlan.resident_id, PostpartumVisit.kind == FollowupPlan.kind)
         .scalar_subquery(),
     )
-    return _close(_plans_of(slots, day).where(_done(slots)), visit_on, "visit", resident_id)
+    return _close(_plans_of(slots, day, resident_id).where(_done(slots)), visit_on, "visit")
 
 
 def close_lapsed(day: date, resident_id: int | None = None) -> int:
@@ -239,14 +246,10 @@ def close_lapsed(day: date, resident_id: int | None = None) -> int:
     then the antenatal plans of pregnancies that ended (``ended``)."""
     slots = slot_rows()
     _, _, turn_ends = _window(slots)
-    lapsed = _plans_of(slots, day).where(or_(turn_ends <= literal(day, Date), ~_owed(slots, day)))
-    count = _close(lapsed, day, "lapsed", resident_id)
-    stale = (
-        select(FollowupPlan.id)
-        .where(FollowupPlan.status == "open", FollowupPlan.disease.in_(MATERNAL_PROGRAMMES))
-        .except_(_plans_of(slot_rows(), day))
-    )
-    return count + _close(stale, day, "ended", resident_id)
+    lapsed = _plans_of(slots, day, resident_id).where(or_(turn_ends <= literal(day, Date), ~_owed(slots, day)))
+    count = _close(lapsed, day, "lapsed")
+    stale = _open_plans(resident_id).except_(_plans_of(slot_rows(), day, resident_id))
+    return count + _close(stale, day, "ended")
 
 
 def _replan(resident_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, literal, select, text
+from sqlalchemy import Date, and_, bindparam, case, exists, func, select, text
 
 from app.access.scope import bound_resident_scope, get_managed_team
 from app.audit import services as audit
@@ -226,10 +226,14 @@ def programme_of(disease: str, plan_kind: str | None) -> str:
     return NEWBORN_PROGRAMME if disease == CHILD_PROGRAMME and plan_kind == NEWBORN_KIND else disease
 
 
-def programme_column():
-    """:func:`programme_of` in SQL, to filter by the programme listed."""
-    newborn = and_(FollowupPlan.disease == CHILD_PROGRAMME, FollowupPlan.kind == NEWBORN_KIND)
-    return case((newborn, literal(NEWBORN_PROGRAMME)), else_=FollowupPlan.disease)
+def programme_filter(programme: str):
+    """SQL: the plan is listed under ``programme`` (:func:`programme_of`), on the ``disease`` column
+    (the plans' index) with the child plans split by their kind."""
+    if programme == NEWBORN_PROGRAMME:
+        return and_(FollowupPlan.disease == CHILD_PROGRAMME, FollowupPlan.kind == NEWBORN_KIND)
+    if programme == CHILD_PROGRAMME:
+        return and_(FollowupPlan.disease == CHILD_PROGRAMME, FollowupPlan.kind != NEWBORN_KIND)
+    return FollowupPlan.disease == bindparam("programme")
 
 
 _PROGRAMME_STATEMENTS: dict = {}
@@ -242,11 +246,13 @@ def programme_worklist(actor, args: dict) -> dict:
     team_ids = _worklist_teams(actor, args.get("team_id"))
     status, within = args.get("status", "all"), args.get("within_days")
     scope_key, scope_clause, params = bound_resident_scope(actor)
-    shape = (scope_key, status, within is not None, bool(args.get("programme")))
+    programme = args.get("programme")
+    split = programme if programme in (NEWBORN_PROGRAMME, CHILD_PROGRAMME) else bool(programme)
+    shape = (scope_key, status, within is not None, split)
     if shape not in _PROGRAMME_STATEMENTS:
         plans = _open_plans(plan_applies_clause(), scope_clause, status, within is not None)
-        if shape[-1]:
-            plans = plans.where(programme_column() == bindparam("programme"))
+        if programme:
+            plans = plans.where(programme_filter(programme))
         page = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset"))
         count = select(func.count()).select_from(plans.order_by(None).subquery())
         _PROGRAMME_STATEMENTS[shape] = page, count

@@ -24,11 +24,9 @@ from app.indicators.clauses import (
 )
 from app.indicators.engine import Context, Definition
 from app.maternal.models import AntenatalVisit, PostpartumVisit, Pregnancy
-from app.maternal.schedule import EARLY_REGISTRATION_DAYS
+from app.maternal.schedule import EARLY_REGISTRATION_DAYS, HOME_VISIT_DAYS, SYSTEMATIC_VISITS
 from app.residents.models import Resident
 
-SYSTEMATIC_VISITS = 5  # 孕产妇系统管理: early registration, ≥ 5 antenatal visits, a postpartum visit
-HOME_VISIT_DAYS = 28  # 产后访视率: a home visit within 28 days of discharge
 children_0_6 = active_population("children_0_6")
 
 

@@ -79,29 +79,34 @@ class _Rows:
         return row
 
     def visits(self, rng, pregnancy: dict, until: date, site: int, doctor) -> None:
-        """The schedule's antenatal visits whose window opened by ``until`` (the first at registration)."""
-
+        """The schedule's antenatal visits whose window opened by ``until`` (the first at registration,
+        none before it), slotted as the API slots them."""
         p = SimpleNamespace(**pregnancy)  # the schedule reads a pregnancy's attributes
+        days = []
         for slot in schedule.antenatal_slots(pregnancy["high_risk"]):
             opens, due = schedule.window(slot, p)
-            if opens > until or (slot.kind != "first" and rng.random() > 0.95):
+            opens, last = max(opens, p.registered_on), min(due, until)
+            if opens > last or (slot.kind != "first" and rng.random() > 0.95):
                 continue
-            on = opens if slot.kind == "first" else _between(rng, opens, min(due, until))
+            days.append(opens if slot.kind == "first" else _between(rng, opens, last))
+        lmp = pregnancy["last_menstrual_on"]
+        slots = schedule.slots_of_visits(pregnancy["high_risk"], [(on - lmp).days for on in days])
+        for on, slot in zip(days, slots, strict=True):
             self.antenatal.append(
                 {
                     "pregnancy_id": pregnancy["id"],
                     "resident_id": pregnancy["resident_id"],
                     "visit_on": on,
-                    "gestational_days": (on - pregnancy["last_menstrual_on"]).days,
-                    "slot": slot.kind,
+                    "gestational_days": (on - lmp).days,
+                    "slot": slot,
                     "institution_id": site,
                     "recorded_by_id": doctor,
                     "sbp": round(rng.gauss(112, 9)),
                     "dbp": round(rng.gauss(72, 7)),
-                    "weight_kg": round(rng.gauss(58, 7) + (on - pregnancy["last_menstrual_on"]).days / 28, 1),
+                    "weight_kg": round(rng.gauss(58, 7) + (on - lmp).days / 28, 1),
                     "fundal_height_cm": None,
                     "abdominal_circumference_cm": None,
-                    "fetal_heart_rate": rng.randint(125, 160) if slot.kind != "first" else None,
+                    "fetal_heart_rate": rng.randint(125, 160) if slot != "first" else None,
                     "fetal_position": None,
                     "hemoglobin": round(rng.gauss(118, 10), 0),
                     "urine_protein": "-",

@@ -33,8 +33,8 @@ def _date_observation(key: str, field: str, code: str, display: str, value, pati
 
 
 def pregnancy_fhir(resident, ctx) -> list[dict]:
-    """FHIR_SECTIONS hook."""
-    if resident.sex != "female":
+    """FHIR_SECTIONS hook (the archive's rule: ``reads.applies``)."""
+    if not reads.applies(resident, today()):
         return []
     out = []
     patient_ref = ctx["patient_ref"]

@@ -26,7 +26,6 @@ from app.extensions import db
 PREGNANCY_STATUSES = ("ongoing", "delivered", "ended")
 OUTCOMES = ("live_birth", "stillbirth", "miscarriage", "induced")
 DELIVERED_OUTCOMES = ("live_birth", "stillbirth")  # the delivery ends the pregnancy with a birth
-POSTPARTUM_KINDS = ("home_visit", "day42_check")
 _ONGOING = text("status = 'ongoing'")
 
 

@@ -105,10 +105,13 @@ def pregnancies(actor, resident, day: date) -> dict:
     return {"resident_id": resident.id, "items": items}
 
 
+def applies(resident, day: date) -> bool:
+    """Whether the archive's views carry the pregnancies (the archive section, the FHIR export)."""
+    return resident.sex == "female" and SECTION_AGES[0] <= age_on(resident.birth_on, day) < SECTION_AGES[1]
+
+
 def archive_section(resident, args: dict):
     """ARCHIVE_SECTIONS hook: the archive's ``pregnancies`` (the archive writes the access-log row);
-    None for an archive a pregnancy does not apply to."""
+    None for an archive a pregnancy does not apply to (GET …/pregnancies lists them whatever the age)."""
     day = args["today"]
-    if resident.sex != "female" or not SECTION_AGES[0] <= age_on(resident.birth_on, day) < SECTION_AGES[1]:
-        return "pregnancies", None
-    return "pregnancies", pregnancies_of(resident.id, day)
+    return "pregnancies", pregnancies_of(resident.id, day) if applies(resident, day) else None

@@ -51,8 +51,8 @@ def record_antenatal_visit(body, pid):
     visit whose window holds it (the first visit is always the first). Risk factors found are added
     to the pregnancy's. An ended pregnancy is a 409."""
     actor = current_actor()
-    pregnancy, _ = services.pregnancy_in_scope(actor, pid)
-    return reads.present_antenatal_visit(services.record_antenatal_visit(actor, pregnancy, body))
+    pregnancy, mother = services.pregnancy_in_scope(actor, pid)
+    return reads.present_antenatal_visit(services.record_antenatal_visit(actor, pregnancy, mother, body))
 
 
 @blp.route("/pregnancies/<int:pid>/delivery", methods=["POST"])
@@ -79,5 +79,5 @@ def record_postpartum_visit(body, pid):
     """Record the postpartum home visit or the 42-day check (one of each per delivery: a second is a
     409; before the delivery is recorded, a 409)."""
     actor = current_actor()
-    pregnancy, _ = services.pregnancy_in_scope(actor, pid)
-    return reads.present_postpartum_visit(services.record_postpartum_visit(actor, pregnancy, body))
+    pregnancy, mother = services.pregnancy_in_scope(actor, pid)
+    return reads.present_postpartum_visit(services.record_postpartum_visit(actor, pregnancy, mother, body))

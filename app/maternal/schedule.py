@@ -57,7 +57,12 @@ SLOTS: tuple[Slot, ...] = (
 BY_KIND = {s.kind: s for s in SLOTS}
 ANTENATAL_KINDS = tuple(s.kind for s in SLOTS if s.programme == ANTENATAL)
 POSTPARTUM_KINDS = tuple(s.kind for s in SLOTS if s.programme == POSTPARTUM)
-assert sum(s.normal for s in SLOTS if s.programme == ANTENATAL) == 5
+SYSTEMATIC_VISITS = sum(s.normal for s in SLOTS if s.programme == ANTENATAL)  # 孕产妇系统管理: at least 5
+# The postpartum visit rate counts a home visit within its turn (28 days of discharge); the 42-day check
+# is done from a week before its window.
+HOME_VISIT_DAYS = BY_KIND["home_visit"].turn_ends_day
+DAY42_EARLIEST_DAYS = BY_KIND["day42_check"].opens_day - 7
+assert SYSTEMATIC_VISITS == 5
 assert sum(s.high_risk for s in SLOTS if s.programme == ANTENATAL) == HIGH_RISK_MIN_VISITS
 
 
@@ -96,15 +101,25 @@ def window(slot: Slot, pregnancy) -> tuple[date, date]:
     return opens_on, due_on
 
 
-def antenatal_slot_for(pregnancy, days: int, filled: set[str]) -> str | None:
-    """Which slot a visit at ``days`` of gestation fulfils: the first visit is always ``first``;
-    a later one the slot whose window holds it, unless already fulfilled (an extra visit: None)."""
-    if "first" not in filled:
-        return "first"
-    for slot in antenatal_slots(pregnancy.high_risk):
-        if slot.kind not in filled and slot.opens_day <= days <= slot.due_day:
-            return slot.kind
-    return None
+def slots_of_visits(high_risk: bool, visit_days: list[int]) -> list[str | None]:
+    """Which slot each antenatal visit fulfils, the visits given in date order by their days of
+    gestation: the earliest is ``first`` (whenever it was); each later one the slot whose window
+    holds it — the last one's until its turn ends (a visit at 41 weeks is still the 37–40 weeks
+    visit, late) — unless that slot is fulfilled already (an extra visit: None)."""
+    slots = antenatal_slots(high_risk)
+    filled: set[str] = set()
+    out: list[str | None] = []
+    for index, days in enumerate(visit_days):
+        found = "first" if index == 0 else None
+        for slot in slots[1:] if index else ():
+            until = slot.turn_ends_day - 1 if slot is slots[-1] else slot.due_day
+            if slot.kind not in filled and slot.opens_day <= days <= until:
+                found = slot.kind
+                break
+        if found:
+            filled.add(found)
+        out.append(found)
+    return out
 
 
 def schedule(pregnancy, done: dict[str, date], today: date) -> list[dict]:

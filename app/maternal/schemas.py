@@ -9,7 +9,8 @@ from app.common.schemas import bounded_float as _num
 from app.common.schemas import bounded_int as _int
 from app.common.schemas import choice as _choice
 from app.common.schemas import text as _text
-from app.maternal.models import OUTCOMES, POSTPARTUM_KINDS
+from app.maternal.models import OUTCOMES
+from app.maternal.schedule import POSTPARTUM_KINDS
 
 _list = ma.fields.List
 # 高危因素 (the national form's risk assessment); ``advanced_age`` is also derived from the birth date

@@ -10,29 +10,27 @@ set here and nowhere else.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.access.scope import get_resident
-from app.archive.services import record_service
+from app.archive.services import check_day, record_service
 from app.audit import services as audit
 from app.common import events
-from app.common.time import age_on, today
+from app.common.time import age_on, now, today
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.maternal import schedule
 from app.maternal.models import DELIVERED_OUTCOMES, AntenatalVisit, Birth, PostpartumVisit, Pregnancy
+from app.orgs.models import Institution
 from app.residents.models import Resident
+from app.residents.services import number_archive
 
 ADVANCED_AGE = 35  # 高龄孕妇: 35 or over at the expected delivery date — a risk factor of its own
 # a baby is the head's child when the mother is the head of the household or the head's wife
 HEAD_OR_SPOUSE = ("户主", "妻子", "配偶")
-
-
-def _not_future(field: str, day: date) -> None:
-    if day > today():
-        raise Invalid(field, "cannot be in the future")
 
 
 def pregnancy_in_scope(actor, pregnancy_id: int) -> tuple[Pregnancy, Resident]:
@@ -49,7 +47,7 @@ def pregnancy_in_scope(actor, pregnancy_id: int) -> tuple[Pregnancy, Resident]:
 def register(actor, resident: Resident, data: dict) -> Pregnancy:
     """建册: gestational age and early registration from the LMP, high risk from the factors."""
     registered_on, lmp = data["registered_on"], data["last_menstrual_on"]
-    _not_future("registered_on", registered_on)
+    check_day("registered_on", registered_on, resident)
     if resident.sex != "female":
         raise Invalid("resident_id", "a pregnancy is registered in a woman's archive")
     if resident.status != "active":
@@ -60,6 +58,12 @@ def register(actor, resident: Resident, data: dict) -> Pregnancy:
     if days > schedule.MAX_GESTATION_DAYS:
         raise Invalid(
             "last_menstrual_on", f"on registered_on the gestation would be {schedule.gestational_age(days)} weeks"
+        )
+    now_days = schedule.gestational_days(lmp, today())
+    if now_days > schedule.MAX_GESTATION_DAYS:
+        raise Invalid(
+            "last_menstrual_on",
+            f"the gestation would be {schedule.gestational_age(now_days)} weeks today: record how the pregnancy ended",
         )
     if data.get("parity") is not None and data.get("gravidity") is not None and data["parity"] >= data["gravidity"]:
         raise Invalid("parity", "the births before this pregnancy are fewer than the pregnancies including it")
@@ -89,7 +93,11 @@ def register(actor, resident: Resident, data: dict) -> Pregnancy:
     )
     db.session.add(pregnancy)
     resident.pregnancy_due_on = expected
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent registration of the same woman won the partial unique index
+        db.session.rollback()
+        raise Conflict("this resident already has an ongoing pregnancy", error="pregnancy_ongoing") from None
     audit.record(actor, resident.id, action="create", section="pregnancy", purpose="care")
     # the plan engine opens the first antenatal visit's plan (app.followups.maternal_plans)
     events.pregnancy_changed.send(None, resident_id=resident.id, day=registered_on)
@@ -101,12 +109,14 @@ def _ongoing(pregnancy: Pregnancy) -> None:
         raise Conflict(f"this pregnancy has ended ({pregnancy.outcome})", error="pregnancy_ended")
 
 
-def record_antenatal_visit(actor, pregnancy: Pregnancy, data: dict) -> AntenatalVisit:
-    """One antenatal visit: the gestational week derived, the schedule's slot it fulfils, new risk
-    factors added to the pregnancy's (a pregnancy that becomes high-risk is owed 7 visits)."""
+def record_antenatal_visit(actor, pregnancy: Pregnancy, mother: Resident, data: dict) -> AntenatalVisit:
+    """One antenatal visit: the gestational week derived, new risk factors added to the pregnancy's
+    (a pregnancy that becomes high-risk is owed 7 visits), and every visit's slot of the schedule
+    assigned again in date order (``schedule.slots_of_visits``: a visit recorded late for an earlier
+    day becomes the first, one made under the ordinary schedule moves into the high-risk one)."""
     _ongoing(pregnancy)
     visit_on = data["visit_on"]
-    _not_future("visit_on", visit_on)
+    check_day("visit_on", visit_on, mother)
     if visit_on < pregnancy.registered_on:
         raise Invalid("visit_on", f"before the registration on {pregnancy.registered_on}")
     days = schedule.gestational_days(pregnancy.last_menstrual_on, visit_on)
@@ -116,29 +126,49 @@ def record_antenatal_visit(actor, pregnancy: Pregnancy, data: dict) -> Antenatal
     if new_factors:
         pregnancy.risk_factors = [*pregnancy.risk_factors, *new_factors]
         pregnancy.high_risk = True
-    filled = set(
-        db.session.scalars(
-            select(AntenatalVisit.slot).where(
-                AntenatalVisit.pregnancy_id == pregnancy.id, AntenatalVisit.slot.is_not(None)
-            )
-        )
-    )
     visit = AntenatalVisit(
         pregnancy_id=pregnancy.id,
         resident_id=pregnancy.resident_id,
         gestational_days=days,
-        slot=schedule.antenatal_slot_for(pregnancy, days, filled),
         institution_id=actor.institution_id,
         recorded_by_id=actor.id,
         **data,
     )
     db.session.add(visit)
     db.session.flush()
+    _assign_slots(pregnancy)
     record_service(
         actor, pregnancy.resident_id, "prenatal_check", visit_on, source="antenatal_visit", source_id=visit.id,
         kind=visit.slot,
     )  # fmt: skip
     return visit
+
+
+def _assign_slots(pregnancy: Pregnancy) -> None:
+    visits = db.session.scalars(
+        select(AntenatalVisit)
+        .where(AntenatalVisit.pregnancy_id == pregnancy.id)
+        .order_by(AntenatalVisit.visit_on, AntenatalVisit.id)
+    ).all()
+    for visit, slot in zip(
+        visits, schedule.slots_of_visits(pregnancy.high_risk, [v.gestational_days for v in visits]), strict=True
+    ):
+        visit.slot = slot
+    db.session.flush()
+
+
+def _end(pregnancy: Pregnancy, status: str, **values) -> None:
+    """End an ongoing pregnancy with one conditional UPDATE: of two concurrent deliveries one wins, the
+    other is the same 409 as a second delivery."""
+    ended = db.session.execute(
+        update(Pregnancy)
+        .where(Pregnancy.id == pregnancy.id, Pregnancy.status == "ongoing")
+        .values(status=status, updated_at=now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise Conflict("this pregnancy has ended already", error="pregnancy_ended")
+    db.session.refresh(pregnancy)
 
 
 def record_delivery(actor, pregnancy: Pregnancy, mother: Resident, data: dict) -> Pregnancy:
@@ -149,11 +179,11 @@ def record_delivery(actor, pregnancy: Pregnancy, mother: Resident, data: dict) -
     _ongoing(pregnancy)
     delivered_on, discharged_on, outcome = data["delivered_on"], data.get("discharged_on"), data["outcome"]
     babies = data.get("babies") or []
-    _not_future("delivered_on", delivered_on)
-    if delivered_on < pregnancy.last_menstrual_on:
-        raise Invalid("delivered_on", "before the last menstrual period")
+    check_day("delivered_on", delivered_on, mother)
+    if delivered_on < pregnancy.registered_on:
+        raise Invalid("delivered_on", f"before the registration on {pregnancy.registered_on}")
     if discharged_on is not None:
-        _not_future("discharged_on", discharged_on)
+        check_day("discharged_on", discharged_on, mother)
         if discharged_on < delivered_on:
             raise Invalid("discharged_on", "before delivered_on")
     last_visit = db.session.scalar(
@@ -173,9 +203,14 @@ def record_delivery(actor, pregnancy: Pregnancy, mother: Resident, data: dict) -
             raise Invalid("babies", "a stillbirth has no live-born baby: record a live birth")
     elif babies:
         raise Invalid("babies", f"a {outcome} has no babies")
-    pregnancy.status = "delivered" if outcome in DELIVERED_OUTCOMES else "ended"
-    pregnancy.outcome, pregnancy.delivered_on, pregnancy.discharged_on = outcome, delivered_on, discharged_on
-    pregnancy.delivery_place = data.get("delivery_place")
+    _end(
+        pregnancy,
+        "delivered" if outcome in DELIVERED_OUTCOMES else "ended",
+        outcome=outcome,
+        delivered_on=delivered_on,
+        discharged_on=discharged_on,
+        delivery_place=data.get("delivery_place"),
+    )
     mother.pregnancy_due_on = None
     db.session.flush()
     audit.record(actor, mother.id, action="update", section="pregnancy", purpose="care")
@@ -216,21 +251,31 @@ def _baby_archive(actor, mother: Resident, baby: dict, born_on: date) -> Residen
     )
     db.session.add(child)
     db.session.flush()
-    audit.record(actor, child.id, action="create", section="basic_info", purpose="care")
+    number_archive(child, db.session.get(Institution, mother.institution_id).code)
+    audit.record(actor, child.id, action="create", section="basic_info", purpose="registration")
     events.baby_archived.send(
         None, actor=actor, mother_resident_id=mother.id, baby_resident_id=child.id, born_on=born_on
     )
     return child
 
 
-def record_postpartum_visit(actor, pregnancy: Pregnancy, data: dict) -> PostpartumVisit:
+def record_postpartum_visit(actor, pregnancy: Pregnancy, mother: Resident, data: dict) -> PostpartumVisit:
     """The home visit after discharge or the 42-day check; one of each per delivery (a second: 409)."""
     if pregnancy.status != "delivered":
         raise Conflict("postpartum visits follow a delivery; record the delivery first", error="not_delivered")
     visit_on, kind = data["visit_on"], data["kind"]
-    _not_future("visit_on", visit_on)
+    check_day("visit_on", visit_on, mother)
+    home_from = pregnancy.discharged_on or pregnancy.delivered_on
+    if kind == "home_visit" and visit_on < home_from:
+        raise Invalid("visit_on", f"the home visit follows the discharge on {home_from}")
     if visit_on < pregnancy.delivered_on:
         raise Invalid("visit_on", f"before the delivery on {pregnancy.delivered_on}")
+    earliest = pregnancy.delivered_on + timedelta(days=schedule.DAY42_EARLIEST_DAYS)
+    if kind == "day42_check" and visit_on < earliest:
+        raise Invalid(
+            "visit_on",
+            f"the 42-day check is done from {earliest} ({schedule.DAY42_EARLIEST_DAYS} days after the delivery)",
+        )
     exists = db.session.scalar(
         select(PostpartumVisit.id).where(PostpartumVisit.pregnancy_id == pregnancy.id, PostpartumVisit.kind == kind)
     )
@@ -245,7 +290,11 @@ def record_postpartum_visit(actor, pregnancy: Pregnancy, data: dict) -> Postpart
         **data,
     )
     db.session.add(visit)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same visit recorded concurrently
+        db.session.rollback()
+        raise Conflict(f"the {kind} of this delivery is already recorded", error="already_recorded") from None
     record_service(
         actor, pregnancy.resident_id, "postpartum_visit", visit_on, source="postpartum_visit", source_id=visit.id,
         kind=kind,

@@ -7,7 +7,7 @@ constants so the phone, the worklists and the indicators agree.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import and_, exists, select
 
@@ -15,6 +15,9 @@ from app.common.time import age_on, years_before
 from app.residents.models import Condition, Resident
 
 ELDERLY_AGE = 65
+# Pregnant: from the registration until the delivery is recorded (``pregnancy_due_on`` is the ongoing
+# pregnancy's expected date, cleared by the delivery) — at most two weeks past the expected date (42 weeks).
+PREGNANT_PAST_DUE = timedelta(days=14)
 CHILD_MAX_AGE = 6  # 0–6 岁: up to the day before the 7th birthday
 CHRONIC_MIN_AGE = 35
 POPULATIONS = (
@@ -39,7 +42,7 @@ def populations_of(resident: Resident, today: date, diseases: set[str] | None = 
     if age <= CHILD_MAX_AGE:
         found.append("children_0_6")
     found.extend(d for d in ("hypertension", "t2dm") if d in diseases)
-    if resident.pregnancy_due_on and resident.pregnancy_due_on >= today:
+    if resident.pregnancy_due_on and resident.pregnancy_due_on >= today - PREGNANT_PAST_DUE:
         found.append("pregnant")
     if resident.disabled_certified:
         found.append("disabled")
@@ -65,7 +68,7 @@ def population_clause(population: str, today: date):
     if population in ("hypertension", "t2dm"):
         return has_condition(population)
     if population == "pregnant":
-        return and_(Resident.pregnancy_due_on.is_not(None), Resident.pregnancy_due_on >= today)
+        return and_(Resident.pregnancy_due_on.is_not(None), Resident.pregnancy_due_on >= today - PREGNANT_PAST_DUE)
     if population == "disabled":
         return Resident.disabled_certified.is_(True)
     if population == "poverty_alleviated":

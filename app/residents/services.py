@@ -78,6 +78,11 @@ def _check_links(actor, data: dict) -> None:
             raise Invalid("team_id", "this team is no longer active")
 
 
+def number_archive(resident: Resident, institution_code: str) -> None:
+    """The archive number (健康档案编号): the institution's code and the row's id, once it has one."""
+    resident.archive_no = f"{institution_code}{resident.id:08d}"
+
+
 def create_resident(actor, data: dict) -> Resident:
     try:
         parsed = parse_id_number(data.pop("id_number"))
@@ -108,7 +113,7 @@ def create_resident(actor, data: dict) -> Resident:
     except IntegrityError:  # a concurrent request registered the same number
         db.session.rollback()
         raise Conflict("an archive with this ID number already exists", error="duplicate_id_number") from None
-    resident.archive_no = f"{institution.code}{resident.id:08d}"
+    number_archive(resident, institution.code)
     for item in conditions:
         db.session.add(
             Condition(

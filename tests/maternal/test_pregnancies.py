@@ -175,7 +175,7 @@ def test_a_delivery_opens_the_babys_archive_with_the_mother_as_guardian(app, api
     rid = woman(app, world)
     with frozen(morning(D)):
         assert api.get("mum", "/api/v1/me").status_code == 200  # her account is bound to her archive
-    pid = register(api, rid, 39, registered_on=D - timedelta(days=30 * W)).json["id"]
+    pid = register(api, rid, 9, registered_on=D - timedelta(days=30 * W)).json["id"]  # 39 weeks today
     born, home = D - timedelta(days=3), D - timedelta(days=1)
     r = post(
         api,
@@ -211,8 +211,8 @@ def test_a_delivery_opens_the_babys_archive_with_the_mother_as_guardian(app, api
     assert (sheet["household_id"], sheet["team_id"], sheet["relation_to_head"]) == (world.home, world.team_a, "女")
     assert baby in [m["resident_id"] for m in me["family"]]
     assert mine["pregnancy_due_on"] is None
-    # the baby's first check is the newborn home visit, told to the mother
-    run(app, plans_job.ensure_plans, D)
+    assert sheet["archive_no"] == f"HC01{baby:08d}"  # numbered like every archive of the institution
+    # the baby's first check, the newborn home visit, is due at once (not from the next night's job)
     assert [p["kind"] for p in plans(app, baby, "open", ("child",))] == ["newborn_visit"]
     # the household registration gives the baby its number: once, matching the birth date and sex
     number = make_id_number("371002", born, 902)
@@ -365,3 +365,63 @@ def test_the_fhir_export_carries_the_pregnancy_and_its_visits(app, api, world):
     assert codes["8665-2"]["valueDateTime"] == str(lmp)
     assert (codes["11881-0"]["valueQuantity"]["value"], codes["55283-6"]["valueQuantity"]["value"]) == (16.5, 142)
     assert "85354-9" in codes
+
+
+def test_visits_are_slotted_in_date_order_and_a_late_last_visit_counts(app, api, world):
+    rid = woman(app, world)
+    lmp = D - timedelta(days=41 * W)
+    pid = register(api, rid, 9, registered_on=lmp + timedelta(days=9 * W)).json["id"]
+    path = f"/api/v1/pregnancies/{pid}/antenatal-visits"
+    # the 18-week visit is entered before the 10-week one: the 10-week one becomes the first
+    assert post(api, path, {"visit_on": lmp + timedelta(days=18 * W)}).json["slot"] == "first"
+    assert post(api, path, {"visit_on": lmp + timedelta(days=10 * W)}).json["slot"] == "first"
+    # a visit at 41 weeks is the 37–40 weeks visit, late
+    assert post(api, path, {"visit_on": lmp + timedelta(days=41 * W)}).json["slot"] == "w37_40"
+    with frozen(morning(D)):
+        [mine] = api.get("a-doc", f"/api/v1/residents/{rid}/pregnancies").json["items"]
+    assert [(v["gestational_age"], v["slot"]) for v in mine["antenatal_visits"]] == [
+        ("10+0", "first"), ("18+0", "w16_20"), ("41+0", "w37_40"),
+    ]  # fmt: skip
+    # a risk found at 30 weeks moves the ordinary 28–36 weeks visit into the high-risk schedule
+    pid2 = register(api, woman(app, world, "mum2"), 8, registered_on=D - timedelta(days=24 * W)).json["id"]
+    lmp2 = D - timedelta(days=32 * W)
+    for week in (8, 30):
+        assert post(api, f"/api/v1/pregnancies/{pid2}/antenatal-visits", {"visit_on": lmp2 + timedelta(days=week * W)}).status_code == 201  # fmt: skip
+    r = post(api, f"/api/v1/pregnancies/{pid2}/antenatal-visits", {"visit_on": D, "risk_factors": ["anaemia"]})
+    assert r.status_code == 201 and r.json["slot"] == "w32_36"
+    with frozen(morning(D)):
+        [second] = api.get("a-doc", f"/api/v1/residents/{world.mum2}/pregnancies").json["items"]
+    assert [v["slot"] for v in second["antenatal_visits"]] == ["first", "w28_31", "w32_36"]
+
+
+def test_a_woman_who_moved_away_gets_no_new_plans(app, api, world):
+    from app.residents.models import Resident
+
+    rid = woman(app, world)
+    register(api, rid, 10)
+    with app.app_context():
+        person = db.session.get(Resident, rid)
+        person.status, person.status_changed_on = "moved", D
+        db.session.commit()
+    for day in (D, D + timedelta(days=1)):
+        run(app, plans_job.ensure_plans, day)
+    assert maternal_plans(app, rid) == []
+    assert [p[1] for p in maternal_plans(app, rid, "closed")] == ["first"]
+
+
+def test_dates_out_of_order_are_refused(app, api, world):
+    rid = woman(app, world)
+    pid = register(api, rid, 30, registered_on=D - timedelta(days=10 * W)).json["id"]
+    born, home = D - timedelta(days=40), D - timedelta(days=37)
+    early = post(api, f"/api/v1/pregnancies/{pid}/delivery", {"delivered_on": D - timedelta(days=11 * W), "outcome": "live_birth", "babies": [{"sex": "male"}]})  # fmt: skip
+    assert early.status_code == 422 and "registration" in early.json["errors"]["delivered_on"][0]
+    assert post(api, f"/api/v1/pregnancies/{pid}/delivery", {"delivered_on": born, "discharged_on": home, "outcome": "live_birth", "babies": [{"sex": "male"}]}).status_code == 200  # fmt: skip
+    path = f"/api/v1/pregnancies/{pid}/postpartum-visits"
+    before = post(api, path, {"visit_on": home - timedelta(days=1), "kind": "home_visit"})
+    assert before.status_code == 422 and "discharge" in before.json["errors"]["visit_on"][0]
+    too_soon = post(api, path, {"visit_on": born + timedelta(days=20), "kind": "day42_check"})
+    assert too_soon.status_code == 422 and "42-day check" in too_soon.json["errors"]["visit_on"][0]
+    assert post(api, path, {"visit_on": born + timedelta(days=38), "kind": "day42_check"}).status_code == 201
+    # registered at 30 weeks 15 weeks ago and never delivered: 45 weeks today
+    stale = register(api, woman(app, world, "mum3"), 30, registered_on=D - timedelta(days=15 * W))
+    assert stale.status_code == 422 and "45+0 weeks today" in stale.json["errors"]["last_menstrual_on"][0]
