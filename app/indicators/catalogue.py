@@ -112,7 +112,6 @@ DEFINITIONS: tuple[Definition, ...] = (
             "window": "1 Jan … D",
         },
     ),
-    *MATERNAL_AND_CHILD,
     Definition(
         "hypertension_managed",
         "高血压患者管理人数",
@@ -209,6 +208,8 @@ DEFINITIONS: tuple[Definition, ...] = (
             "window": "1 Jan … D",
         },
     ),
+    # 附件2's second table, in its column order after the first's
+    *MATERNAL_AND_CHILD,
     Definition(
         "signing_rate",
         "签约率",
