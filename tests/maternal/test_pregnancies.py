@@ -425,3 +425,36 @@ def test_dates_out_of_order_are_refused(app, api, world):
     # registered at 30 weeks 15 weeks ago and never delivered: 45 weeks today
     stale = register(api, woman(app, world, "mum3"), 30, registered_on=D - timedelta(days=15 * W))
     assert stale.status_code == 422 and "45+0 weeks today" in stale.json["errors"]["last_menstrual_on"][0]
+
+
+def test_each_visit_counts_as_a_delivery_of_the_contracts_item(app, api, world):
+    from tests.contracts.helpers import item, make_packages, signed
+
+    rid = woman(app, world)
+    pid = register(api, rid, 10, registered_on=D - timedelta(days=30 * W)).json["id"]  # 40 weeks today
+    package = {
+        "code": "PREG",
+        "name": "孕产妇健康服务包",
+        "kind": "personalized",
+        "populations": ["pregnant"],
+        "price": 50,
+        "valid_from": "2020-01-01",
+        "institution_ids": [world.a],
+        "items": [
+            {"name": "产前检查", "service_type": "prenatal_check", "times_per_year": 5},
+            {"name": "产后访视", "service_type": "postpartum_visit", "times_per_year": 1},
+        ],
+    }
+    with frozen(morning(D)):
+        basic = make_packages(api, world)["basic"]
+        made = api.post("a-admin", "/api/v1/packages", json=package)
+        assert made.status_code == 201, made.json
+        contract = signed(api, "a-doc", [rid], world.team_a, [basic["id"], made.json["id"]])
+    # the contract runs from today: today's visits count
+    assert post(api, f"/api/v1/pregnancies/{pid}/antenatal-visits", {"visit_on": D}).status_code == 201
+    body = {"delivered_on": D, "outcome": "live_birth", "babies": [{"sex": "male"}]}
+    assert post(api, f"/api/v1/pregnancies/{pid}/delivery", body).status_code == 200
+    assert post(api, f"/api/v1/pregnancies/{pid}/postpartum-visits", {"visit_on": D, "kind": "home_visit"}).status_code == 201  # fmt: skip
+    with frozen(morning(D)):
+        now = api.get("a-doc", f"/api/v1/contracts/{contract['id']}").json
+    assert (item(now, "prenatal_check")["delivered"], item(now, "postpartum_visit")["delivered"]) == (1, 1)
