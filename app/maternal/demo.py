@@ -86,7 +86,7 @@ class _Rows:
         for slot in schedule.antenatal_slots(pregnancy["high_risk"]):
             opens, due = schedule.window(slot, p)
             opens, last = max(opens, p.registered_on), min(due, until)
-            if opens > last or (slot.kind != "first" and rng.random() > 0.95):
+            if opens > last or (slot.kind != "first" and rng.random() > 0.985):
                 continue
             days.append(opens if slot.kind == "first" else _between(rng, opens, last))
         lmp = pregnancy["last_menstrual_on"]
