@@ -47,6 +47,8 @@ NOTIFICATIONS = (
 HOOKS = (
     # access: the archives an account may view through family grants
     (family_hooks.GRANTED, family_services.granted_resident_ids),
+    # family: the children a resident gave birth to (her guardian grants when she binds her archive)
+    (family_services.BIRTH_CHILDREN, maternal_reads.babies_of),
     # GET /me: the family list, the contract, what is due
     (residents_services.ME_SECTIONS, family_services.me_section),
     (residents_services.ME_SECTIONS, contract_views.me_section),
@@ -78,6 +80,8 @@ LISTENERS = (
     # a delivery's live-born baby: the mother's account becomes its guardian, its newborn visit is due
     (events.baby_archived, family_services.on_baby_archived),
     (events.baby_archived, followup_child_plans.on_baby_archived),
+    # … and a mother binding her archive after the delivery becomes the guardian then
+    (events.archive_bound, family_services.on_archive_bound),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
 )

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import throttles
 from app.accounts.models import AuthSession, Staff, WechatAccount
+from app.common import events
 from app.common.ids import is_valid_phone, vault
 from app.common.time import now
 from app.errors import AppError, Conflict, Invalid, Unauthorized
@@ -162,6 +163,7 @@ def bind_archive(account_id: int, name: str, id_number: str, phone: str | None =
     account.resident_id = resident.id
     account.bound_at = now()
     db.session.flush()
+    events.archive_bound.send(None, account_id=account.id, resident_id=resident.id)
     return resident
 
 

@@ -21,6 +21,9 @@ service_delivered = _events.signal("service-delivered")
 # account its guardian grant. kwargs: actor, mother_resident_id, baby_resident_id, born_on (date).
 baby_archived = _events.signal("baby-archived")
 
+# A WeChat account was bound to its holder's archive (app.accounts). kwargs: account_id, resident_id.
+archive_bound = _events.signal("archive-bound")
+
 # A pregnancy was registered or ended (app.maternal): the plan engine re-plans the woman's visits.
 # kwargs: resident_id, day (date).
 pregnancy_changed = _events.signal("pregnancy-changed")

@@ -3,21 +3,11 @@ pregnancies are ``app.maternal.demo``'s)."""
 
 from __future__ import annotations
 
-import heapq
-import random
 from datetime import date, timedelta
 
 from app.common import time as clock
 from app.demo.context import SeedContext
 from app.residents.models import Condition
-
-
-def weighted_sample(rng: random.Random, items: list, weights: list[float], k: int) -> list:
-    """k items without replacement, chance proportional to weight (Efraimidis–Spirakis)."""
-    if k <= 0:
-        return []
-    keyed = ((rng.random() ** (1.0 / w), index) for index, w in enumerate(weights))
-    return [items[index] for _, index in heapq.nlargest(min(k, len(items)), keyed)]
 
 
 def _plus_years(day: date, years: int) -> date:
@@ -44,11 +34,11 @@ def build_conditions(ctx: SeedContext) -> None:
             if ref.birth_on <= limits[0]:
                 eligible.append(ref)
                 bands.append(sum(ref.birth_on <= limit for limit in limits) - 1)
-        htn = weighted_sample(
+        htn = ctx.weighted_sample(
             rng, eligible, [_HTN_WEIGHTS[b] for b in bands], ctx.scaled(centre.target["htn_target_count"])
         )
         htn_ids = {ref.id for ref in htn}
-        t2dm = weighted_sample(
+        t2dm = ctx.weighted_sample(
             rng,
             eligible,
             [_T2DM_WEIGHTS[b] * (2.5 if ref.id in htn_ids else 1.0) for ref, b in zip(eligible, bands, strict=True)],

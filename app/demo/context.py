@@ -15,6 +15,7 @@ Rules every step keeps:
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import random
 from collections import Counter
@@ -156,6 +157,15 @@ class SeedContext:
     def rng(self, *parts) -> random.Random:
         """A private generator for one step (and institution): same seed, same stream."""
         return random.Random(":".join(str(part) for part in (self.seed, *parts)))
+
+    @staticmethod
+    def weighted_sample(rng: random.Random, items: list, weights: list[float], k: int) -> list:
+        """k items without replacement, chance proportional to weight (Efraimidis–Spirakis); a method so
+        the features' demo steps, which may not import this package, use it too."""
+        if k <= 0:
+            return []
+        keyed = ((rng.random() ** (1.0 / w), index) for index, w in enumerate(weights))
+        return [items[index] for _, index in heapq.nlargest(min(k, len(items)), keyed)]
 
     def scaled(self, value: float) -> int:
         return round(value * self.scale)

@@ -251,24 +251,55 @@ def confirm_in_person(actor, grant_id: int, note: str | None) -> tuple[FamilyGra
     return grant, subject
 
 
+# The archives of children born to a resident, by feature (the maternal line: her deliveries' babies),
+# each a function resident id -> child resident ids; filled by app.wiring.
+BIRTH_CHILDREN: list = []
+
+
+def _guardian_by_birth(actor, account_id: int, mother_resident_id: int, child_id: int) -> None:
+    """The mother's account becomes her child's guardian (``guardian_auto``, origin ``birth``), unless it
+    holds a live grant on the child already or the child is 14 or over (then the child consents)."""
+    child = db.session.get(Resident, child_id)
+    if child is None or age_on(child.birth_on, today()) >= CHILD_CONSENT_AGE:
+        return
+    live = db.session.scalar(
+        select(FamilyGrant.id).where(
+            FamilyGrant.grantor_account_id == account_id,
+            FamilyGrant.resident_id == child_id,
+            FamilyGrant.status.in_(LIVE),
+        )
+    )
+    if live is not None:
+        return
+    at = now()
+    db.session.add(
+        FamilyGrant(
+            grantor_account_id=account_id,
+            grantor_resident_id=mother_resident_id,
+            resident_id=child_id,
+            relation="child",
+            origin="birth",
+            requested_at=at,
+            status="active",
+            basis="guardian_auto",
+            accepted_at=at,
+        )
+    )
+    db.session.flush()
+    audit.record(actor, child_id, action="create", section="family_grant", purpose="care")
+
+
 def on_baby_archived(sender, *, actor, mother_resident_id: int, baby_resident_id: int, **_) -> None:
     """``events.baby_archived`` listener: the account bound to the mother's archive becomes the baby's
-    guardian at once (``guardian_auto``: a child under 14 of her household), as if she had asked."""
+    guardian at once (a newborn has no ID number to ask for it with)."""
     account_id = db.session.scalar(select(WechatAccount.id).where(WechatAccount.resident_id == mother_resident_id))
-    if account_id is None:
-        return  # she has not bound her archive yet: staff confirm the grant in person when she asks
-    at = now()
-    grant = FamilyGrant(
-        grantor_account_id=account_id,
-        grantor_resident_id=mother_resident_id,
-        resident_id=baby_resident_id,
-        relation="child",
-        origin="birth",
-        requested_at=at,
-        status="active",
-        basis="guardian_auto",
-        accepted_at=at,
-    )
-    db.session.add(grant)
-    db.session.flush()
-    audit.record(actor, baby_resident_id, action="create", section="family_grant", purpose="care")
+    if account_id is not None:
+        _guardian_by_birth(actor, account_id, mother_resident_id, baby_resident_id)
+
+
+def on_archive_bound(sender, *, account_id: int, resident_id: int, **_) -> None:
+    """``events.archive_bound`` listener: a mother who binds her archive after her delivery becomes the
+    guardian of the children she gave birth to, as if she had been bound then."""
+    for children_of in BIRTH_CHILDREN:
+        for child_id in children_of(resident_id):
+            _guardian_by_birth(None, account_id, resident_id, child_id)

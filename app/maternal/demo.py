@@ -21,8 +21,6 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, select, update
 
 from app.common.time import age_on, years_before
-from app.demo.conditions import weighted_sample
-from app.demo.context import CHUNK_SIZE
 from app.extensions import db
 from app.maternal import schedule
 from app.maternal.models import AntenatalVisit, Birth, PostpartumVisit, Pregnancy
@@ -219,7 +217,7 @@ def seed_pregnancies(ctx) -> None:
         # the women pregnant now: as many again, registered once past 6 weeks
         candidates = [w for group in women.values() for w in group if w.id not in mothers]
         weights = [6.0 if w.married else 1.0 for w in candidates]
-        for woman in sorted(weighted_sample(rng, candidates, weights, ctx.scaled(births)), key=lambda r: r.id):
+        for woman in sorted(ctx.weighted_sample(rng, candidates, weights, ctx.scaled(births)), key=lambda r: r.id):
             lmp = today - timedelta(days=rng.randint(10, 273))
             gestation = (today - lmp).days
             if gestation < 42:
@@ -250,8 +248,8 @@ def seed_pregnancies(ctx) -> None:
             moved,
         )
     statement = update(table).where(table.c.id == bindparam("rid")).values(pregnancy_due_on=bindparam("due"))
-    for start in range(0, len(due_dates), CHUNK_SIZE):
-        db.session.execute(statement, due_dates[start : start + CHUNK_SIZE])
+    if due_dates:
+        db.session.execute(statement, due_dates)
     delivered = sum(1 for p in rows.pregnancies if p["outcome"])
     ctx.notes.append(
         f"Pregnancies: {delivered} live births in the last 12 months, {len(due_dates)} ongoing; "

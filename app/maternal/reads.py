@@ -115,3 +115,15 @@ def archive_section(resident, args: dict):
     None for an archive a pregnancy does not apply to (GET …/pregnancies lists them whatever the age)."""
     day = args["today"]
     return "pregnancies", pregnancies_of(resident.id, day) if applies(resident, day) else None
+
+
+def babies_of(resident_id: int) -> list[int]:
+    """family.BIRTH_CHILDREN hook: the archives of the live-born babies of her deliveries."""
+    return list(
+        db.session.scalars(
+            select(Birth.resident_id)
+            .join(Pregnancy, Pregnancy.id == Birth.pregnancy_id)
+            .where(Pregnancy.resident_id == resident_id, Birth.resident_id.is_not(None))
+            .order_by(Birth.id)
+        )
+    )

@@ -458,3 +458,18 @@ def test_each_visit_counts_as_a_delivery_of_the_contracts_item(app, api, world):
     with frozen(morning(D)):
         now = api.get("a-doc", f"/api/v1/contracts/{contract['id']}").json
     assert (item(now, "prenatal_check")["delivered"], item(now, "postpartum_visit")["delivered"]) == (1, 1)
+
+
+def test_a_mother_who_binds_her_archive_after_the_delivery_becomes_the_guardian_then(app, api, world):
+    rid = woman(app, world, "late")
+    pid = register(api, rid, 9, registered_on=D - timedelta(days=30 * W)).json["id"]
+    body = {"delivered_on": D - timedelta(days=2), "outcome": "live_birth", "babies": [{"sex": "male"}]}
+    baby = post(api, f"/api/v1/pregnancies/{pid}/delivery", body).json["births"][0]["resident_id"]
+    with app.app_context():
+        from app.family.models import FamilyGrant
+
+        assert db.session.scalars(select(FamilyGrant).where(FamilyGrant.resident_id == baby)).all() == []
+    with frozen(morning(D)):
+        family = api.get("late", "/api/v1/me").json["family"]  # her first login binds her archive
+        sheet = api.get("late", f"/api/v1/residents/{baby}")
+    assert baby in [m["resident_id"] for m in family] and sheet.status_code == 200
