@@ -160,6 +160,10 @@ class Config:
         self.SOON_REMINDER_MINUTES_BEFORE = _int("SOON_REMINDER_MINUTES_BEFORE", 120)
         # Follow-up windows, any subset of app.followups.rules.DEFAULT_WINDOW.
         self.FOLLOWUP_WINDOW = _int_object("FOLLOWUP_WINDOW")
+        # Referral: the days a hospital has to answer an up referral before the team is asked to chase it.
+        self.REFERRAL_FEEDBACK_DAYS = _int("REFERRAL_FEEDBACK_DAYS", 7)
+        if not 1 <= self.REFERRAL_FEEDBACK_DAYS <= 90:
+            raise ConfigError(f"REFERRAL_FEEDBACK_DAYS must be 1 … 90, got {self.REFERRAL_FEEDBACK_DAYS}")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
         # flask-smorest / OpenAPI

@@ -33,6 +33,7 @@ FEATURES = (
     "surveys",
     "appointments",
     "followups",
+    "referrals",
     "indicators",
 )
 # Feature packages whose cli.py exposes ``commands`` (click commands / groups).

@@ -31,6 +31,8 @@ from app.followups import me_hooks as followup_me
 from app.maternal import fhir as maternal_fhir
 from app.maternal import reads as maternal_reads
 from app.notify import channels
+from app.referrals import reads as referral_reads
+from app.referrals import services as referral_services
 from app.residents import services as residents_services
 
 # Every feature's message kinds: each module registers its kinds with app.notify.templates.
@@ -41,6 +43,7 @@ NOTIFICATIONS = (
     "app.surveys.notifications",
     "app.appointments.notifications",
     "app.followups.notifications",
+    "app.referrals.notifications",
 )
 
 # (hook list, contributor): the extension points features offer, and who fills them.
@@ -57,6 +60,9 @@ HOOKS = (
     (archive_view.ARCHIVE_SECTIONS, maternal_reads.archive_section),
     (archive_view.ARCHIVE_SECTIONS, contract_hooks.contract_section),
     (archive_view.ARCHIVE_SECTIONS, followup_hooks.archive_section),
+    # … the contact attempts about the worklist entries, the referrals
+    (archive_view.ARCHIVE_SECTIONS, followup_hooks.contacts_section),
+    (archive_view.ARCHIVE_SECTIONS, referral_reads.archive_section),
     # the FHIR export: the contract as EpisodeOfCare with its CareTeam
     (archive_fhir.FHIR_SECTIONS, contract_hooks.contract_fhir),
     # … the pregnancies as EpisodeOfCare with their visits' Encounters and Observations
@@ -84,6 +90,9 @@ LISTENERS = (
     (events.archive_bound, family_services.on_archive_bound),
     # recording the follow-up visit of a checked-in appointment completes the appointment
     (events.visit_recorded, appointments_booking.on_visit_recorded),
+    # … and any visit or service after a patient's return from hospital is the return follow-up
+    (events.visit_recorded, referral_services.on_visit_recorded),
+    (events.service_delivered, referral_services.on_service_delivered),
 )
 
 

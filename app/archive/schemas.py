@@ -361,6 +361,18 @@ class ArchiveOut(Out):
         },
     )
     followups = ma.fields.Raw(allow_none=True, metadata={"description": "filled by the follow-up feature"})
+    contacts = ma.fields.Raw(
+        metadata={
+            "description": "filled by the follow-up feature: the latest contact attempts about the resident's "
+            "worklist entries, newest first, in the shape of GET /residents/{rid}/contacts' items"
+        }
+    )
+    referrals = ma.fields.Raw(
+        metadata={
+            "description": "filled by the referral feature: the resident's referrals, newest first, in the "
+            "shape of GET /residents/{rid}/referrals' items"
+        }
+    )
     service_records = ma.fields.Nested(ServiceRecordSection)
     contract = ma.fields.Raw(allow_none=True, metadata={"description": "filled by the contracts feature"})
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app.followups.contacts import contacts_of
 from app.followups.history import resident_followups
 from app.followups.models import FollowupVisit
 
@@ -15,6 +16,11 @@ def archive_section(resident, args: dict):
     """ARCHIVE_SECTIONS hook: the archive's "followups" (the archive writes the access-log row), in the
     shape of ``ResidentFollowupsOut`` (GET …/followups dumps the same body through that schema)."""
     return "followups", resident_followups(resident, 1, args.get("per_page") or 10)
+
+
+def contacts_section(resident, args: dict):
+    """ARCHIVE_SECTIONS hook: the archive's "contacts" — the latest contact attempts, newest first."""
+    return "contacts", contacts_of(resident.id, limit=args.get("per_page") or 10)
 
 
 def activity_source(since: date, until: date):

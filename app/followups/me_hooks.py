@@ -9,7 +9,7 @@ from app.access.scope import resident_ids_for_account
 from app.audit import services as audit
 from app.common.time import today
 from app.extensions import db
-from app.followups.models import FollowupPlan
+from app.followups.models import REFERRAL_CHASE, FollowupPlan
 from app.followups.plans import plan_applies_clause, window_of
 from app.followups.worklist import kind_of, programme_of
 from app.residents.models import Resident
@@ -32,7 +32,12 @@ def me_section(actor, resident, body: dict) -> None:
             Resident.name,
         )
         .join(Resident, Resident.id == FollowupPlan.resident_id)
-        .where(FollowupPlan.resident_id.in_(ids), FollowupPlan.status == "open", plan_applies_clause())
+        .where(
+            FollowupPlan.resident_id.in_(ids),
+            FollowupPlan.status == "open",
+            FollowupPlan.disease != REFERRAL_CHASE,  # the team's chase of a hospital, not the resident's to do
+            plan_applies_clause(),
+        )
         .order_by(FollowupPlan.due_on, FollowupPlan.id)
     ).all()
     body["due"] = [

@@ -36,8 +36,20 @@ CHILD_PROGRAMME = "child"
 NEWBORN_PROGRAMME, NEWBORN_KIND = "newborn", "newborn_visit"
 # A pregnancy's visits (app.followups.maternal_plans): the next antenatal visit; after the delivery the next postpartum one.
 MATERNAL_PROGRAMMES = ("antenatal", "postpartum")
-PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,) + MATERNAL_PROGRAMMES
-LISTED_PROGRAMMES = (*MANAGED_DISEASES, *MATERNAL_PROGRAMMES, NEWBORN_PROGRAMME, CHILD_PROGRAMME, *CHECK_PROGRAMMES)
+# Two-way referral (app.referrals): ``referral`` — an issued referral still without feedback after the
+# set days (the team chases the hospital); ``referral_return`` — the follow-up owed within 2 weeks of a
+# patient's return from hospital.
+REFERRAL_CHASE, REFERRAL_RETURN = "referral", "referral_return"
+REFERRAL_PROGRAMMES = (REFERRAL_CHASE, REFERRAL_RETURN)
+PROGRAMMES = MANAGED_DISEASES + CHECK_PROGRAMMES + (CHILD_PROGRAMME,) + MATERNAL_PROGRAMMES + REFERRAL_PROGRAMMES
+LISTED_PROGRAMMES = (
+    *MANAGED_DISEASES,
+    *MATERNAL_PROGRAMMES,
+    NEWBORN_PROGRAMME,
+    CHILD_PROGRAMME,
+    *CHECK_PROGRAMMES,
+    *REFERRAL_PROGRAMMES,
+)
 METHODS = ("clinic", "home", "phone")  # 门诊 / 家庭 / 电话
 FACE_TO_FACE = ("clinic", "home")
 # 1 控制满意 2 控制不满意 3 不良反应 4 并发症 — ordered here by severity (worst wins)
@@ -47,7 +59,22 @@ PLAN_STATUSES = ("open", "done", "closed")
 PLAN_REASONS = ("first", "routine", "recheck", "referral", "urgent")
 # lapsed: a yearly check's plan still open when its year ended (the new year's plan replaces it)
 # ended: the pregnancy ended, so its antenatal visits are no longer owed
-CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed", "lapsed", "ended")
+# returned / cancelled: the referral a ``referral`` plan chased got its feedback or was withdrawn
+CLOSE_REASONS = ("visit", "moved", "deceased", "not_managed", "lapsed", "ended", "returned", "cancelled")
+# What a call, message or home visit to a resident on the worklist came to (ContactAttempt.outcome).
+CONTACT_METHODS = ("phone", "wechat", "visit")
+CONTACT_OUTCOMES = (
+    "agreed",  # agreed to come
+    "call_later",  # the entry leaves the worklist until call_back_on
+    "unreachable",
+    "wrong_number",
+    "moved_away",  # → an institution admin's review list; confirmed, the archive closes
+    "died",  # → the review list likewise
+    "refused",  # stays on the list, with the reason
+    "visited_elsewhere",
+)
+REVIEWED_OUTCOMES = {"moved_away": "moved", "died": "deceased"}  # outcome → the archive's status once confirmed
+REVIEW_STATUSES = ("pending", "confirmed", "dismissed")
 
 _OPEN = text("status = 'open'")
 
@@ -166,5 +193,43 @@ class FollowupPlan(db.Model):
     closed_by_visit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("followup_visits.id"))
     closed_on: Mapped[date | None] = mapped_column(Date)
     close_reason: Mapped[str | None] = mapped_column(String(12))
+    # Off the worklists until this day (a contact's "call later", a referral's days to wait for feedback).
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+_PENDING = text("review_status = 'pending'")
+
+
+class ContactAttempt(db.Model):
+    """One attempt to reach a resident about a worklist entry (a plan): how, what came of it, when to
+    call back. ``moved_away`` / ``died`` wait for an institution admin's review (``review_status``);
+    only the confirmation closes the archive."""
+
+    __tablename__ = "contact_attempts"
+    __table_args__ = (
+        Index("ix_contact_attempts_plan", "plan_id", "id"),
+        Index("ix_contact_attempts_resident", "resident_id", "contacted_on"),
+        Index("ix_contact_attempts_pending", "institution_id", sqlite_where=_PENDING, postgresql_where=_PENDING),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(BigId, ForeignKey("followup_plans.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    # the resident's institution when contacted: whose admins review a moved_away / died
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    programme: Mapped[str] = mapped_column(String(20))  # the plan's, as listed
+    due_on: Mapped[date] = mapped_column(Date)  # the plan's due date when contacted (overdue if before contacted_on)
+    method: Mapped[str] = mapped_column(String(10))
+    outcome: Mapped[str] = mapped_column(String(20))
+    call_back_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(500))
+    contacted_on: Mapped[date] = mapped_column(Date)  # the local day of the contact
+    contacted_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    review_status: Mapped[str | None] = mapped_column(String(10))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    effective_on: Mapped[date | None] = mapped_column(Date)  # confirmed: the day the resident moved / died
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

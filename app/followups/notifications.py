@@ -36,3 +36,7 @@ CHILD_CHECK_DUE, CHILD_CHECK_CLOSING = _window_pair(
 MATERNAL_DUE, MATERNAL_CLOSING = _window_pair(
     "maternal", "孕产妇健康管理提醒", "孕产期检查即将到期", "pages/maternal/index"
 )
+# the follow-up owed within 2 weeks of a patient's return from hospital (app.referrals), to the resident
+REFERRAL_RETURN_DUE, REFERRAL_RETURN_CLOSING = _window_pair(
+    "referral_return", "转诊回转随访提醒", "回转随访即将到期", "pages/followup/index"
+)

@@ -42,6 +42,7 @@ from app.followups.models import (
     CHILD_PROGRAMME,
     MANAGED_DISEASES,
     MATERNAL_PROGRAMMES,
+    REFERRAL_PROGRAMMES,
     FollowupPlan,
     FollowupVisit,
 )
@@ -121,7 +122,7 @@ def plan_applies_clause():
     return and_(
         Resident.status == "active",
         or_(
-            FollowupPlan.disease.in_((*CHECK_PROGRAMMES, CHILD_PROGRAMME, *MATERNAL_PROGRAMMES)),
+            FollowupPlan.disease.in_((*CHECK_PROGRAMMES, CHILD_PROGRAMME, *MATERNAL_PROGRAMMES, *REFERRAL_PROGRAMMES)),
             condition_active(FollowupPlan.disease),
         ),
     )

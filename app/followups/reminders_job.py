@@ -23,7 +23,14 @@ from app.family.models import FamilyGrant
 from app.followups import checkups, child_plans, maternal_plans, rules
 from app.followups.job_runs import DISEASE_NAMES
 from app.followups.job_runs import commit_run as _commit
-from app.followups.models import CHECK_PROGRAMMES, CHILD_PROGRAMME, MANAGED_DISEASES, MATERNAL_PROGRAMMES, FollowupPlan
+from app.followups.models import (
+    CHECK_PROGRAMMES,
+    CHILD_PROGRAMME,
+    MANAGED_DISEASES,
+    MATERNAL_PROGRAMMES,
+    REFERRAL_RETURN,
+    FollowupPlan,
+)
 from app.followups.notifications import (
     CHECKUP_CLOSING,
     CHECKUP_DUE,
@@ -31,6 +38,8 @@ from app.followups.notifications import (
     CHILD_CHECK_DUE,
     MATERNAL_CLOSING,
     MATERNAL_DUE,
+    REFERRAL_RETURN_CLOSING,
+    REFERRAL_RETURN_DUE,
     WINDOW_CLOSING,
     WINDOW_OPEN,
 )
@@ -143,7 +152,20 @@ MATERNAL = Line(
     },
     listed_as="programmes",
 )
-LINES = (CHRONIC, CHECKUPS, CHILDREN, MATERNAL)
+# The follow-up owed within 2 weeks of a return from hospital (app.referrals): told to the resident.
+REFERRAL = Line(
+    prefix="referral_return",
+    programmes=(REFERRAL_RETURN,),
+    names={REFERRAL_RETURN: "转诊回转后随访"},
+    applies=_active_resident,
+    templates={"open": REFERRAL_RETURN_DUE, "closing": REFERRAL_RETURN_CLOSING},
+    bodies={
+        "open": ("您", "时间到了：请于 ", " 前到", "随访（门诊、上门或电话）。"),
+        "closing": ("您的", "将于 ", " 到期，请尽快联系", "完成随访。"),
+    },
+    listed_as="programmes",
+)
+LINES = (CHRONIC, CHECKUPS, CHILDREN, MATERNAL, REFERRAL)
 
 
 def _text(expr):

@@ -3,8 +3,9 @@ from flask_smorest import Blueprint
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_resident
 from app.common.idempotency import idempotent
+from app.common.pagination import PageArgs
 from app.common.responses import json_response
-from app.followups import history, schemas, visits, worklist
+from app.followups import contact_schemas, contacts, history, schemas, visits, worklist
 
 blp = Blueprint(
     "followups",
@@ -78,3 +79,57 @@ def get_resident_followups(args, rid):
     actor = current_actor()
     body = history.read_resident_followups(actor, get_resident(actor, rid), args)
     return body
+
+
+# --- contact attempts on worklist entries, and the review of what they report ---------------------
+
+
+@blp.route("/worklist/<int:plan_id>/contacts", methods=["POST"])
+@staff_required()
+@idempotent
+@blp.arguments(contact_schemas.ContactIn)
+@blp.response(201, contact_schemas.ContactOut)
+def create_contact(body, plan_id):
+    """Record a call, message or home visit about a worklist entry (an open plan of a team the caller
+    runs; otherwise 404). `call_later` takes the entry off the worklists until `call_back_on`;
+    `moved_away` / `died` put the resident on the institution admins' review list (the archive is not
+    changed until an admin confirms); `refused` keeps the entry, with the reason in `note`."""
+    return contacts.record_contact(current_actor(), plan_id, body)
+
+
+@blp.route("/residents/<int:rid>/contacts", methods=["GET"])
+@staff_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, contact_schemas.ContactsPage)
+def get_resident_contacts(args, rid):
+    """A resident's contact attempts, newest first (staff in scope); written to the access log."""
+    return contacts.resident_contacts(current_actor(), rid, args)
+
+
+@blp.route("/contact-reviews", methods=["GET"])
+@staff_required("institution_admin")
+@blp.arguments(contact_schemas.ContactReviewArgs, location="query")
+@blp.response(200, contact_schemas.ContactReviewPage)
+def get_contact_reviews(args):
+    """The review list: residents reported moved away or dead by a contact, in the caller's subtree
+    (`status=pending` by default)."""
+    return contacts.review_list(current_actor(), args)
+
+
+@blp.route("/contact-reviews/<int:contact_id>/confirm", methods=["POST"])
+@staff_required("institution_admin")
+@blp.arguments(contact_schemas.ContactConfirmIn)
+@blp.response(200, contact_schemas.ContactOut)
+def confirm_contact_review(body, contact_id):
+    """Confirm a report: the archive closes (`moved` / `deceased` on `effective_on`, default the
+    contact's day) and so does every open plan. A report already reviewed → 409."""
+    return contacts.confirm(current_actor(), contact_id, body)
+
+
+@blp.route("/contact-reviews/<int:contact_id>/dismiss", methods=["POST"])
+@staff_required("institution_admin")
+@blp.arguments(contact_schemas.ContactDismissIn)
+@blp.response(200, contact_schemas.ContactOut)
+def dismiss_contact_review(body, contact_id):
+    """Dismiss a wrong report (the reason in `note`); the archive is not changed."""
+    return contacts.dismiss(current_actor(), contact_id, body)

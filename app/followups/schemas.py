@@ -13,6 +13,7 @@ from app.common.schemas import bounded_float as _num
 from app.common.schemas import bounded_int as _int
 from app.common.schemas import choice as _choice
 from app.common.schemas import text as _text
+from app.followups.contact_schemas import LastContactOut
 from app.followups.models import CLASSIFICATIONS, LISTED_PROGRAMMES, MANAGED_DISEASES, METHODS
 
 _list = ma.fields.List
@@ -219,7 +220,21 @@ class FollowupCreatedOut(Out):
     next_due_on = ma.fields.Date(allow_none=True)
     referral_suggested = ma.fields.Boolean()
     urgent_referral = ma.fields.Boolean()
+    referral_offer = ma.fields.Nested(
+        "ReferralOfferOut",
+        allow_none=True,
+        metadata={"description": "when referral is suggested: the body of POST /referrals, pre-filled from the visit"},
+    )
     outcomes = _list(ma.fields.Nested(FollowupOutcomeOut), metadata={"description": "per disease covered"})
+
+
+class ReferralOfferOut(Out):
+    resident_id = ma.fields.Integer()
+    direction = ma.fields.String()
+    to_hospital_name = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    urgency = ma.fields.String(metadata={"description": "urgent for the emergency thresholds"})
+    source_visit_id = ma.fields.Integer()
 
 
 class TeamWorklistArgs(PageArgs):
@@ -313,6 +328,9 @@ class ProgrammeWorklistItemOut(Out):
         metadata={"description": "first (never seen or checked) | routine | recheck | referral | urgent"}
     )
     priority = ma.fields.Integer(metadata={"description": "2 urgent referral, 1 referral pending, 0 otherwise"})
+    last_contact = ma.fields.Nested(
+        LastContactOut, allow_none=True, metadata={"description": "the entry's latest contact attempt"}
+    )
 
 
 class ProgrammeWorklistPage(Out):

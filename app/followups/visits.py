@@ -208,6 +208,7 @@ def record_visit(actor, resident: Resident, data: dict) -> dict:
         "next_due_on": visit.next_due_on,
         "referral_suggested": visit.referral_suggested,
         "urgent_referral": visit.urgent_referral,
+        "referral_offer": _referral_offer(visit, data.get("referral")),
         "outcomes": [
             {
                 "disease": o.disease,
@@ -218,6 +219,28 @@ def record_visit(actor, resident: Resident, data: dict) -> dict:
             }
             for o, p in outcomes
         ],
+    }
+
+
+def _referral_offer(visit: FollowupVisit, entered: dict | None) -> dict | None:
+    """When the rules suggest referral: the body of ``POST /referrals``, pre-filled from the visit (the
+    doctor confirms or edits it; nothing is issued by the visit itself)."""
+    if not visit.referral_suggested:
+        return None
+    entered = entered or {}
+    if entered.get("reason"):
+        reason = entered["reason"]
+    elif visit.alerts:
+        reason = "随访危急值：" + "、".join(visit.alerts)
+    else:
+        reason = "连续两次随访控制不满意"
+    return {
+        "resident_id": visit.resident_id,
+        "direction": "up",
+        "to_hospital_name": entered.get("institution"),
+        "reason": reason,
+        "urgency": "urgent" if visit.urgent_referral else "routine",
+        "source_visit_id": visit.id,
     }
 
 

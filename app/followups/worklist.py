@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, select, text
+from sqlalchemy import Date, and_, bindparam, case, exists, func, or_, select, text
+from sqlalchemy.orm import aliased
 
 from app.access.scope import bound_resident_scope, get_managed_team
 from app.audit import services as audit
@@ -17,7 +18,14 @@ from app.contracts.models import Contract
 from app.contracts.periods import in_force_clause
 from app.errors import Invalid
 from app.extensions import db
-from app.followups.models import CHILD_PROGRAMME, NEWBORN_KIND, NEWBORN_PROGRAMME, FollowupPlan, FollowupVisit
+from app.followups.models import (
+    CHILD_PROGRAMME,
+    NEWBORN_KIND,
+    NEWBORN_PROGRAMME,
+    ContactAttempt,
+    FollowupPlan,
+    FollowupVisit,
+)
 from app.followups.plans import managed_plan_clause, plan_applies_clause, window_of
 from app.residents.models import Resident
 
@@ -125,6 +133,8 @@ def _open_plans(applies, scope_clause, status: str, within: bool):
             Resident.team_id.in_(bindparam("teams", expanding=True)),
             applies,
             scope_clause,
+            # a "call later" or a referral still inside its days for feedback is off the list until then
+            or_(FollowupPlan.snoozed_until.is_(None), FollowupPlan.snoozed_until <= day),
         )
     )
     if status == "overdue":
@@ -214,6 +224,8 @@ KINDS = {
     "elderly_check": "health_check",
     "elderly_tcm": "tcm",
     "disabled_check": "health_check",
+    "referral": "referral_feedback",
+    "referral_return": "followup",
 }
 
 
@@ -253,7 +265,24 @@ def programme_worklist(actor, args: dict) -> dict:
         plans = _open_plans(plan_applies_clause(), scope_clause, status, within is not None)
         if programme:
             plans = plans.where(programme_filter(programme))
-        page = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset"))
+        page_rows = plans.order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset")).subquery("page")
+        contact, earlier = ContactAttempt, aliased(ContactAttempt)
+        latest = (
+            select(func.max(earlier.id)).where(earlier.plan_id == page_rows.c.id).correlate(page_rows).scalar_subquery()
+        )
+        page = (
+            select(
+                page_rows,
+                contact.id.label("contact_id"),
+                contact.contacted_on,
+                contact.method.label("contact_method"),
+                contact.outcome.label("contact_outcome"),
+                contact.call_back_on,
+                contact.note.label("contact_note"),
+            )
+            .select_from(page_rows.outerjoin(contact, contact.id == latest))
+            .order_by(page_rows.c.position)
+        )
         count = select(func.count()).select_from(plans.order_by(None).subquery())
         _PROGRAMME_STATEMENTS[shape] = page, count
     stmt, count = _PROGRAMME_STATEMENTS[shape]
@@ -290,6 +319,20 @@ def _programme_item(row, day: date) -> dict:
         "window": window_of(row.opens_on, row.due_on, day),
         "reason": row.reason,
         "priority": row.priority,
+        "last_contact": _last_contact(row),
+    }
+
+
+def _last_contact(row) -> dict | None:
+    if row.contact_id is None:
+        return None
+    return {
+        "id": row.contact_id,
+        "contacted_on": row.contacted_on,
+        "method": row.contact_method,
+        "outcome": row.contact_outcome,
+        "call_back_on": row.call_back_on,
+        "note": row.contact_note,
     }
 
 

@@ -23,6 +23,7 @@ from app.indicators.clauses import (
 )
 from app.indicators.engine import Definition
 from app.indicators.maternal_child import MATERNAL_AND_CHILD
+from app.indicators.outreach import OUTREACH
 
 # One function object per shared base, so a count evaluates it once per resident.
 _archive = active_population(None)
@@ -318,6 +319,8 @@ DEFINITIONS: tuple[Definition, ...] = (
             "window": "surveys opened 1 Jan … D, responses by the end of D",
         },
     ),
+    # the worklist's outreach and two-way referral (no national target)
+    *OUTREACH,
 )
 BY_KEY: dict[str, Definition] = {d.key: d for d in DEFINITIONS}
 KEYS: tuple[str, ...] = tuple(BY_KEY)

@@ -38,7 +38,7 @@ def run(app, job, day: date, hour: int = 6):
 
 def chronic(counts: dict) -> dict:
     """A plan or reminder job's counts for the chronic follow-ups (the yearly, child and maternal left out)."""
-    return {k: v for k, v in counts.items() if not k.startswith(("checkup", "child", "maternal"))}
+    return {k: v for k, v in counts.items() if not k.startswith(("checkup", "child", "maternal", "referral"))}
 
 
 def add_condition(app, resident_id: int, disease: str, diagnosed_on=date(2020, 1, 1)) -> None:

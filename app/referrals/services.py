@@ -1,0 +1,285 @@
+"""The referral lifecycle: issue → receive → return, or cancel — and what each step does to the plans.
+
+Every change of state is one conditional UPDATE on the current status, so two doctors acting on
+the same referral at once get one success and one 409 (``referral_state``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.access.scope import get_managed_team, get_resident
+from app.audit import services as audit
+from app.common.time import now, today
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.followups.models import REFERRAL_CHASE, REFERRAL_RETURN, FollowupPlan, FollowupVisit
+from app.notify import services as notify
+from app.orgs.models import Institution, TeamMember
+from app.referrals.models import RETURN_FOLLOWUP_DAYS, UNRESOLVED, Referral
+from app.referrals.notifications import URGENT_REFERRAL
+from app.residents.models import Resident
+
+
+def feedback_days() -> int:
+    """How many days a hospital has to answer an up referral before the team is asked to chase it."""
+    return current_app.config["REFERRAL_FEEDBACK_DAYS"]
+
+
+def _team_resident(actor, resident_id: int) -> Resident:
+    """The resident, if the caller runs their team (its members, the subtree's admins) — else 404."""
+    resident = get_resident(actor, resident_id)
+    try:
+        if resident.team_id is None:
+            raise NotFound()
+        get_managed_team(actor, resident.team_id)
+    except NotFound:
+        raise NotFound("resident not found") from None
+    return resident
+
+
+def get_referral(actor, referral_id: int) -> Referral:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise NotFound("referral not found")
+    try:
+        _team_resident(actor, referral.resident_id)
+    except NotFound:
+        raise NotFound("referral not found") from None
+    return referral
+
+
+def _check_destination(actor, data: dict) -> None:
+    to_id, name = data.get("to_institution_id"), (data.get("to_hospital_name") or "").strip()
+    if (to_id is None) == (not name):
+        raise Invalid("to_institution_id", "give exactly one of to_institution_id and to_hospital_name")
+    if to_id is not None:
+        if db.session.get(Institution, to_id) is None:
+            raise Invalid("to_institution_id", "no such institution")
+        if to_id == actor.institution_id:
+            raise Invalid("to_institution_id", "a referral goes to another institution than the caller's")
+
+
+def issue(actor, data: dict) -> Referral:
+    """POST /referrals."""
+    resident = _team_resident(actor, data["resident_id"])
+    if resident.status != "active":
+        raise Invalid("resident_id", "this archive is not active (moved away or deceased)")
+    _check_destination(actor, data)
+    visit_id = data.get("source_visit_id")
+    if visit_id is not None:
+        visit = db.session.get(FollowupVisit, visit_id)
+        if visit is None or visit.resident_id != resident.id:
+            raise Invalid("source_visit_id", "no such follow-up visit of this resident")
+    day = today()
+    referral = Referral(
+        resident_id=resident.id,
+        team_id=resident.team_id,
+        institution_id=actor.institution_id or resident.institution_id,
+        direction=data["direction"],
+        to_institution_id=data.get("to_institution_id"),
+        to_hospital_name=(data.get("to_hospital_name") or "").strip() or None,
+        reason=data["reason"],
+        urgency=data.get("urgency") or "routine",
+        source_visit_id=visit_id,
+        status="issued",
+        issued_on=day,
+        issued_by_id=actor.id,
+    )
+    db.session.add(referral)
+    db.session.flush()
+    if referral.direction == "up":
+        _open_chase(referral)
+    if referral.urgency == "urgent":
+        _notify_leaders(referral, resident)
+    audit.record(actor, resident.id, action="create", section="referrals", purpose="care")
+    return referral
+
+
+def _open_chase(referral: Referral) -> None:
+    """The team's ``referral`` plan: off the worklists until the hospital's days to answer are up."""
+    if _open_plan(referral.resident_id, REFERRAL_CHASE) is not None:
+        return  # one entry per resident chases every outstanding referral
+    due = referral.issued_on + timedelta(days=feedback_days())
+    urgent = referral.urgency == "urgent"
+    db.session.add(
+        FollowupPlan(
+            resident_id=referral.resident_id,
+            disease=REFERRAL_CHASE,
+            opens_on=due,
+            due_on=due,
+            snoozed_until=due,
+            status="open",
+            reason="urgent" if urgent else "referral",
+            priority=2 if urgent else 1,
+        )
+    )
+
+
+def _notify_leaders(referral: Referral, resident: Resident) -> None:
+    """An urgent referral puts the team leader's inbox on notice — once per referral and leader."""
+    leaders = db.session.scalars(
+        select(TeamMember.staff_id).where(TeamMember.team_id == resident.team_id, TeamMember.role == "leader_gp")
+    ).all()
+    where = referral.to_hospital_name or db.session.get(Institution, referral.to_institution_id).name
+    for staff_id in leaders:
+        notify.enqueue(
+            notify.staff(staff_id),
+            URGENT_REFERRAL.kind,
+            f"referral:{referral.id}:urgent:to:{staff_id}",
+            {
+                "title": URGENT_REFERRAL.title,
+                "body": f"{resident.name} 紧急转诊至 {where}：{referral.reason}",
+                "referral_id": referral.id,
+                "resident_id": resident.id,
+            },
+        )
+
+
+def _move(referral: Referral, allowed: tuple[str, ...], **values) -> None:
+    done = db.session.execute(
+        update(Referral)
+        .where(Referral.id == referral.id, Referral.status.in_(allowed))
+        .values(updated_at=now(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        raise Conflict(f"this referral is {referral.status}", error="referral_state")
+    db.session.refresh(referral)
+
+
+def _day(field: str, value: date | None, referral: Referral) -> date:
+    day = today()
+    value = value or day
+    if value > day:
+        raise Invalid(field, "must not be in the future")
+    if value < referral.issued_on:
+        raise Invalid(field, "must not be before the referral was issued")
+    return value
+
+
+def receive(actor, referral_id: int, data: dict) -> Referral:
+    """POST /referrals/{id}/receive: the destination has the patient. A down referral's patient is
+    then back with the team: the 2-week follow-up opens."""
+    referral = get_referral(actor, referral_id)
+    on = _day("received_on", data.get("received_on"), referral)
+    values = {"status": "received", "received_on": on}
+    if referral.direction == "down":
+        values["back_on"] = on
+    _move(referral, ("issued",), **values)
+    if referral.direction == "down":
+        _open_return(referral.resident_id, on)
+    audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
+    return referral
+
+
+def return_(actor, referral_id: int, data: dict) -> Referral:
+    """POST /referrals/{id}/return: the hospital's feedback (回转); the follow-up within 2 weeks opens."""
+    referral = get_referral(actor, referral_id)
+    if referral.direction != "up":
+        raise Invalid("direction", "only an up referral is returned; a down referral is received")
+    on = _day("returned_on", data["returned_on"], referral)
+    if referral.received_on is not None and on < referral.received_on:
+        raise Invalid("returned_on", "must not be before the referral was received")
+    _move(
+        referral,
+        UNRESOLVED,
+        status="returned",
+        returned_on=on,
+        back_on=on,
+        received_on=referral.received_on or on,
+        summary=data["summary"],
+        advice=data.get("advice"),
+    )
+    _close_chase(referral, "returned")
+    _open_return(referral.resident_id, on)
+    audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
+    return referral
+
+
+def cancel(actor, referral_id: int, data: dict) -> Referral:
+    """POST /referrals/{id}/cancel."""
+    referral = get_referral(actor, referral_id)
+    _move(referral, UNRESOLVED, status="cancelled", cancelled_on=today(), cancel_reason=data["reason"])
+    _close_chase(referral, "cancelled")
+    audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
+    return referral
+
+
+def _open_plan(resident_id: int, programme: str) -> FollowupPlan | None:
+    return db.session.scalar(
+        select(FollowupPlan).where(
+            FollowupPlan.resident_id == resident_id, FollowupPlan.disease == programme, FollowupPlan.status == "open"
+        )
+    )
+
+
+def _close_chase(referral: Referral, reason: str) -> None:
+    """Close the chase entry once none of the resident's up referrals waits for an answer."""
+    waiting = db.session.scalar(
+        select(Referral.id)
+        .where(
+            Referral.resident_id == referral.resident_id,
+            Referral.direction == "up",
+            Referral.status.in_(UNRESOLVED),
+        )
+        .limit(1)
+    )
+    plan = _open_plan(referral.resident_id, REFERRAL_CHASE)
+    if plan is not None and waiting is None:
+        plan.status, plan.closed_on, plan.close_reason = "closed", today(), reason
+
+
+def _open_return(resident_id: int, back_on: date) -> None:
+    """The follow-up owed within 2 weeks of the patient's return (one open per resident: an earlier
+    one still open keeps the earlier due date)."""
+    due = back_on + timedelta(days=RETURN_FOLLOWUP_DAYS)
+    plan = _open_plan(resident_id, REFERRAL_RETURN)
+    if plan is not None:
+        plan.due_on = min(plan.due_on, due)
+        return
+    db.session.add(
+        FollowupPlan(
+            resident_id=resident_id,
+            disease=REFERRAL_RETURN,
+            opens_on=back_on,
+            due_on=due,
+            status="open",
+            reason="referral",
+            priority=1,
+        )
+    )
+
+
+def followed_up(resident_id: int, day: date) -> None:
+    """A visit or service on ``day``: the open return follow-up whose window has begun is done, and
+    the referrals it followed up carry the day."""
+    plan = _open_plan(resident_id, REFERRAL_RETURN)
+    if plan is not None and plan.opens_on <= day:
+        plan.status, plan.closed_on, plan.close_reason = "done", day, "visit"
+    db.session.execute(
+        update(Referral)
+        .where(
+            Referral.resident_id == resident_id,
+            Referral.back_on.is_not(None),
+            Referral.back_on <= day,
+            Referral.followed_up_on.is_(None),
+        )
+        .values(followed_up_on=day, updated_at=now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def on_visit_recorded(sender, *, resident_id: int, visited_on: date, **_) -> None:
+    """``events.visit_recorded``: any follow-up visit (phone included) is the return follow-up."""
+    followed_up(resident_id, visited_on)
+
+
+def on_service_delivered(sender, *, resident_id: int, served_on: date, source: str, **_) -> None:
+    """``events.service_delivered``: a check or service record is one too (a follow-up visit is
+    already announced as recorded)."""
+    if source != "followup":
+        followed_up(resident_id, served_on)
