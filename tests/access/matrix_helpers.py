@@ -606,3 +606,66 @@ def run_endpoint(scene: Scene, method: str, rule: str, spec: Endpoint, expected:
             problems.append(f"{actor}: the denied request changed {changed}")
             before = after
     return problems
+
+
+def subject_plan(scene: Scene, n: int) -> dict:
+    """The subject's open hypertension plan (a worklist entry of his team), made by a visit."""
+    from sqlalchemy import select
+
+    from app.followups.models import FollowupPlan
+
+    if "plan" not in scene.cache:
+        followup_visit(scene, n)
+        with scene.app.app_context():
+            scene.cache["plan"] = db.session.scalar(
+                select(FollowupPlan.id).where(
+                    FollowupPlan.resident_id == scene.ids["subject"], FollowupPlan.status == "open"
+                )
+            )
+    return {"plan_id": scene.cache["plan"]}
+
+
+def pending_review(scene: Scene, n: int) -> dict:
+    """A report "died" about a new elderly resident of the subject's household and team, waiting for review."""
+    from app.followups.models import FollowupPlan
+    from app.orgs.models import Institution, Team
+    from app.residents.models import Household
+    from tests.factories import resident
+
+    note = "隐私标记家属告知去世"
+    with scene.app.app_context():
+        elder = resident(
+            f"张老{'一二三四五六七八九十'[n % 10]}",
+            db.session.get(Institution, scene.ids["a"]),
+            TODAY.replace(year=TODAY.year - 80),
+            household=db.session.get(Household, scene.ids["home"]),
+            team_=db.session.get(Team, scene.ids["team_a"]),
+            relation_to_head="父亲",
+        )
+        plan = FollowupPlan(
+            resident_id=elder.id,
+            disease="elderly_check",
+            opens_on=TODAY - timedelta(days=60),
+            due_on=TODAY - timedelta(days=5),
+            status="open",
+        )
+        db.session.add(plan)
+        db.session.commit()
+        plan_id = plan.id
+    body = {"method": "phone", "outcome": "died", "note": note}
+    return {
+        "contact_id": scene.ok("doc", "POST", f"/api/v1/worklist/{plan_id}/contacts", body)["id"],
+        "markers": [note],
+    }
+
+
+def issued_referral(scene: Scene, n: int) -> dict:
+    """An up referral of the subject, issued today by his doctor."""
+    reason = "隐私标记转诊原因"
+    body = {
+        "resident_id": scene.ids["subject"],
+        "direction": "up",
+        "to_hospital_name": "威海市立医院",
+        "reason": reason,
+    }
+    return {"referral_id": scene.ok("doc", "POST", "/api/v1/referrals", body)["id"], "markers": [reason]}

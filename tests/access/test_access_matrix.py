@@ -48,6 +48,14 @@ POST   /pregnancies/<int:pid>/delivery           403  403  403  403  403  200  2
 POST   /pregnancies/<int:pid>/postpartum-visits  403  403  403  403  403  201  201  404  403  403  201  401  401  401
 POST   /residents/<int:rid>/reminders            403  403  403  403  403  201  201  404  201  404  201  401  401  401
 GET    /residents/<int:rid>/followups            200  404  404  200  404  200  200  404  200  404  200  401  401  401
+POST   /worklist/<int:plan_id>/contacts          403  403  403  403  403  201  404  404  201  404  201  401  401  401
+GET    /residents/<int:rid>/contacts             403  403  403  403  403  200  200  404  200  404  200  401  401  401
+POST   /contact-reviews/<int:contact_id>/confirm 403  403  403  403  403  403  403  403  200  404  200  401  401  401
+POST   /contact-reviews/<int:contact_id>/dismiss 403  403  403  403  403  403  403  403  200  404  200  401  401  401
+POST   /referrals/<int:referral_id>/receive      403  403  403  403  403  200  404  404  200  404  200  401  401  401
+POST   /referrals/<int:referral_id>/return       403  403  403  403  403  200  404  404  200  404  200  401  401  401
+POST   /referrals/<int:referral_id>/cancel       403  403  403  403  403  200  404  404  200  404  200  401  401  401
+GET    /residents/<int:rid>/referrals            200  404  404  200  404  200  200  404  200  404  200  401  401  401
 GET    /followups/<int:visit_id>                 200  404  404  200  404  200  200  404  200  404  200  401  401  401
 GET    /contracts/<int:contract_id>              200  404  404  200  404  200  404  404  200  404  200  401  401  401
 GET    /contracts/<int:contract_id>/deliveries   200  404  404  200  404  200  404  404  200  404  200  401  401  401
@@ -181,6 +189,22 @@ SPECS = {
         mx.subject, _const({"title": "复查提醒", "body": "请按时复查血压"})
     ),
     ("GET", "/api/v1/residents/<int:rid>/followups"): Endpoint(mx.subject),
+    ("POST", "/api/v1/worklist/<int:plan_id>/contacts"): Endpoint(
+        mx.subject_plan, _const({"method": "phone", "outcome": "agreed"})
+    ),
+    ("GET", "/api/v1/residents/<int:rid>/contacts"): Endpoint(mx.subject),
+    ("POST", "/api/v1/contact-reviews/<int:contact_id>/confirm"): Endpoint(mx.pending_review, _const({}), fresh=True),
+    ("POST", "/api/v1/contact-reviews/<int:contact_id>/dismiss"): Endpoint(
+        mx.pending_review, _const({"note": "本人仍在辖区"}), fresh=True
+    ),
+    ("POST", "/api/v1/referrals/<int:referral_id>/receive"): Endpoint(mx.issued_referral, _const({}), fresh=True),
+    ("POST", "/api/v1/referrals/<int:referral_id>/return"): Endpoint(
+        mx.issued_referral, _const({"returned_on": TODAY.isoformat(), "summary": "已诊治"}), fresh=True
+    ),
+    ("POST", "/api/v1/referrals/<int:referral_id>/cancel"): Endpoint(
+        mx.issued_referral, _const({"reason": "患者拒绝"}), fresh=True
+    ),
+    ("GET", "/api/v1/residents/<int:rid>/referrals"): Endpoint(mx.subject),
     ("GET", "/api/v1/followups/<int:visit_id>"): Endpoint(mx.followup_visit),
     ("GET", "/api/v1/contracts/<int:contract_id>"): Endpoint(mx.active_contract),
     ("GET", "/api/v1/contracts/<int:contract_id>/deliveries"): Endpoint(mx.active_contract),
