@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from app.access.scope import get_managed_team, get_resident
 from app.audit import services as audit
@@ -172,6 +172,7 @@ def receive(actor, referral_id: int, data: dict) -> Referral:
     _move(referral, ("issued",), **values)
     if referral.direction == "down":
         _open_return(referral.resident_id, on)
+        _seen_since(referral.resident_id, on)
     audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
     return referral
 
@@ -196,6 +197,7 @@ def return_(actor, referral_id: int, data: dict) -> Referral:
     )
     _close_chase(referral, "returned")
     _open_return(referral.resident_id, on)
+    _seen_since(referral.resident_id, on)
     audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
     return referral
 
@@ -255,22 +257,47 @@ def _open_return(resident_id: int, back_on: date) -> None:
 
 
 def followed_up(resident_id: int, day: date) -> None:
-    """A visit or service on ``day``: the open return follow-up whose window has begun is done, and
-    the referrals it followed up carry the day."""
+    """A visit or service on ``day`` (entered now, or late for an earlier day): the return follow-up
+    whose window had begun is done on the earliest such day, and so are the referrals it followed up."""
     plan = _open_plan(resident_id, REFERRAL_RETURN)
     if plan is not None and plan.opens_on <= day:
         plan.status, plan.closed_on, plan.close_reason = "done", day, "visit"
+    else:  # a visit entered late, earlier than the one that closed the follow-up: it was the follow-up
+        db.session.execute(
+            update(FollowupPlan)
+            .where(
+                FollowupPlan.resident_id == resident_id,
+                FollowupPlan.disease == REFERRAL_RETURN,
+                FollowupPlan.status == "done",
+                FollowupPlan.opens_on <= day,
+                FollowupPlan.closed_on > day,
+            )
+            .values(closed_on=day, updated_at=now())
+            .execution_options(synchronize_session=False)
+        )
     db.session.execute(
         update(Referral)
         .where(
             Referral.resident_id == resident_id,
             Referral.back_on.is_not(None),
             Referral.back_on <= day,
-            Referral.followed_up_on.is_(None),
+            or_(Referral.followed_up_on.is_(None), Referral.followed_up_on > day),
         )
         .values(followed_up_on=day, updated_at=now())
         .execution_options(synchronize_session=False)
     )
+
+
+def _seen_since(resident_id: int, back_on: date) -> None:
+    """A return recorded after the fact: a follow-up visit already on file since the patient came back
+    was the follow-up."""
+    seen = db.session.scalar(
+        select(func.min(FollowupVisit.visit_on)).where(
+            FollowupVisit.resident_id == resident_id, FollowupVisit.visit_on >= back_on
+        )
+    )
+    if seen is not None:
+        followed_up(resident_id, seen)
 
 
 def on_visit_recorded(sender, *, resident_id: int, visited_on: date, **_) -> None:

@@ -27,6 +27,8 @@ SECTIONS = [
     "pregnancies",
     "child_checks",
     "followups",
+    "contacts",
+    "referrals",
     "service_records",
     "contract",
 ]
