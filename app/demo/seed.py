@@ -33,9 +33,11 @@ from app.demo.households import build_residents
 from app.demo.organisation import build_admin_accounts, build_organisation, build_teams
 from app.extensions import db
 from app.followups.demo import seed_checkup_plans, seed_followups
+from app.followups.demo_contacts import seed_contacts
 from app.indicators.demo import seed_targets
 from app.maternal.demo import seed_pregnancies
 from app.orgs.models import Institution
+from app.referrals.demo import seed_referrals
 from app.residents.models import Resident
 from app.surveys.demo import seed_surveys
 
@@ -55,6 +57,8 @@ STEPS: list[tuple[str, Step]] = [
     ("checks", seed_checks),
     ("child_checks", seed_child_checks),
     ("checkup_plans", seed_checkup_plans),
+    ("contacts", seed_contacts),
+    ("referrals", seed_referrals),
     ("contracts", seed_contracts),
     ("appointments", seed_appointments),
     ("surveys", seed_surveys),
