@@ -24,10 +24,12 @@ the access-log row(s) (archive: one row; worklist: one per resident on the page)
 
 Database work: one psycopg 3 connection per worker (autocommit, prepared statements from the first execution).
 - archive, pg: ONE statement (auth + scope + access-log INSERT in a data-modifying CTE + the JSON), 1 round trip.
-- archive, py: 2 round trips: auth + scope + the resident row; then one pipeline of 7 statements (conditions, the
-  two list pages, open plans, visits page with its window counts, contract summary, access-log INSERT).
+- archive, py: 2 round trips: auth + scope + the resident row; then one pipeline of 10 statements (11 with the
+  elderly's three-year comparison: conditions, the health-check, service-record and child-check pages, open plans,
+  visits page with its window counts, contract summary, the latest contact attempts, the referrals, access-log
+  INSERT).
 - worklist, pg / py: 2 round trips: auth (staff, institution path, team ids); then ONE statement (the product's
-  page query + access-log INSERT in a CTE + JSON (pg) or rows (py)).
+  page query — snoozed plans hidden until their day — + access-log INSERT in a CTE + JSON (pg) or rows (py)).
 Only the staff path is implemented (a WeChat/resident token answers 403); query arguments: the pages, per_page and
 purpose (archive), page and per_page (worklist); anything else is refused with 400 rather than ignored.
 """
@@ -241,6 +243,24 @@ _F2F = (
     "AND {t}.{d} IS TRUE"
 )
 
+# The contact attempts about the resident's worklist entries and the resident's referrals (the product's
+# app/followups/contacts.py contacts_of and app/referrals/reads.py referrals_of): the latest per_page, newest
+# first (by id; ix_contact_attempts_resident / ix_referrals_resident find the resident's rows). The pg statement
+# wraps them in its LATERALs (rid = r.id), the py variant runs them as they are (rid = a parameter).
+# The page is cut first, then only its rows are joined to the names (by primary key).
+CONTACTS = """SELECT x.id, x.contacted_on, x.method, x.outcome, x.call_back_on, x.note, x.plan_id, x.resident_id,
+       x.programme, x.due_on, s.name AS contacted_by, x.review_status, x.review_note, x.effective_on
+FROM (SELECT * FROM contact_attempts WHERE resident_id = {rid} ORDER BY id DESC LIMIT %(per_page)s) x
+JOIN staff s ON s.id = x.contacted_by_id ORDER BY x.id DESC"""
+# destination: the named outside hospital, else the institution of the tree (Python's ``or``: '' falls through)
+REFERRALS = """SELECT x.id, x.resident_id, x.team_id, x.direction, x.to_institution_id, x.to_hospital_name,
+       coalesce(nullif(x.to_hospital_name, ''), i.name) AS destination, x.reason, x.urgency, x.source_visit_id,
+       x.status, x.issued_on, x.received_on, x.returned_on, x.summary, x.advice, x.cancelled_on, x.cancel_reason,
+       x.back_on, x.followed_up_on
+FROM (SELECT * FROM referrals WHERE resident_id = {rid} ORDER BY id DESC LIMIT %(per_page)s) x
+LEFT JOIN institutions i ON i.id = x.to_institution_id ORDER BY x.id DESC"""
+RETURN_FOLLOWUP_DAYS = 14  # a return's follow-up is owed within two weeks (app.referrals.models)
+
 ARCHIVE_PG = f"""
 WITH actor AS (
   SELECT s.id, s.name, s.institution_id, i.path, (s.roles ? 'district_admin') AS admin
@@ -280,6 +300,8 @@ SELECT a.id, r.id_number_enc,
       'visits', json_build_object('items', vp.items, 'page', 1, 'per_page', %(per_page)s, 'total', vp.total),
       'trend', tr.points,
       'face_to_face_this_year', json_build_object('hypertension', vp.n_hypertension, 't2dm', vp.n_t2dm)),
+    'contacts', ca.items,
+    'referrals', rf.items,
     'service_records', json_build_object('items', sr.items, 'page', %(sr_page)s, 'per_page', %(per_page)s,
                                          'total', sr.total),
     'contract', ct.summary
@@ -368,6 +390,30 @@ LEFT JOIN LATERAL (
         WHERE x.resident_id = r.id ORDER BY x.served_on DESC, x.id DESC
         LIMIT %(per_page)s OFFSET %(sr_offset)s) x
 ) sr ON true
+LEFT JOIN LATERAL (
+  SELECT coalesce(json_agg(json_build_object(
+           'id', x.id, 'contacted_on', x.contacted_on, 'method', x.method, 'outcome', x.outcome,
+           'call_back_on', x.call_back_on, 'note', x.note, 'plan_id', x.plan_id, 'resident_id', x.resident_id,
+           'programme', x.programme, 'due_on', x.due_on, 'overdue', x.due_on < x.contacted_on,
+           'contacted_by', x.contacted_by, 'review_status', x.review_status, 'review_note', x.review_note,
+           'effective_on', x.effective_on)
+           ORDER BY x.id DESC), '[]') AS items
+  FROM ({CONTACTS.format(rid="r.id")}) x
+) ca ON true
+LEFT JOIN LATERAL (
+  SELECT coalesce(json_agg(json_build_object(
+           'id', x.id, 'resident_id', x.resident_id, 'team_id', x.team_id, 'direction', x.direction,
+           'to_institution_id', x.to_institution_id, 'to_hospital_name', x.to_hospital_name,
+           'destination', x.destination, 'reason', x.reason, 'urgency', x.urgency,
+           'source_visit_id', x.source_visit_id, 'status', x.status, 'issued_on', x.issued_on,
+           'received_on', x.received_on, 'returned_on', x.returned_on, 'summary', x.summary, 'advice', x.advice,
+           'cancelled_on', x.cancelled_on, 'cancel_reason', x.cancel_reason,
+           'waiting_days', CASE WHEN x.status = 'issued' OR (x.status = 'received' AND x.direction = 'up')
+                           THEN %(today)s - x.issued_on END,
+           'return_followup_due_on', x.back_on + {RETURN_FOLLOWUP_DAYS}, 'followed_up_on', x.followed_up_on)
+           ORDER BY x.id DESC), '[]') AS items
+  FROM ({REFERRALS.format(rid="r.id")}) x
+) rf ON true
 LEFT JOIN LATERAL (
   SELECT coalesce(json_agg(j.p ORDER BY p.due_on, p.id), '[]') AS all_json,
          (array_agg(j.p ORDER BY p.due_on, p.id))[1] AS first_json
@@ -680,6 +726,8 @@ LEFT JOIN LATERAL (SELECT n.id, n.status FROM contracts n WHERE n.previous_contr
 WHERE c.resident_id = %s AND c.status IN ('active', 'pending', 'scheduled', 'renewal_pending')
 ORDER BY (c.status <> 'active'), c.id DESC LIMIT 1
 """
+CONTACTS_PY = CONTACTS.format(rid="%(rid)s")
+REFERRALS_PY = REFERRALS.format(rid="%(rid)s")
 LOG_ONE = """
 INSERT INTO access_log (at, actor_kind, actor_id, actor_display, institution_id, subject_resident_id, action, section,
                         purpose, client_ip)
@@ -731,10 +779,13 @@ def archive_py(rid: int):
             {"rid": rid, "per_page": per_page, "year_start": date(day.year, 1, 1), "year_end": date(day.year, 12, 31)},
         )
         q_contract = c.execute(CONTRACT, (rid,))
+        q_contacts = c.execute(CONTACTS_PY, {"rid": rid, "per_page": per_page})
+        q_referrals = c.execute(REFERRALS_PY, {"rid": rid, "per_page": per_page})
         c.execute(LOG_ONE, (actor_id, actor_name, actor_institution, rid, args["purpose"], _client_ip()))
         conditions, hcs, srs, ccs = q_cond.fetchall(), q_hc.fetchall(), q_sr.fetchall(), q_cc.fetchall()
         comparison = q_cmp.fetchall() if compared else None
         plans, visits, contract = q_plans.fetchall(), q_visits.fetchall(), q_contract.fetchone()
+        contacts, referrals = q_contacts.fetchall(), q_referrals.fetchall()
 
     active = {d for _, d, _, a in conditions if a}
     populations = []
@@ -1009,6 +1060,54 @@ def archive_py(rid: int):
             "trend": trend,
             "face_to_face_this_year": {"hypertension": n_htn, "t2dm": n_t2dm},
         },
+        "contacts": [
+            {
+                "id": k[0],
+                "contacted_on": k[1].isoformat(),
+                "method": k[2],
+                "outcome": k[3],
+                "call_back_on": _iso(k[4]),
+                "note": k[5],
+                "plan_id": k[6],
+                "resident_id": k[7],
+                "programme": k[8],
+                "due_on": k[9].isoformat(),
+                "overdue": k[9] < k[1],
+                "contacted_by": k[10],
+                "review_status": k[11],
+                "review_note": k[12],
+                "effective_on": _iso(k[13]),
+            }
+            for k in contacts
+        ],
+        "referrals": [
+            {
+                "id": k[0],
+                "resident_id": k[1],
+                "team_id": k[2],
+                "direction": k[3],
+                "to_institution_id": k[4],
+                "to_hospital_name": k[5],
+                "destination": k[6],
+                "reason": k[7],
+                "urgency": k[8],
+                "source_visit_id": k[9],
+                "status": k[10],
+                "issued_on": k[11].isoformat(),
+                "received_on": _iso(k[12]),
+                "returned_on": _iso(k[13]),
+                "summary": k[14],
+                "advice": k[15],
+                "cancelled_on": _iso(k[16]),
+                "cancel_reason": k[17],
+                "waiting_days": (
+                    (day - k[11]).days if k[10] == "issued" or (k[10] == "received" and k[3] == "up") else None
+                ),
+                "return_followup_due_on": _iso(k[18] + timedelta(days=RETURN_FOLLOWUP_DAYS)) if k[18] else None,
+                "followed_up_on": _iso(k[19]),
+            }
+            for k in referrals
+        ],
         "service_records": {"items": sr_items, "page": 1, "per_page": per_page, "total": srs[0][-1] if srs else 0},
         "contract": summary,
     }
@@ -1038,6 +1137,7 @@ WITH page AS (
   FROM followup_plans p JOIN residents r ON r.id = p.resident_id
   WHERE p.status = 'open' AND r.team_id = ANY(%(teams)s::int[]) AND r.status = 'active'
     AND EXISTS (SELECT 1 FROM conditions c WHERE c.resident_id = r.id AND c.disease = p.disease AND c.active)
+    AND (p.snoozed_until IS NULL OR p.snoozed_until <= %(today)s)  -- "call later": off the list until that day
     {scope}
   ORDER BY p.priority DESC, p.due_on, p.id LIMIT %(limit)s OFFSET %(offset)s
 ), logged AS (

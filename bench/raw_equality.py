@@ -3,8 +3,10 @@
 ``check()`` fetches, as the bench's doctor, the archive of the bench's resident and of one resident
 of every shape the archive has (elderly with the three-year comparison, a child, a pregnancy, a
 high-risk mother after her delivery, a baby of one, flags, no contract, each open contract state, a
-renewal, no doctor, a family group, a patient without visits, one with few, both diseases) from the
-API and from ``raw_app`` (both variants), the worklist
+renewal, no doctor, a family group, a patient without visits, one with few, both diseases, contact
+attempts — a review pending, a call back later, more than a page —, referrals — waiting, returned
+with the follow-up due, to an institution of the tree) from the API and from ``raw_app`` (both
+variants), the worklist
 pages 1 and 2, a short page and a page past the end, and the refusals (out of scope → 404 on both).
 Numbers compare by value (24 == 24.0). Any difference stops the bench.
 """
@@ -36,6 +38,17 @@ KINDS = {
     "AND NOT EXISTS (SELECT 1 FROM followup_visits v WHERE v.resident_id = r.id)",
     "managed, few visits (<8)": "(SELECT count(*) FROM followup_visits v WHERE v.resident_id = r.id) BETWEEN 1 AND 7",
     "both diseases": "(SELECT count(*) FROM conditions c WHERE c.resident_id = r.id AND c.active) = 2",
+    "contact attempts, a review pending": "EXISTS (SELECT 1 FROM contact_attempts a WHERE a.resident_id = r.id "
+    "AND a.review_status = 'pending')",
+    "contact attempts, a call back later": "EXISTS (SELECT 1 FROM contact_attempts a WHERE a.resident_id = r.id "
+    "AND a.outcome = 'call_later')",
+    "more contact attempts than a page": "(SELECT count(*) FROM contact_attempts a WHERE a.resident_id = r.id) > 10",
+    "referral waiting": "EXISTS (SELECT 1 FROM referrals f WHERE f.resident_id = r.id "
+    "AND f.status IN ('issued', 'received'))",
+    "referral returned, follow-up due": "EXISTS (SELECT 1 FROM referrals f WHERE f.resident_id = r.id "
+    "AND f.back_on IS NOT NULL AND f.followed_up_on IS NULL)",
+    "referral to an institution of the tree": "EXISTS (SELECT 1 FROM referrals f WHERE f.resident_id = r.id "
+    "AND f.to_institution_id IS NOT NULL)",
 }
 
 

@@ -202,6 +202,8 @@ ARCHIVE_SECTION_NAMES = (
     "health_checks",
     "pregnancies",
     "child_checks",
+    "contacts",
+    "referrals",
     "followups",
     "service_records",
     "contract",
@@ -363,8 +365,8 @@ class ArchiveOut(Out):
     followups = ma.fields.Raw(allow_none=True, metadata={"description": "filled by the follow-up feature"})
     contacts = ma.fields.Raw(
         metadata={
-            "description": "filled by the follow-up feature: the latest contact attempts about the resident's "
-            "worklist entries, newest first, in the shape of GET /residents/{rid}/contacts' items"
+            "description": "filled by the follow-up feature, for staff only: the latest contact attempts about "
+            "the resident's worklist entries, newest first, in the shape of GET /residents/{rid}/contacts' items"
         }
     )
     referrals = ma.fields.Raw(

@@ -19,7 +19,10 @@ def archive_section(resident, args: dict):
 
 
 def contacts_section(resident, args: dict):
-    """ARCHIVE_SECTIONS hook: the archive's "contacts" — the latest contact attempts, newest first."""
+    """ARCHIVE_SECTIONS hook: the archive's "contacts" — the latest contact attempts, newest first — for
+    staff only: a doctor's notes and an unconfirmed report of a death are not the family's to read."""
+    if not args["actor"].is_staff:
+        return None
     return "contacts", contacts_of(resident.id, limit=args.get("per_page") or 10)
 
 

@@ -21,7 +21,7 @@ from app.common.pagination import page_body, paginate
 from app.common.time import now, today
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
-from app.followups.models import REVIEWED_OUTCOMES, ContactAttempt, FollowupPlan
+from app.followups.models import REFERRAL_CHASE, REVIEWED_OUTCOMES, ContactAttempt, FollowupPlan
 from app.followups.worklist import programme_of
 from app.residents import services as residents
 from app.residents.models import Resident
@@ -79,6 +79,10 @@ def record_contact(actor, plan_id: int, data: dict) -> dict:
     db.session.add(contact)
     if contact.outcome == "call_later":
         plan.snoozed_until = contact.call_back_on
+    elif (
+        plan.disease != REFERRAL_CHASE
+    ):  # reached after all: the entry is back (a referral's wait is not the resident's)
+        plan.snoozed_until = None
     audit.record(actor, resident.id, action="create", section="contacts", purpose="follow_up")
     db.session.flush()
     return present(contact, actor.display)
@@ -199,6 +203,7 @@ def _decide(actor, contact: ContactAttempt, status: str, note: str | None, effec
     if not done:
         raise Conflict("this report was already reviewed", error="already_reviewed")
     db.session.refresh(contact)
+    audit.record(actor, contact.resident_id, action="update", section="contacts", purpose="archive_management")
 
 
 def confirm(actor, contact_id: int, data: dict) -> dict:

@@ -17,7 +17,7 @@ from app.followups.job_runs import DISEASE_NAMES
 from app.followups.job_runs import commit_run as _commit
 from app.followups.models import FollowupPlan
 from app.followups.notifications import TEAM_DIGEST
-from app.followups.plans import managed_plan_clause
+from app.followups.plans import managed_plan_clause, not_snoozed
 from app.notify import services as notify
 from app.orgs.models import Team, TeamMember
 from app.residents.models import Resident
@@ -32,6 +32,7 @@ def team_digest(today: date | None = None) -> dict:
         managed_plan_clause(),
         Resident.team_id.is_not(None),
         FollowupPlan.opens_on <= day,
+        not_snoozed(day),
     )
     counts = {
         row.team_id: row

@@ -85,6 +85,20 @@ PLAN_COLUMNS = (
 )
 
 
+def open_plan_once(**values) -> int | None:
+    """Open one plan unless the resident already has an open one of that programme (a concurrent
+    request won): INSERT … ON CONFLICT DO NOTHING on the "one open plan" index. The new plan's id, or
+    None."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(FollowupPlan)
+        .values(status="open", **values)
+        .on_conflict_do_nothing(index_elements=["resident_id", "disease"], index_where=text("status = 'open'"))
+        .returning(FollowupPlan.id)
+    )
+    return db.session.execute(stmt).scalar()
+
+
 def insert_plans(rows, columns=PLAN_COLUMNS) -> int:
     """The plan engine's one way to open plans set-based: INSERT … SELECT ``rows`` (in ``columns``
     order) … ON CONFLICT DO NOTHING on the "one open plan" index — a visit racing the job wins."""
@@ -128,6 +142,12 @@ def plan_applies_clause():
     )
 
 
+def not_snoozed(day):
+    """SQL over FollowupPlan: the entry is on the worklists today (no "call later" or referral's days
+    for feedback still running)."""
+    return or_(FollowupPlan.snoozed_until.is_(None), FollowupPlan.snoozed_until <= day)
+
+
 def managed_diseases(resident) -> list[str]:
     if resident.status != "active":
         return []
@@ -167,7 +187,9 @@ def _open_plan(resident_id: int, disease: str) -> FollowupPlan | None:
 
 
 def _tighten(plan: FollowupPlan, outcome: rules.Outcome) -> None:
-    """A phone follow-up that needs a recheck brings the face-to-face window forward."""
+    """A phone follow-up that needs a recheck brings the face-to-face window forward — and back onto
+    the worklists, whatever call-back day a contact had set."""
+    plan.snoozed_until = None
     if outcome.due_on < plan.due_on:
         plan.due_on = outcome.due_on
         plan.opens_on = min(plan.opens_on, outcome.opens_on)

@@ -234,7 +234,7 @@ def _referral_offer(visit: FollowupVisit, entered: dict | None) -> dict | None:
         reason = "随访危急值：" + "、".join(visit.alerts)
     else:
         reason = "连续两次随访控制不满意"
-    return {
+    offer = {
         "resident_id": visit.resident_id,
         "direction": "up",
         "to_hospital_name": entered.get("institution"),
@@ -242,6 +242,7 @@ def _referral_offer(visit: FollowupVisit, entered: dict | None) -> dict | None:
         "urgency": "urgent" if visit.urgent_referral else "routine",
         "source_visit_id": visit.id,
     }
+    return {k: v for k, v in offer.items() if v is not None}  # posted back as it is
 
 
 def _announce(actor, visit: FollowupVisit) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, or_, select, text
+from sqlalchemy import Date, and_, bindparam, case, exists, func, select, text
 from sqlalchemy.orm import aliased
 
 from app.access.scope import bound_resident_scope, get_managed_team
@@ -26,7 +26,7 @@ from app.followups.models import (
     FollowupPlan,
     FollowupVisit,
 )
-from app.followups.plans import managed_plan_clause, plan_applies_clause, window_of
+from app.followups.plans import managed_plan_clause, not_snoozed, plan_applies_clause, window_of
 from app.residents.models import Resident
 
 
@@ -133,8 +133,7 @@ def _open_plans(applies, scope_clause, status: str, within: bool):
             Resident.team_id.in_(bindparam("teams", expanding=True)),
             applies,
             scope_clause,
-            # a "call later" or a referral still inside its days for feedback is off the list until then
-            or_(FollowupPlan.snoozed_until.is_(None), FollowupPlan.snoozed_until <= day),
+            not_snoozed(day),
         )
     )
     if status == "overdue":

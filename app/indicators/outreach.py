@@ -3,10 +3,15 @@ whether contacted patients come back, whether hospitals answer referrals and whe
 patients are followed up in time (the issue of the workable worklist; docs/indicators.md).
 
 They count residents, like every indicator: a resident with two overdue entries counts once, in the
-numerator if any of them was contacted. No national target: they are the team's own measures.
+numerator if any of them was contacted (so the feedback rate is residents whose referral was answered
+÷ residents referred, not referrals ÷ referrals). A resident enters a "within N days" denominator only
+once their N days have run by D, so the latest days do not count as failures. No national target:
+they are the team's own measures.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
@@ -48,10 +53,12 @@ def overdue_entry_contacted(ctx: Context):
 
 
 def _overdue_contacts(ctx: Context):
-    """Contacts in the year about an entry overdue at the time, the resident not reported gone."""
+    """Contacts in the year about an entry overdue at the time, the resident not reported gone, whose
+    15 days have run by D (a contact of last week cannot have failed yet)."""
     return and_(
+        ContactAttempt.programme != REFERRAL_CHASE,
         ContactAttempt.contacted_on >= ctx.since,
-        ContactAttempt.contacted_on <= ctx.as_of,
+        ContactAttempt.contacted_on <= ctx.as_of - timedelta(days=RETURN_DAYS),
         ContactAttempt.due_on < ContactAttempt.contacted_on,
         ContactAttempt.outcome.not_in(tuple(REVIEWED_OUTCOMES)),
     )
@@ -97,7 +104,8 @@ def referral_answered(ctx: Context):
 
 
 def _back(ctx: Context):
-    return and_(Referral.back_on >= ctx.since, Referral.back_on <= ctx.as_of)
+    """Back with the team in the year, the 2 weeks run by D."""
+    return and_(Referral.back_on >= ctx.since, Referral.back_on <= ctx.as_of - timedelta(days=RETURN_FOLLOWUP_DAYS))
 
 
 def back_from_referral(ctx: Context):
@@ -142,8 +150,9 @@ OUTREACH: tuple[Definition, ...] = (
         text={
             "numerator": f"of those, residents whose contacted entry was done (the missed visit or check made) "
             f"within {RETURN_DAYS} days of the contact, by D",
-            "denominator": "residents contacted between 1 January and D about an entry overdue at the contact "
-            "(contacts reporting the resident moved away or dead left out)",
+            "denominator": f"residents contacted between 1 January and D − {RETURN_DAYS} days about an entry "
+            "overdue at the contact (contacts reporting the resident moved away or dead, and about a referral's "
+            "chase, left out)",
             "window": "1 Jan … D",
         },
     ),
@@ -172,8 +181,8 @@ OUTREACH: tuple[Definition, ...] = (
         text={
             "numerator": f"of those, residents followed up (a follow-up visit, check or service) within "
             f"{RETURN_FOLLOWUP_DAYS} days of the return, by D",
-            "denominator": "residents back with the team from a referral between 1 January and D (an up "
-            "referral returned, a down referral received)",
+            "denominator": f"residents back with the team from a referral between 1 January and D − "
+            f"{RETURN_FOLLOWUP_DAYS} days (an up referral returned, a down referral received)",
             "window": "1 Jan … D",
         },
     ),

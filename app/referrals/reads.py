@@ -48,10 +48,15 @@ def present(referral: Referral, to_name: str | None = None) -> dict:
         "advice": referral.advice,
         "cancelled_on": referral.cancelled_on,
         "cancel_reason": referral.cancel_reason,
-        "waiting_days": (day - referral.issued_on).days if referral.status in ("issued", "received") else None,
+        "waiting_days": (day - referral.issued_on).days if _waiting(referral) else None,
         "return_followup_due_on": return_due,
         "followed_up_on": referral.followed_up_on,
     }
+
+
+def _waiting(referral: Referral) -> bool:
+    """Still waiting for the other side: issued, or an up referral received but not yet answered."""
+    return referral.status == "issued" or (referral.status == "received" and referral.direction == "up")
 
 
 def team_referrals(actor, args: dict) -> dict:

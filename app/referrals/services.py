@@ -9,14 +9,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, union_all, update
 
 from app.access.scope import get_managed_team, get_resident
+from app.accounts.models import Staff
+from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
 from app.common.time import now, today
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.followups.models import REFERRAL_CHASE, REFERRAL_RETURN, FollowupPlan, FollowupVisit
+from app.followups.plans import open_plan_once
 from app.notify import services as notify
 from app.orgs.models import Institution, TeamMember
 from app.referrals.models import RETURN_FOLLOWUP_DAYS, UNRESOLVED, Referral
@@ -92,37 +95,48 @@ def issue(actor, data: dict) -> Referral:
     db.session.add(referral)
     db.session.flush()
     if referral.direction == "up":
-        _open_chase(referral)
+        _chase(resident.id)
     if referral.urgency == "urgent":
         _notify_leaders(referral, resident)
     audit.record(actor, resident.id, action="create", section="referrals", purpose="care")
     return referral
 
 
-def _open_chase(referral: Referral) -> None:
-    """The team's ``referral`` plan: off the worklists until the hospital's days to answer are up."""
-    if _open_plan(referral.resident_id, REFERRAL_CHASE) is not None:
-        return  # one entry per resident chases every outstanding referral
-    due = referral.issued_on + timedelta(days=feedback_days())
-    urgent = referral.urgency == "urgent"
-    db.session.add(
-        FollowupPlan(
-            resident_id=referral.resident_id,
-            disease=REFERRAL_CHASE,
-            opens_on=due,
-            due_on=due,
-            snoozed_until=due,
-            status="open",
-            reason="urgent" if urgent else "referral",
-            priority=2 if urgent else 1,
+def _chase(resident_id: int, closed_reason: str = "returned") -> None:
+    """Keep the resident's one ``referral`` entry in step with their up referrals still unanswered: off
+    the worklists until the earliest one's days for feedback are up, urgent if any of them is; closed
+    when none is left."""
+    earliest, urgent = db.session.execute(
+        select(func.min(Referral.issued_on), func.max(case((Referral.urgency == "urgent", 1), else_=0))).where(
+            Referral.resident_id == resident_id, Referral.direction == "up", Referral.status.in_(UNRESOLVED)
         )
-    )
+    ).one()
+    plan = _open_plan(resident_id, REFERRAL_CHASE)
+    if earliest is None:
+        if plan is not None:
+            plan.status, plan.closed_on, plan.close_reason = "closed", today(), closed_reason
+        return
+    due = earliest + timedelta(days=feedback_days())
+    values = {
+        "opens_on": due,
+        "due_on": due,
+        "snoozed_until": due,
+        "reason": "urgent" if urgent else "referral",
+        "priority": 2 if urgent else 1,
+    }
+    if plan is None and open_plan_once(resident_id=resident_id, disease=REFERRAL_CHASE, **values):
+        return
+    plan = plan or _open_plan(resident_id, REFERRAL_CHASE)  # a concurrent request opened it
+    for name, value in values.items():
+        setattr(plan, name, value)
 
 
 def _notify_leaders(referral: Referral, resident: Resident) -> None:
     """An urgent referral puts the team leader's inbox on notice — once per referral and leader."""
     leaders = db.session.scalars(
-        select(TeamMember.staff_id).where(TeamMember.team_id == resident.team_id, TeamMember.role == "leader_gp")
+        select(TeamMember.staff_id)
+        .join(Staff, Staff.id == TeamMember.staff_id)
+        .where(TeamMember.team_id == resident.team_id, TeamMember.role == "leader_gp", Staff.active)
     ).all()
     where = referral.to_hospital_name or db.session.get(Institution, referral.to_institution_id).name
     for staff_id in leaders:
@@ -181,7 +195,7 @@ def return_(actor, referral_id: int, data: dict) -> Referral:
     """POST /referrals/{id}/return: the hospital's feedback (回转); the follow-up within 2 weeks opens."""
     referral = get_referral(actor, referral_id)
     if referral.direction != "up":
-        raise Invalid("direction", "only an up referral is returned; a down referral is received")
+        raise Conflict("a down referral is received, not returned", error="referral_state")
     on = _day("returned_on", data["returned_on"], referral)
     if referral.received_on is not None and on < referral.received_on:
         raise Invalid("returned_on", "must not be before the referral was received")
@@ -195,7 +209,7 @@ def return_(actor, referral_id: int, data: dict) -> Referral:
         summary=data["summary"],
         advice=data.get("advice"),
     )
-    _close_chase(referral, "returned")
+    _chase(referral.resident_id, "returned")
     _open_return(referral.resident_id, on)
     _seen_since(referral.resident_id, on)
     audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
@@ -205,8 +219,10 @@ def return_(actor, referral_id: int, data: dict) -> Referral:
 def cancel(actor, referral_id: int, data: dict) -> Referral:
     """POST /referrals/{id}/cancel."""
     referral = get_referral(actor, referral_id)
-    _move(referral, UNRESOLVED, status="cancelled", cancelled_on=today(), cancel_reason=data["reason"])
-    _close_chase(referral, "cancelled")
+    # a down referral received is done: the patient is back with the team
+    allowed = UNRESOLVED if referral.direction == "up" else ("issued",)
+    _move(referral, allowed, status="cancelled", cancelled_on=today(), cancel_reason=data["reason"])
+    _chase(referral.resident_id, "cancelled")
     audit.record(actor, referral.resident_id, action="update", section="referrals", purpose="care")
     return referral
 
@@ -219,41 +235,17 @@ def _open_plan(resident_id: int, programme: str) -> FollowupPlan | None:
     )
 
 
-def _close_chase(referral: Referral, reason: str) -> None:
-    """Close the chase entry once none of the resident's up referrals waits for an answer."""
-    waiting = db.session.scalar(
-        select(Referral.id)
-        .where(
-            Referral.resident_id == referral.resident_id,
-            Referral.direction == "up",
-            Referral.status.in_(UNRESOLVED),
-        )
-        .limit(1)
-    )
-    plan = _open_plan(referral.resident_id, REFERRAL_CHASE)
-    if plan is not None and waiting is None:
-        plan.status, plan.closed_on, plan.close_reason = "closed", today(), reason
-
-
 def _open_return(resident_id: int, back_on: date) -> None:
     """The follow-up owed within 2 weeks of the patient's return (one open per resident: an earlier
     one still open keeps the earlier due date)."""
     due = back_on + timedelta(days=RETURN_FOLLOWUP_DAYS)
     plan = _open_plan(resident_id, REFERRAL_RETURN)
-    if plan is not None:
-        plan.due_on = min(plan.due_on, due)
-        return
-    db.session.add(
-        FollowupPlan(
-            resident_id=resident_id,
-            disease=REFERRAL_RETURN,
-            opens_on=back_on,
-            due_on=due,
-            status="open",
-            reason="referral",
-            priority=1,
-        )
-    )
+    if plan is None:
+        values = {"opens_on": back_on, "due_on": due, "reason": "referral", "priority": 1}
+        if open_plan_once(resident_id=resident_id, disease=REFERRAL_RETURN, **values):
+            return
+        plan = _open_plan(resident_id, REFERRAL_RETURN)  # a concurrent request opened it
+    plan.due_on = min(plan.due_on, due)
 
 
 def followed_up(resident_id: int, day: date) -> None:
@@ -289,11 +281,25 @@ def followed_up(resident_id: int, day: date) -> None:
 
 
 def _seen_since(resident_id: int, back_on: date) -> None:
-    """A return recorded after the fact: a follow-up visit already on file since the patient came back
-    was the follow-up."""
+    """A return recorded after the fact: a follow-up visit, check or service record already on file
+    since the patient came back was the follow-up."""
     seen = db.session.scalar(
-        select(func.min(FollowupVisit.visit_on)).where(
-            FollowupVisit.resident_id == resident_id, FollowupVisit.visit_on >= back_on
+        select(
+            func.min(
+                union_all(
+                    select(FollowupVisit.visit_on.label("day")).where(
+                        FollowupVisit.resident_id == resident_id, FollowupVisit.visit_on >= back_on
+                    ),
+                    select(HealthCheck.checked_on).where(
+                        HealthCheck.resident_id == resident_id, HealthCheck.checked_on >= back_on
+                    ),
+                    select(ServiceRecord.served_on).where(
+                        ServiceRecord.resident_id == resident_id, ServiceRecord.served_on >= back_on
+                    ),
+                )
+                .subquery()
+                .c.day
+            )
         )
     )
     if seen is not None:

@@ -27,8 +27,7 @@ SECTIONS = [
     "pregnancies",
     "child_checks",
     "followups",
-    "contacts",
-    "referrals",
+    "referrals",  # "contacts" (the staff's calls and notes) is for staff only
     "service_records",
     "contract",
 ]

@@ -158,8 +158,34 @@ def test_other_teams_entries_are_404_and_contacts_are_logged(app, api, world, ov
         assert api.get("b-doc", f"/api/v1/residents/{rid}/contacts").status_code == 404
         archive = api.get("a-doc", f"/api/v1/residents/{rid}/archive")
         assert [c["outcome"] for c in archive.json["contacts"]] == ["agreed"]
+        only = api.get("a-doc", f"/api/v1/residents/{rid}/archive?sections=contacts")
+        assert list(only.json) == ["contacts"]
     with app.app_context():
         sections = db.session.scalars(
             select(AccessLog.section).where(AccessLog.subject_resident_id == rid).order_by(AccessLog.id)
         ).all()
     assert "contacts" in sections and sections.count("contacts") >= 2  # written, then read
+
+
+def test_the_family_does_not_read_the_staffs_contact_notes(app, api, world):
+    with frozen(morning(D)):
+        visit_ok(api, "a-doc", world.grandpa, "hypertension", D - timedelta(days=120), sbp=128, dbp=80)
+    plan_id = entries(api, "a-doc")["张建国"]["plan_id"]
+    assert contact(api, "a-doc", plan_id, outcome="died", note="邻居说已去世").status_code == 201
+    with frozen(morning(D)):
+        own = api.get("grandpa", f"/api/v1/residents/{world.grandpa}/archive")
+        assert own.status_code == 200 and "contacts" not in own.json
+        assert "邻居说已去世" not in own.get_data(as_text=True)
+        assert api.get("grandpa", f"/api/v1/residents/{world.grandpa}/contacts").status_code == 403
+
+
+def test_reaching_the_resident_or_a_worse_visit_brings_a_call_later_entry_back(app, api, world, overdue):
+    later = (D + timedelta(days=60)).isoformat()
+    first, second = (entries(api, "a-doc")[n]["plan_id"] for n in ("逾甲", "逾乙"))
+    for plan_id in (first, second):
+        assert contact(api, "a-doc", plan_id, outcome="call_later", call_back_on=later).status_code == 201
+    assert contact(api, "a-doc", first, D + timedelta(days=1), outcome="agreed").status_code == 201
+    with frozen(morning(D + timedelta(days=1))):
+        visit_ok(api, "a-doc", overdue["逾乙"], "hypertension", D + timedelta(days=1), method="phone", sbp=186, dbp=112)
+    back = entries(api, "a-doc", D + timedelta(days=1))
+    assert {"逾甲", "逾乙"} <= set(back) and back["逾乙"]["priority"] == 2

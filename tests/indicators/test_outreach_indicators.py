@@ -232,17 +232,20 @@ def test_institutions_and_the_district_add_the_other_teams(api, world, people):
 
 
 def test_the_evaluation_day_moves_the_counts(api, world, people):
-    # on READ (25 May): the answer of 20 May is in, and that patient is back (not yet followed up)
+    # on READ (25 May): the answer of 20 May is in; that patient is back, but their 2 weeks run to
+    # 3 June, so they are not counted yet (neither followed up nor a failure)
     now = _counts(_rows(api, team_id=world.team_a, as_of=READ.isoformat()))
     assert now["referral_feedback"] == (4, 5)
-    assert now["referral_return_followup"] == (4, 7)
+    assert now["referral_return_followup"] == (4, 6)
     assert _listed(api, "referral_return_followup", "missing", team_id=world.team_a, as_of=READ.isoformat()) == {
-        people[k] for k in ("late", "down_unseen", "answered_after")
+        people[k] for k in ("late", "down_unseen")
     }
     # on 31 March: the entries due 1 March and late's return follow-up (due 24 March) only
     march = _counts(_rows(api, team_id=world.team_a, as_of=d(3, 31).isoformat()))
     assert march["overdue_contacted"] == (6, 9)  # not yet december's (due 15 April) nor down_unseen's
-    assert march["return_to_care_15d"] == (3, 5)  # twice comes back on 1 April
+    # contacts up to 16 March only (their 15 days run by D): late's of 25 March not yet; twice comes
+    # back on 1 April, back16 a day too late
+    assert march["return_to_care_15d"] == (2, 4)
     assert march["referral_feedback"] == (3, 3)  # unanswered and answered_after not issued yet
     assert march["referral_return_followup"] == (3, 4)  # down and down_unseen not back yet
     # last year: the contact of September 2025 about the entry due in August, back five days later

@@ -130,9 +130,12 @@ def test_a_down_referral_received_opens_the_follow_up(app, api, world):
     r = issue(api, "a-doc", world.grandpa, direction="down", reason="术后康复回社区")
     assert r.status_code == 201
     assert listed(api, "a-doc", "referral", D + timedelta(days=30)) == []  # nothing to chase
-    assert act(api, "a-doc", r.json["id"], "return", returned_on=D.isoformat(), summary="x").status_code == 422
-    assert act(api, "a-doc", r.json["id"], "receive").json["status"] == "received"
+    r2 = act(api, "a-doc", r.json["id"], "return", returned_on=D.isoformat(), summary="x")
+    assert r2.status_code == 409 and r2.json["error"] == "referral_state"
+    received = act(api, "a-doc", r.json["id"], "receive").json
+    assert (received["status"], received["waiting_days"]) == ("received", None)  # done: the patient is back
     assert len(listed(api, "a-doc", "referral_return", D)) == 1
+    assert act(api, "a-doc", r.json["id"], "cancel", reason="x").status_code == 409
 
 
 def test_states_move_forward_only(app, api, world):
@@ -192,3 +195,13 @@ def test_another_teams_referrals_are_404(app, api, world):
         assert api.get("bob", f"/api/v1/residents/{world.grandpa}/referrals").status_code == 404
         assert api.get("b-doc", "/api/v1/referrals").json["total"] == 0
         assert api.get("a-nurse", "/api/v1/referrals").json["total"] == 1
+
+
+def test_one_chase_entry_follows_the_earliest_referral_still_unanswered(app, api, world):
+    first = issue(api, "a-doc", world.grandpa).json["id"]
+    issue(api, "a-doc", world.grandpa, D + timedelta(days=5), urgency="urgent")
+    back = D + timedelta(days=6)
+    act(api, "a-doc", first, "return", back, returned_on=back.isoformat(), summary="已诊治")
+    assert listed(api, "a-doc", "referral", D + timedelta(days=11)) == []  # the second's 7 days run to D+12
+    [entry] = listed(api, "a-doc", "referral", D + timedelta(days=12))
+    assert (entry["priority"], entry["reason"]) == (2, "urgent")
