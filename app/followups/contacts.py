@@ -215,6 +215,8 @@ def confirm(actor, contact_id: int, data: dict) -> dict:
     if effective_on > day:
         raise Invalid("effective_on", "must not be in the future")
     resident = db.session.get(Resident, contact.resident_id)
+    if resident.birth_on is not None and effective_on < resident.birth_on:
+        raise Invalid("effective_on", "must not be before the resident's birth")
     if resident.status != "active":
         raise Conflict(f"the archive is already closed ({resident.status})", error="archive_closed")
     _decide(actor, contact, "confirmed", data.get("note"), effective_on)
