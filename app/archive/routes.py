@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 
 from app.access.actors import current_actor, login_required, staff_required
 from app.access.scope import get_resident
-from app.archive import child_checks, fhir, schemas, services, view
+from app.archive import child_checks, child_schemas, fhir, schemas, services, view
 from app.common.idempotency import idempotent
 from app.common.responses import json_response
 from app.extensions import db
@@ -70,8 +70,8 @@ def create_health_check(body, rid):
 @blp.route("/residents/<int:rid>/child-checks", methods=["POST"])
 @staff_required(*CLINICAL)
 @idempotent
-@blp.arguments(schemas.ChildCheckIn)
-@blp.response(201, schemas.ChildCheckOut)
+@blp.arguments(child_schemas.ChildCheckIn)
+@blp.response(201, child_schemas.ChildCheckOut)
 def create_child_check(body, rid):
     """Record a child health check (0–6 years: the newborn home visit, the full-month check, the checks
     at 3 … 36 months and at 4, 5, 6 years). `kind` is derived from the child's age on `checked_on`
@@ -88,7 +88,7 @@ def create_child_check(body, rid):
 
 @blp.route("/residents/<int:rid>/child-checks", methods=["GET"])
 @login_required
-@blp.response(200, schemas.ChildChecksOut)
+@blp.response(200, child_schemas.ChildChecksOut)
 def get_child_checks(rid):
     """A child's checks (newest first) and the whole 0–6 schedule with each window and the day it was
     done. For the child's guardian (family grant), staff in scope; logged in the access log."""
