@@ -35,6 +35,7 @@ FEATURES = (
     "followups",
     "referrals",
     "indicators",
+    "exchange",
 )
 # Feature packages whose cli.py exposes ``commands`` (click commands / groups).
 CLI_MODULES = (
@@ -44,6 +45,7 @@ CLI_MODULES = (
     "app.scheduler.cli",
     "app.residents.cli",
     "app.indicators.cli",
+    "app.exchange.cli",
 )
 
 
