@@ -1,0 +1,296 @@
+"""Check an exchange workbook against the product's rules and the database, writing nothing.
+
+Sheets are read in the layout's order (the basic sheet first, so later sheets may name residents
+whose archives the same file brings), a batch of rows at a time. Per batch: the rows are converted
+(app.exchange.validate), then one SELECT finds the archives behind the batch's ID numbers and one
+the records already there under the rows' keys — never a query per row. Institutions, teams and
+service packages are a district's few hundred rows: read once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+from openpyxl import Workbook as XlsxWorkbook
+from sqlalchemy import select
+
+from app.archive.models import HealthCheck
+from app.common.ids import mask_id_number, vault
+from app.common.spreadsheet import safe_cell
+from app.common.time import now as clock_now
+from app.common.time import today as clock_today
+from app.contracts.models import Contract, ServicePackage
+from app.exchange import layout as L
+from app.exchange.reader import SheetReader, Workbook
+from app.exchange.validate import Row, check_row, key_of
+from app.extensions import db
+from app.followups.models import FollowupVisit
+from app.orgs.models import Institution, Team
+from app.residents.models import Condition, Resident
+from app.residents.services import RESIDENT_LEVELS
+
+BATCH = 1000
+# Where a sheet's rows already live: the model, its column for the key's second part, a fixed filter.
+_EXISTING = {
+    L.CONDITIONS.name: (Condition, Condition.disease, None),
+    L.HYPERTENSION.name: (FollowupVisit, FollowupVisit.visit_on, FollowupVisit.hypertension.is_(True)),
+    L.DIABETES.name: (FollowupVisit, FollowupVisit.visit_on, FollowupVisit.t2dm.is_(True)),
+    L.HEALTH_CHECKS.name: (HealthCheck, HealthCheck.checked_on, None),
+    L.CONTRACTS.name: (Contract, Contract.starts_on, None),
+}
+# The date of a record that cannot be before the resident was born.
+_AFTER_BIRTH = ("diagnosed_on", "visit_on", "checked_on", "starts_on")
+
+
+@dataclass
+class SheetCounts:
+    sheet: str
+    rows: int = 0
+    valid: int = 0
+    rejected: int = 0
+    new: int = 0
+    existing: int = 0  # valid rows whose record is in the database already: the import would update it
+    ignored_columns: list[str] = field(default_factory=list)
+    duplicate_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    file: str
+    institution: str | None
+    sheets: list[SheetCounts] = field(default_factory=list)
+    ignored_sheets: list[str] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)  # {sheet, row, field, reason, value}
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(s.rejected for s in self.sheets)
+
+    def as_dict(self) -> dict:
+        body = asdict(self)
+        body["rejected_rows"] = self.rejected_rows
+        return body
+
+
+@dataclass
+class _Known:
+    """An archive an ID number stands for: in the database (``resident_id``) and/or on the basic sheet."""
+
+    path: str
+    birth_on: date
+    resident_id: int | None = None
+
+
+def _value(sheet: L.Sheet, header: str, raw):
+    column = next((c for c in sheet.columns if c.header == header), None)
+    if raw is None:
+        return None
+    if column is not None and column.type == L.ID_NUMBER:
+        return mask_id_number(str(raw))  # the report may be passed around; the row number finds it
+    return raw if isinstance(raw, int | float | str) else str(raw)
+
+
+class Checker:
+    def __init__(self, roots: list[Institution], *, today: date | None = None, now: datetime | None = None):
+        self.roots = roots
+        self.today, self.now = today or clock_today(), now or clock_now()
+        rows = db.session.execute(select(Institution.id, Institution.code, Institution.path, Institution.level))
+        self.institutions = {code: (iid, path, level) for iid, code, path, level in rows}
+        self.teams = {(iid, name) for iid, name in db.session.execute(select(Team.institution_id, Team.name))}
+        packages = db.session.execute(select(ServicePackage.code, ServicePackage.version))
+        self.packages = {p for code, version in packages for p in (code, f"{code}@{version}")}
+        self.on_basic_sheet: dict[str, _Known] = {}  # the valid basic rows' ID numbers
+
+    def _inside(self, path: str) -> bool:
+        return any(path.startswith(root.path) for root in self.roots)
+
+    def _scope_name(self) -> str:
+        return "、".join(root.code for root in self.roots)
+
+    # --- references: institutions, teams, packages (read once) ------------------------------------
+
+    def _institution(self, sheet: L.Sheet, row: Row, attribute: str, *, resident_level: bool = False):
+        code = row.values.get(attribute)
+        if code is None:
+            return None
+        column = next(c for c in sheet.columns if c.attribute == attribute)
+        found = self.institutions.get(code)
+        if found is None:
+            row.reject(column, f"no institution with code {code!r}")
+        elif not self._inside(found[1]):
+            row.reject(column, f"{code} is outside the subtree of {self._scope_name()}")
+        elif resident_level and found[2] not in RESIDENT_LEVELS:
+            row.reject(column, "residents are registered at a health centre or its clinics")
+        else:
+            return found
+        return None
+
+    def _team(self, sheet: L.Sheet, row: Row, institution, attribute: str = "team.name") -> None:
+        """A team of the institution or of one above it (a clinic's residents are served by its centre's)."""
+        name = row.values.get(attribute)
+        if name is None or institution is None:
+            return
+        ids = [int(part) for part in institution[1].strip("/").split("/") if part]
+        if not any((iid, name) in self.teams for iid in ids):
+            column = next(c for c in sheet.columns if c.attribute == attribute)
+            row.reject(column, f"no team named {name!r} at this institution or above it")
+
+    def _references(self, sheet: L.Sheet, row: Row) -> None:
+        if sheet is L.BASIC:
+            self._team(sheet, row, self._institution(sheet, row, "institution.code", resident_level=True))
+        elif sheet is L.CONTRACTS:
+            self._team(sheet, row, self._institution(sheet, row, "team.institution.code"))
+            unknown = [p for p in row.values.get("packages") or () if p not in self.packages]
+            if unknown:
+                column = next(c for c in sheet.columns if c.attribute == "packages")
+                row.reject(column, f"no service package {unknown[0]!r}")
+        elif any(c.attribute == "institution.code" for c in sheet.columns):
+            self._institution(sheet, row, "institution.code")
+
+    # --- the database: one SELECT per batch -------------------------------------------------------
+
+    def _archives(self, numbers: set[str]) -> dict[str, _Known]:
+        """The archives in the database behind these ID numbers (rotation-aware, like id_number_clause)."""
+        box = vault()
+        by_hash = {h: number for number in numbers for h in box.lookup_hashes(number)}
+        if not by_hash:
+            return {}
+        statement = (
+            select(Resident.id, Resident.id_number_hash, Resident.birth_on, Institution.path)
+            .join(Institution, Institution.id == Resident.institution_id)
+            .where(Resident.id_number_hash.in_(list(by_hash)))
+        )
+        return {by_hash[h]: _Known(path, birth_on, rid) for rid, h, birth_on, path in db.session.execute(statement)}
+
+    def _existing_keys(self, sheet: L.Sheet, rows: list[Row], archives: dict[str, _Known]) -> set[tuple]:
+        model, second, fixed = _EXISTING[sheet.name]
+        attribute = next(c.attribute for c in sheet.key if c.type != L.ID_NUMBER)
+        ids = {archives[n].resident_id: n for n in archives}
+        values = {row.values[attribute] for row in rows if attribute in row.values}
+        if not ids or not values:
+            return set()
+        statement = select(model.resident_id, second).where(model.resident_id.in_(list(ids)), second.in_(values))
+        if fixed is not None:
+            statement = statement.where(fixed)
+        return {(ids[rid], value) for rid, value in db.session.execute(statement)}
+
+    def _resident(self, sheet: L.Sheet, row: Row, number: str, archives: dict[str, _Known]) -> None:
+        """A record's resident: an archive of the database or of the basic sheet, managed in the subtree."""
+        column = sheet.key[0]
+        known = self.on_basic_sheet.get(number) or archives.get(number)
+        if known is None:
+            row.reject(column, f"no archive with this ID number (not in the database nor valid on {L.BASIC.name})")
+            return
+        if not self._inside(known.path):
+            row.reject(column, f"the resident's archive is managed outside the subtree of {self._scope_name()}")
+        for attribute in _AFTER_BIRTH:
+            if attribute in row.values and row.values[attribute] < known.birth_on:
+                row.reject(next(c for c in sheet.columns if c.attribute == attribute), "before the birth date")
+
+    def _batch(self, sheet: L.Sheet, rows: list[Row], seen: dict, counts: SheetCounts, report: Report) -> None:
+        id_attribute = "id_number" if sheet is L.BASIC else "resident.id_number"
+        numbers = {row.values[id_attribute] for row in rows if id_attribute in row.values}
+        archives = self._archives(numbers)
+        existing = self._existing_keys(sheet, rows, archives) if sheet is not L.BASIC else set()
+        key_headers = "、".join(c.header for c in sheet.key)
+        for row in rows:
+            self._references(sheet, row)
+            number = row.values.get(id_attribute)
+            if sheet is L.BASIC and number in archives and not self._inside(archives[number].path):
+                row.reject(sheet.key[0], f"this archive is managed outside the subtree of {self._scope_name()}")
+            elif sheet is not L.BASIC and number is not None:
+                self._resident(sheet, row, number, archives)
+            key = key_of(sheet, row)
+            if key is not None:
+                if key in seen:
+                    row.reject(key_headers, f"the same {key_headers} as row {seen[key]}")
+                else:
+                    seen[key] = row.number
+            self._count(sheet, row, number, archives, existing, counts, report)
+
+    def _count(self, sheet, row: Row, number, archives, existing, counts: SheetCounts, report: Report) -> None:
+        counts.rows += 1
+        if not row.valid:
+            counts.rejected += 1
+            for header, reason in row.errors:
+                raw = row.raw.get(header)
+                report.rejected.append(
+                    {
+                        "sheet": sheet.name,
+                        "row": row.number,
+                        "field": header,
+                        "reason": reason,
+                        "value": _value(sheet, header, raw),
+                    }  # fmt: skip
+                )
+            return
+        counts.valid += 1
+        if sheet is L.BASIC:
+            found = number in archives
+            if number is not None:
+                path = self.institutions[row.values["institution.code"]][1]
+                self.on_basic_sheet[number] = _Known(path, row.values["birth_on"])
+        else:
+            found = key_of(sheet, row) in existing
+        if found:
+            counts.existing += 1
+        else:
+            counts.new += 1
+
+    # --- the file -------------------------------------------------------------------------------
+
+    def _sheet(self, reader: SheetReader, report: Report) -> None:
+        sheet, mapping = reader.sheet, reader.mapping
+        counts = SheetCounts(
+            sheet.name,
+            ignored_columns=mapping.ignored,
+            duplicate_columns=mapping.duplicates,
+            missing_columns=mapping.missing_required,
+        )
+        report.sheets.append(counts)
+        seen: dict[tuple, int] = {}
+        batch: list[Row] = []
+        for number, cells in reader.rows():
+            batch.append(check_row(sheet, number, cells, today=self.today, now=self.now))
+            if len(batch) >= BATCH:
+                self._batch(sheet, batch, seen, counts, report)
+                batch = []
+        if batch:
+            self._batch(sheet, batch, seen, counts, report)
+
+    def check(self, book: Workbook, *, file: str) -> Report:
+        report = Report(file=file, institution=self._scope_name(), ignored_sheets=list(book.ignored_sheets))
+        for reader in book.sheets:
+            self._sheet(reader, report)
+        return report
+
+
+def check_workbook(book: Workbook, *, roots: list[Institution], file: str) -> Report:
+    """The report of ``book`` for an import into ``roots``' subtrees. Only SELECTs; the caller's
+    transaction is rolled back after it, so not even a flush of something else can slip in."""
+    try:
+        return Checker(roots).check(book, file=file)
+    finally:
+        db.session.rollback()
+
+
+REPORT_SHEET, SUMMARY_SHEET = "拒绝行", "汇总"
+REPORT_HEADERS = ("工作表", "行号", "字段", "原因", "值")
+SUMMARY_HEADERS = ("工作表", "行数", "有效", "拒绝", "新增", "已存在", "忽略的列")
+
+
+def write_report(report: Report, out) -> None:
+    """The report as a workbook: every rejected row's field and reason, then the counts per sheet."""
+    book = XlsxWorkbook(write_only=True)
+    rejected = book.create_sheet(REPORT_SHEET)
+    rejected.append(REPORT_HEADERS)
+    for item in report.rejected:
+        rejected.append([safe_cell(item[k]) for k in ("sheet", "row", "field", "reason", "value")])
+    summary = book.create_sheet(SUMMARY_SHEET)
+    summary.append(SUMMARY_HEADERS)
+    for s in report.sheets:
+        ignored = "；".join(s.ignored_columns)
+        summary.append([s.sheet, s.rows, s.valid, s.rejected, s.new, s.existing, safe_cell(ignored) or None])
+    book.save(out)
