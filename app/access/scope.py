@@ -126,6 +126,18 @@ def get_managed_team(actor: Actor, team_id: int):
     return team
 
 
+def get_team_resident(actor: Actor, resident_id: int):
+    """The resident, if the actor runs their team (its members, the subtree's admins, the district
+    admin) — the team's own work on a resident (a worklist entry, a referral); else 404."""
+    resident = get_resident(actor, resident_id)
+    team = resident.team_id and db.session.scalar(
+        select(Team.id).where(Team.id == resident.team_id, managed_teams_clause(actor, Team.id))
+    )
+    if not team:
+        raise NotFound("resident not found")
+    return resident
+
+
 def get_team(actor: Actor, team_id: int):
 
     team = db.session.get(Team, team_id)

@@ -85,11 +85,9 @@ def ref(kind: str, key) -> str:
 def _prune(value):
     """Drop None and empty containers (FHIR JSON forbids empty arrays and objects)."""
     if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, [], {}, "")}
+        return {k: v for k, v in ((k, _prune(v)) for k, v in value.items()) if v not in (None, [], {}, "")}
     if isinstance(value, list):
-        out = [_prune(v) for v in value]
-        return [v for v in out if v not in (None, [], {}, "")]
+        return [v for v in map(_prune, value) if v not in (None, [], {}, "")]
     return value
 
 
@@ -418,6 +416,4 @@ def contract_episode_resources(contract: dict, ctx: dict) -> list[dict]:
 
 
 def _iso(value):
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return None if value is None else getattr(value, "isoformat", lambda: str(value))()

@@ -75,38 +75,25 @@ def _conditions() -> Select:
     return select(*Condition.__table__.c, *_resident_cols()).join(Resident, Resident.id == Condition.resident_id)
 
 
-def _visits(disease: str) -> Callable[[], Select]:
+def _recorded(model, *where) -> Callable[[], Select]:
+    """A record with its resident, where it was made and by whom (a visit, a health check)."""
+
     def build() -> Select:
         place = aliased(Institution)
         return (
             select(
-                *FollowupVisit.__table__.c,
+                *model.__table__.c,
                 *_resident_cols(),
                 place.code.label(_label("institution.code")),
                 Staff.name.label(_label("recorded_by.name")),
             )
-            .join(Resident, Resident.id == FollowupVisit.resident_id)
-            .outerjoin(place, place.id == FollowupVisit.institution_id)
-            .outerjoin(Staff, Staff.id == FollowupVisit.recorded_by_id)
-            .where(getattr(FollowupVisit, disease).is_(True))
+            .join(Resident, Resident.id == model.resident_id)
+            .outerjoin(place, place.id == model.institution_id)
+            .outerjoin(Staff, Staff.id == model.recorded_by_id)
+            .where(*where)
         )
 
     return build
-
-
-def _health_checks() -> Select:
-    place = aliased(Institution)
-    return (
-        select(
-            *HealthCheck.__table__.c,
-            *_resident_cols(),
-            place.code.label(_label("institution.code")),
-            Staff.name.label(_label("recorded_by.name")),
-        )
-        .join(Resident, Resident.id == HealthCheck.resident_id)
-        .outerjoin(place, place.id == HealthCheck.institution_id)
-        .outerjoin(Staff, Staff.id == HealthCheck.recorded_by_id)
-    )
 
 
 def _contracts() -> Select:
@@ -129,9 +116,9 @@ def _contracts() -> Select:
 SOURCES = {
     L.BASIC.name: _Source(_residents, Resident.id),
     L.CONDITIONS.name: _Source(_conditions, Condition.id),
-    L.HYPERTENSION.name: _Source(_visits("hypertension"), FollowupVisit.id),
-    L.DIABETES.name: _Source(_visits("t2dm"), FollowupVisit.id),
-    L.HEALTH_CHECKS.name: _Source(_health_checks, HealthCheck.id),
+    L.HYPERTENSION.name: _Source(_recorded(FollowupVisit, FollowupVisit.hypertension.is_(True)), FollowupVisit.id),
+    L.DIABETES.name: _Source(_recorded(FollowupVisit, FollowupVisit.t2dm.is_(True)), FollowupVisit.id),
+    L.HEALTH_CHECKS.name: _Source(_recorded(HealthCheck), HealthCheck.id),
     L.CONTRACTS.name: _Source(_contracts, Contract.id),
 }
 assert set(SOURCES) == set(L.BY_NAME), "every sheet of the layout has a source"

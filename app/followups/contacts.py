@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
-from app.access.scope import get_institution, get_managed_team, get_resident, institution_ids_clause
+from app.access.scope import get_institution, get_resident, get_team_resident, institution_ids_clause
 from app.accounts.models import Staff
 from app.audit import services as audit
 from app.common.pagination import page_body, paginate
@@ -48,13 +48,9 @@ def _entry(actor, plan_id: int) -> tuple[FollowupPlan, Resident]:
     if plan is None or plan.status != "open":
         raise NotFound("worklist entry not found")
     try:
-        resident = get_resident(actor, plan.resident_id)
-        if resident.team_id is None:
-            raise NotFound()
-        get_managed_team(actor, resident.team_id)
+        return plan, get_team_resident(actor, plan.resident_id)
     except NotFound:
         raise NotFound("worklist entry not found") from None
-    return plan, resident
 
 
 def record_contact(actor, plan_id: int, data: dict) -> dict:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import case, func, or_, select, union_all, update
 
-from app.access.scope import get_managed_team, get_resident
+from app.access.scope import get_team_resident
 from app.accounts.models import Staff
 from app.archive.models import HealthCheck, ServiceRecord
 from app.audit import services as audit
@@ -32,24 +32,12 @@ def feedback_days() -> int:
     return current_app.config["REFERRAL_FEEDBACK_DAYS"]
 
 
-def _team_resident(actor, resident_id: int) -> Resident:
-    """The resident, if the caller runs their team (its members, the subtree's admins) — else 404."""
-    resident = get_resident(actor, resident_id)
-    try:
-        if resident.team_id is None:
-            raise NotFound()
-        get_managed_team(actor, resident.team_id)
-    except NotFound:
-        raise NotFound("resident not found") from None
-    return resident
-
-
 def get_referral(actor, referral_id: int) -> Referral:
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         raise NotFound("referral not found")
     try:
-        _team_resident(actor, referral.resident_id)
+        get_team_resident(actor, referral.resident_id)
     except NotFound:
         raise NotFound("referral not found") from None
     return referral
@@ -68,7 +56,7 @@ def _check_destination(actor, data: dict) -> None:
 
 def issue(actor, data: dict) -> Referral:
     """POST /referrals."""
-    resident = _team_resident(actor, data["resident_id"])
+    resident = get_team_resident(actor, data["resident_id"])
     if resident.status != "active":
         raise Invalid("resident_id", "this archive is not active (moved away or deceased)")
     _check_destination(actor, data)
