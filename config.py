@@ -164,6 +164,15 @@ class Config:
         self.REFERRAL_FEEDBACK_DAYS = _int("REFERRAL_FEEDBACK_DAYS", 7)
         if not 1 <= self.REFERRAL_FEEDBACK_DAYS <= 90:
             raise ConfigError(f"REFERRAL_FEEDBACK_DAYS must be 1 … 90, got {self.REFERRAL_FEEDBACK_DAYS}")
+        # Imports (docs/import.md): where uploaded workbooks wait for the worker, the largest upload,
+        # and how long a running import may go without a heartbeat before a worker resumes it.
+        self.IMPORT_DIR = _env("IMPORT_DIR", str(INSTANCE_DIR / "imports"))
+        self.IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+        if not 1024 <= self.IMPORT_MAX_BYTES <= 1024**3:
+            raise ConfigError(f"IMPORT_MAX_BYTES must be 1 KiB … 1 GiB, got {self.IMPORT_MAX_BYTES}")
+        self.IMPORT_STALE_MINUTES = _int("IMPORT_STALE_MINUTES", 10)
+        if not 1 <= self.IMPORT_STALE_MINUTES <= 1440:
+            raise ConfigError(f"IMPORT_STALE_MINUTES must be 1 … 1440, got {self.IMPORT_STALE_MINUTES}")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
         # flask-smorest / OpenAPI

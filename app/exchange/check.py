@@ -12,25 +12,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
-from openpyxl import Workbook as XlsxWorkbook
 from sqlalchemy import select
 
+from app.accounts.models import Staff
 from app.archive.models import HealthCheck
 from app.common.ids import mask_id_number, vault
-from app.common.spreadsheet import safe_cell
 from app.common.time import now as clock_now
 from app.common.time import today as clock_today
 from app.contracts.models import Contract, ServicePackage
 from app.exchange import layout as L
 from app.exchange.reader import SheetReader, Workbook
+from app.exchange.records import visit_classification_rules
 from app.exchange.validate import Row, check_row, key_of
 from app.extensions import db
 from app.followups.models import FollowupVisit
-from app.orgs.models import Institution, Team
+from app.orgs.models import Institution, Team, TeamMember
 from app.residents.models import Condition, Resident
 from app.residents.services import RESIDENT_LEVELS
 
 BATCH = 1000
+CURRENT_STATUSES = ("pending", "active")  # uq_contracts_current_resident
 # Where a sheet's rows already live: the model, its column for the key's second part, a fixed filter.
 _EXISTING = {
     L.CONDITIONS.name: (Condition, Condition.disease, None),
@@ -51,6 +52,9 @@ class SheetCounts:
     rejected: int = 0
     new: int = 0
     existing: int = 0  # valid rows whose record is in the database already: the import would update it
+    created: int = 0  # what an import did (a check leaves them 0)
+    updated: int = 0
+    unchanged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     duplicate_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
@@ -83,6 +87,21 @@ class _Known:
     resident_id: int | None = None
 
 
+def _package_ids() -> dict[str, int]:
+    """Package ids by ``CODE@VERSION``, and by bare ``CODE`` for its newest active version (as the export writes)."""
+    rows = db.session.execute(
+        select(ServicePackage.id, ServicePackage.code, ServicePackage.version, ServicePackage.status).order_by(
+            ServicePackage.version
+        )
+    )
+    found: dict[str, int] = {}
+    for pid, code, version, status in rows:
+        found[f"{code}@{version}"] = pid
+        if status == "active" or code not in found:
+            found[code] = pid
+    return found
+
+
 def _value(sheet: L.Sheet, header: str, raw):
     column = next((c for c in sheet.columns if c.header == header), None)
     if raw is None:
@@ -98,10 +117,16 @@ class Checker:
         self.today, self.now = today or clock_today(), now or clock_now()
         rows = db.session.execute(select(Institution.id, Institution.code, Institution.path, Institution.level))
         self.institutions = {code: (iid, path, level) for iid, code, path, level in rows}
-        self.teams = {(iid, name) for iid, name in db.session.execute(select(Team.institution_id, Team.name))}
-        packages = db.session.execute(select(ServicePackage.code, ServicePackage.version))
-        self.packages = {p for code, version in packages for p in (code, f"{code}@{version}")}
+        teams = db.session.execute(select(Team.id, Team.institution_id, Team.name))
+        self.teams = {(iid, name): tid for tid, iid, name in teams}
+        self.packages = _package_ids()
         self.on_basic_sheet: dict[str, _Known] = {}  # the valid basic rows' ID numbers
+        self.current_in_file: dict[str, int] = {}  # ID number → the row of its current contract
+        self.archive_nos: dict[str, int] = {}  # 档案编号 → its row
+        members = db.session.execute(
+            select(TeamMember.team_id, Staff.name, Staff.id).join(Staff, Staff.id == TeamMember.staff_id)
+        )
+        self.members = {(team_id, name): sid for team_id, name, sid in members}
 
     def _inside(self, path: str) -> bool:
         return any(path.startswith(root.path) for root in self.roots)
@@ -124,18 +149,22 @@ class Checker:
         elif resident_level and found[2] not in RESIDENT_LEVELS:
             row.reject(column, "residents are registered at a health centre or its clinics")
         else:
+            row.refs["institution_id"] = found[0]
             return found
         return None
 
     def _team(self, sheet: L.Sheet, row: Row, institution, attribute: str = "team.name") -> None:
-        """A team of the institution or of one above it (a clinic's residents are served by its centre's)."""
+        """A team of the institution or of one above it (a clinic's residents are served by its centre's),
+        the nearest one."""
         name = row.values.get(attribute)
         if name is None or institution is None:
             return
         ids = [int(part) for part in institution[1].strip("/").split("/") if part]
-        if not any((iid, name) in self.teams for iid in ids):
+        found = next((self.teams[(iid, name)] for iid in reversed(ids) if (iid, name) in self.teams), None)
+        if found is None:
             column = next(c for c in sheet.columns if c.attribute == attribute)
             row.reject(column, f"no team named {name!r} at this institution or above it")
+        row.refs["team_id"] = found
 
     def _references(self, sheet: L.Sheet, row: Row) -> None:
         if sheet is L.BASIC:
@@ -146,6 +175,15 @@ class Checker:
             if unknown:
                 column = next(c for c in sheet.columns if c.attribute == "packages")
                 row.reject(column, f"no service package {unknown[0]!r}")
+            else:
+                row.refs["package_ids"] = [self.packages[p] for p in row.values.get("packages") or ()]
+            doctor = row.values.get("doctor.name")
+            if doctor is not None and row.refs.get("team_id") is not None:
+                row.refs["doctor_id"] = self.members.get((row.refs["team_id"], doctor))
+                if row.refs["doctor_id"] is None:
+                    row.reject(
+                        next(c for c in sheet.columns if c.attribute == "doctor.name"), "not a member of the team"
+                    )
         elif any(c.attribute == "institution.code" for c in sheet.columns):
             self._institution(sheet, row, "institution.code")
 
@@ -176,6 +214,47 @@ class Checker:
             statement = statement.where(fixed)
         return {(ids[rid], value) for rid, value in db.session.execute(statement)}
 
+    def _archive_numbers(self, rows: list[Row]) -> dict[str, str | None]:
+        """The archive numbers the batch gives that the database has already: number → its ID-number hash."""
+        wanted = {row.values["archive_no"] for row in rows if "archive_no" in row.values}
+        if not wanted:
+            return {}
+        statement = select(Resident.archive_no, Resident.id_number_hash).where(Resident.archive_no.in_(wanted))
+        return dict(db.session.execute(statement).all())
+
+    def _archive_no(self, sheet: L.Sheet, row: Row, numbered: dict) -> None:
+        """An archive number names one archive: not another one's in the database or in the file."""
+        given, number = row.values.get("archive_no"), row.values.get("id_number")
+        if given is None:
+            return
+        column = next(c for c in sheet.columns if c.attribute == "archive_no")
+        mine = vault().lookup_hash(number) if number is not None else None
+        if given in numbered and numbered[given] != mine:
+            row.reject(column, "the number of another archive")
+        elif self.archive_nos.setdefault(given, row.number) != row.number:
+            row.reject(column, f"the same 档案编号 as row {self.archive_nos[given]}")
+
+    def _current_contracts(self, archives: dict[str, _Known]) -> dict[str, object]:
+        """The start date of the current (pending or active) contract behind each ID number, if any."""
+        ids = {k.resident_id: n for n, k in archives.items() if k.resident_id is not None}
+        if not ids:
+            return {}
+        statement = select(Contract.resident_id, Contract.starts_on).where(
+            Contract.resident_id.in_(list(ids)), Contract.status.in_(CURRENT_STATUSES)
+        )
+        return {ids[rid]: starts_on for rid, starts_on in db.session.execute(statement)}
+
+    def _one_current(self, sheet: L.Sheet, row: Row, number: str, current: dict) -> None:
+        """A resident has one current contract at a time: in the database and in the file."""
+        if row.values.get("status") not in CURRENT_STATUSES:
+            return
+        column = next(c for c in sheet.columns if c.attribute == "status")
+        starts_on = row.values.get("starts_on")
+        if number in current and current[number] != starts_on:
+            row.reject(column, f"the resident has another current contract (from {current[number]})")
+        elif self.current_in_file.setdefault(number, row.number) != row.number:
+            row.reject(column, f"the resident's contract on row {self.current_in_file[number]} is current too")
+
     def _resident(self, sheet: L.Sheet, row: Row, number: str, archives: dict[str, _Known]) -> None:
         """A record's resident: an archive of the database or of the basic sheet, managed in the subtree."""
         column = sheet.key[0]
@@ -194,14 +273,21 @@ class Checker:
         numbers = {row.values[id_attribute] for row in rows if id_attribute in row.values}
         archives = self._archives(numbers)
         existing = self._existing_keys(sheet, rows, archives) if sheet is not L.BASIC else set()
+        current = self._current_contracts(archives) if sheet is L.CONTRACTS else {}
+        numbered = self._archive_numbers(rows) if sheet is L.BASIC else {}
         key_headers = "、".join(c.header for c in sheet.key)
         for row in rows:
             self._references(sheet, row)
             number = row.values.get(id_attribute)
             if sheet is L.BASIC and number in archives and not self._inside(archives[number].path):
                 row.reject(sheet.key[0], f"this archive is managed outside the subtree of {self._scope_name()}")
+            if sheet is L.BASIC:
+                self._archive_no(sheet, row, numbered)
             elif sheet is not L.BASIC and number is not None:
                 self._resident(sheet, row, number, archives)
+            visit_classification_rules(sheet, row)
+            if sheet is L.CONTRACTS and number is not None:
+                self._one_current(sheet, row, number, current)
             key = key_of(sheet, row)
             if key is not None:
                 if key in seen:
@@ -209,6 +295,12 @@ class Checker:
                 else:
                     seen[key] = row.number
             self._count(sheet, row, number, archives, existing, counts, report)
+        self.write(sheet, [row for row in rows if row.valid], archives, counts, rows[-1].number)
+
+    def write(
+        self, sheet: L.Sheet, rows: list[Row], archives: dict[str, _Known], counts: SheetCounts, last: int
+    ) -> None:
+        """The valid rows of a batch, checked: a check writes nothing (the importer writes them)."""
 
     def _count(self, sheet, row: Row, number, archives, existing, counts: SheetCounts, report: Report) -> None:
         counts.rows += 1
@@ -242,17 +334,16 @@ class Checker:
     # --- the file -------------------------------------------------------------------------------
 
     def _sheet(self, reader: SheetReader, report: Report) -> None:
-        sheet, mapping = reader.sheet, reader.mapping
-        counts = SheetCounts(
-            sheet.name,
-            ignored_columns=mapping.ignored,
-            duplicate_columns=mapping.duplicates,
-            missing_columns=mapping.missing_required,
-        )
+        sheet = reader.sheet
+        counts = self.counts_for(sheet, reader.mapping)
         report.sheets.append(counts)
+        self.present = {c.attribute for c in reader.mapping.columns.values()}
         seen: dict[tuple, int] = {}
         batch: list[Row] = []
+        after = self.resume_after(sheet)
         for number, cells in reader.rows():
+            if number <= after:
+                continue
             batch.append(check_row(sheet, number, cells, today=self.today, now=self.now))
             if len(batch) >= BATCH:
                 self._batch(sheet, batch, seen, counts, report)
@@ -260,8 +351,21 @@ class Checker:
         if batch:
             self._batch(sheet, batch, seen, counts, report)
 
+    def counts_for(self, sheet: L.Sheet, mapping) -> SheetCounts:
+        return SheetCounts(
+            sheet.name,
+            ignored_columns=mapping.ignored,
+            duplicate_columns=mapping.duplicates,
+            missing_columns=mapping.missing_required,
+        )
+
+    def resume_after(self, sheet: L.Sheet) -> int:
+        """The last row of ``sheet`` already done (a resumed import); a check reads every row."""
+        return 0
+
     def check(self, book: Workbook, *, file: str) -> Report:
         report = Report(file=file, institution=self._scope_name(), ignored_sheets=list(book.ignored_sheets))
+        self.report = report
         for reader in book.sheets:
             self._sheet(reader, report)
         return report
@@ -274,23 +378,3 @@ def check_workbook(book: Workbook, *, roots: list[Institution], file: str) -> Re
         return Checker(roots).check(book, file=file)
     finally:
         db.session.rollback()
-
-
-REPORT_SHEET, SUMMARY_SHEET = "拒绝行", "汇总"
-REPORT_HEADERS = ("工作表", "行号", "字段", "原因", "值")
-SUMMARY_HEADERS = ("工作表", "行数", "有效", "拒绝", "新增", "已存在", "忽略的列")
-
-
-def write_report(report: Report, out) -> None:
-    """The report as a workbook: every rejected row's field and reason, then the counts per sheet."""
-    book = XlsxWorkbook(write_only=True)
-    rejected = book.create_sheet(REPORT_SHEET)
-    rejected.append(REPORT_HEADERS)
-    for item in report.rejected:
-        rejected.append([safe_cell(item[k]) for k in ("sheet", "row", "field", "reason", "value")])
-    summary = book.create_sheet(SUMMARY_SHEET)
-    summary.append(SUMMARY_HEADERS)
-    for s in report.sheets:
-        ignored = "；".join(s.ignored_columns)
-        summary.append([s.sheet, s.rows, s.valid, s.rejected, s.new, s.existing, safe_cell(ignored) or None])
-    book.save(out)

@@ -1,17 +1,27 @@
 """``flask export-archives [--institution CODE] FILE``: the exchange workbook of a subtree;
-``flask check-import FILE``: what importing one would do, writing nothing."""
+``flask check-import FILE``: what importing one would do, writing nothing; ``flask import FILE``:
+import it; ``flask import-worker``: run the imports uploaded through the API."""
 
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from tqdm import tqdm
 
-from app.exchange.check import check_workbook, write_report
+from app.common.time import now
+from app.exchange.check import check_workbook
 from app.exchange.export import export_archives
+from app.exchange.importer import rejections_of, run_import
+from app.exchange.jobs import requeue, work_queued
+from app.exchange.models import Import
 from app.exchange.reader import ReadError, open_workbook
+from app.exchange.report import write_check_report, write_import_report
 from app.extensions import db
 from app.orgs.models import Institution
 
@@ -78,7 +88,7 @@ def check_import_command(path: str, code: str | None, sheet_name: str | None, re
     finally:
         book.close()
     if report_path:
-        write_report(report, report_path)
+        write_check_report(report, report_path)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str))
     else:
@@ -97,4 +107,105 @@ def check_import_command(path: str, code: str | None, sheet_name: str | None, re
         raise SystemExit(1)
 
 
-commands = [export_archives_command, check_import_command]
+@click.command("import")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--institution", "code", default=None, help="Import into this institution's subtree (default: the district)."
+)
+@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
+@click.option("--sheet", "sheet_name", default=None, help="The sheet a csv is (default: the file's name).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), help="Rejected rows as xlsx.")
+def import_command(path: str, code: str | None, dry_run: bool, sheet_name: str | None, report_path: str | None):
+    """Import a workbook (xlsx, or a csv of one sheet) in the layout of docs/import.md: new records are
+    created, changed ones updated, the same file twice changes nothing. Runs as the system (the access
+    log names the import). Exit status 1 when some rows were rejected, 2 when the file cannot be read."""
+    try:
+        open_workbook(path, sheet_name).close()
+    except ReadError as err:
+        raise click.UsageError(str(err)) from None
+    job = Import(
+        institution_id=_roots(code)[0].id,
+        file_name=Path(path).name[:200],
+        stored_path=str(Path(path).resolve()),
+        size=Path(path).stat().st_size,
+        sheet_name=sheet_name,
+        dry_run=dry_run,
+        status="running",
+        started_at=now(),
+        heartbeat_at=now(),
+        attempts=1,
+    )
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException("an import into this institution is running; wait for it to finish") from None
+    _run_with_bar(job)
+    _summary(job, report_path)
+
+
+def _run_with_bar(job: Import) -> None:
+    with tqdm(total=job.total_rows, unit="row", desc=f"import {job.id}", disable=None) as bar:
+
+        def advance(rows: int) -> None:
+            bar.total = bar.total or job.total_rows
+            bar.update(rows - bar.n)
+
+        try:
+            run_import(job, on_rows=advance)
+        except Exception as err:
+            raise click.ClickException(
+                f"import {job.id} failed: {err}; `flask import-resume {job.id}` goes on"
+            ) from None
+
+
+def _summary(job: Import, report_path: str | None) -> None:
+    verb = "would be" if job.dry_run else ""
+    click.echo(f"import {job.id}{' (dry run)' if job.dry_run else ''}: {job.status}")
+    for name, s in (job.sheets or {}).items():
+        click.echo(
+            f"{name}: rows {s['rows']}, created {s['created']}, updated {s['updated']}, "
+            f"unchanged {s['unchanged']}, rejected {s['rejected']} {verb}".rstrip()
+        )
+    rejected = rejections_of(job)
+    for item in rejected[:50]:
+        click.echo(f"  {item['sheet']} row {item['row']} {item['field']}: {item['reason']}")
+    if len(rejected) > 50:
+        click.echo(f"  … {len(rejected) - 50} more (--report for all)")
+    if report_path:
+        write_import_report(job, report_path)
+    if job.rejected:
+        raise SystemExit(1)
+
+
+@click.command("import-worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Run what is queued, then stop.")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between looks at the queue.")
+def import_worker_command(once: bool, poll: float):
+    """Run the imports uploaded through POST /api/v1/imports, one at a time per institution (beside
+    the scheduler's own ``imports`` job, or instead of it)."""
+    while True:
+        counts = work_queued()
+        db.session.remove()
+        if once:
+            click.echo(f"imports done {counts['done']}, failed {counts['failed']}")
+            return
+        time.sleep(poll)
+
+
+@click.command("import-resume")
+@with_appcontext
+@click.argument("import_id", type=int)
+def import_resume_command(import_id: int):
+    """Queue a failed import again: it resumes after its last finished batch."""
+    job = db.session.get(Import, import_id)
+    if job is None or not requeue(job):
+        raise click.ClickException(f"no failed import {import_id}")
+    db.session.commit()
+    click.echo(f"import {import_id} queued; a worker resumes it")
+
+
+commands = [export_archives_command, check_import_command, import_command, import_worker_command, import_resume_command]

@@ -87,6 +87,7 @@ class SheetReader:
     source: str  # the worksheet's name as the file spells it
     mapping: Mapping
     _rows: Iterator[tuple]
+    size: int | None = None  # the data rows the file says it has (for a progress bar), when it says
 
     def rows(self) -> Iterator[tuple[int, dict[L.Column, object]]]:
         """(row number as Excel shows it, {column: raw value}) for every row with a value in a mapped
@@ -115,11 +116,11 @@ class Workbook:
             self._close()
 
 
-def _reader(sheet: L.Sheet, source: str, rows: Iterator[tuple]) -> SheetReader:
+def _reader(sheet: L.Sheet, source: str, rows: Iterator[tuple], size: int | None = None) -> SheetReader:
     header = next(rows, None)
     if header is None:
-        return SheetReader(sheet, source, map_headers(sheet, []), iter(()))
-    return SheetReader(sheet, source, map_headers(sheet, list(header)), rows)
+        return SheetReader(sheet, source, map_headers(sheet, []), iter(()), 0)
+    return SheetReader(sheet, source, map_headers(sheet, list(header)), rows, size)
 
 
 def _open_xlsx(path: Path) -> Workbook:
@@ -139,7 +140,8 @@ def _open_xlsx(path: Path) -> Workbook:
     for sheet in L.SHEETS:
         if sheet.name in found:
             worksheet = found[sheet.name][1]
-            readers.append(_reader(sheet, worksheet.title, worksheet.iter_rows(values_only=True)))
+            size = worksheet.max_row - 1 if worksheet.max_row else None  # the sheet's dimension, if written
+            readers.append(_reader(sheet, worksheet.title, worksheet.iter_rows(values_only=True), size))
     return Workbook(readers, ignored, book.close)
 
 
@@ -151,13 +153,13 @@ def _open_csv(path: Path, sheet_name: str | None) -> Workbook:
         raise ReadError(f"{name!r} is not a sheet of the layout (one of {known}); name the file or use --sheet")
     handle = path.open(encoding=CSV_ENCODING, newline="")
     try:
-        handle.read(4096)
+        size = sum(1 for _ in handle) - 1  # reads it all once: a decoding error is the file's, up front
         handle.seek(0)
     except UnicodeDecodeError:
         handle.close()
         raise ReadError("a csv must be UTF-8 (Excel: save as “CSV UTF-8”)") from None
     rows = (tuple(row) for row in csv.reader(handle))
-    return Workbook([_reader(sheet, name, rows)], [], handle.close)
+    return Workbook([_reader(sheet, name, rows, size)], [], handle.close)
 
 
 def open_workbook(path, sheet_name: str | None = None) -> Workbook:

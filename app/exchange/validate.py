@@ -45,6 +45,7 @@ class Row:
     values: dict[str, object] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
     raw: dict[str, object] = field(default_factory=dict)  # by header, for the report
+    refs: dict[str, object] = field(default_factory=dict)  # references resolved to ids (app.exchange.check)
 
     def reject(self, column_or_header, reason: str) -> None:
         header = column_or_header.header if isinstance(column_or_header, L.Column) else column_or_header

@@ -146,6 +146,42 @@ def missing_plans_select(day: date, cfg: dict | None = None):
     )  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
 
 
+def close_superseded(resident_ids: list[int], batch: int = 5000) -> int:
+    """Visits recorded after the fact (an import): an open plan of these residents that an older visit
+    set is done by the newest face-to-face visit, as recording that visit would have closed it; the
+    plan job then opens the next one from it (``missing_plans_select``)."""
+    visit, plan = FollowupVisit, FollowupPlan
+    covers = case((plan.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
+    latest = (
+        select(visit.id)
+        .where(visit.resident_id == plan.resident_id, covers, visit.method.in_(FACE_TO_FACE))
+        .order_by(visit.visit_on.desc(), visit.id.desc())
+        .limit(1)
+        .correlate(plan)
+        .scalar_subquery()
+    )
+    latest_on = select(visit.visit_on).where(visit.id == latest).scalar_subquery()
+    planned_from = select(visit.visit_on).where(visit.id == plan.last_visit_id).scalar_subquery()
+    closed = 0
+    for start in range(0, len(resident_ids), batch):
+        result = db.session.execute(
+            update(plan)
+            .where(
+                plan.status == "open",
+                plan.disease.in_(MANAGED_DISEASES),
+                plan.resident_id.in_(resident_ids[start : start + batch]),
+                latest.is_not(None),
+                or_(plan.last_visit_id.is_(None), planned_from < latest_on),
+            )
+            .values(
+                status="done", closed_by_visit_id=latest, closed_on=latest_on, close_reason="visit", updated_at=now()
+            )
+            .execution_options(synchronize_session=False)
+        )
+        closed += result.rowcount
+    return closed
+
+
 def open_missing(day: date) -> int:
     return insert_plans(missing_plans_select(day))
 

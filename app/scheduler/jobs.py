@@ -33,6 +33,13 @@ JOBS: tuple[JobSpec, ...] = (
         "deliver due reminders (WeChat + inbox)",
     ),
     JobSpec(
+        "imports",
+        "app.exchange.jobs:work_queued",
+        "interval",
+        {"seconds": 10},
+        "run the uploaded imports, one at a time per institution; resume one whose worker stopped",
+    ),
+    JobSpec(
         "family-grants-daily",
         "app.family.jobs:family_grants_daily",
         "cron",

@@ -92,7 +92,7 @@ def test_a_subtree_export_checks_clean_in_that_subtree_and_the_text_summary(app,
     assert code == 1
     bob = {(r["sheet"], r["field"]) for r in report["rejected"]}
     assert bob == {(L.BASIC.name, "管理机构编码"), (L.BASIC.name, "身份证号"), (L.CONDITIONS.name, "身份证号"),
-                   (L.DIABETES.name, "身份证号")}  # fmt: skip
+                   (L.DIABETES.name, "身份证号"), (L.DIABETES.name, "随访机构编码")}  # fmt: skip
 
 
 def test_a_masked_export_cannot_be_imported(app, records, tmp_path):  # noqa: F811
@@ -159,7 +159,7 @@ def _bad_workbook(path, world):
         [grandpa, future, "门诊", 130, 80, None],  # 4 visit in the future
         [grandpa, date(2024, 5, 4), "上门", 130, 80, "控制满意"],  # 5 unknown method
         [_number(born, 21), date(2024, 5, 5), "门诊", 130, 80, None],  # 6 no such archive
-        [world.numbers["bob"], date(2024, 5, 6), "电话", None, None, None],  # 7 outside the subtree
+        [world.numbers["bob"], date(2024, 5, 6), "电话", None, None, "控制满意"],  # 7 outside the subtree
         [grandpa, date(2024, 5, 7), "2", 128, 78, "1"],  # 8 valid (codes), new
         [grandpa, date(2024, 5, 7), "门诊", 128, 78, None],  # 9 duplicate key of row 8
         [new, date(2024, 5, 8), "门诊", 128, 78, None],  # 10 valid: the archive comes with row 2

@@ -72,7 +72,14 @@ def records(app, world):
                     institution_id=world.ids["a"],
                 ),
                 FollowupVisit(
-                    resident_id=bob, visit_on=date(2024, 3, 6), method="phone", t2dm=True, classification="controlled"
+                    resident_id=bob,
+                    visit_on=date(2024, 3, 6),
+                    method="phone",
+                    t2dm=True,
+                    fasting_glucose=6.1,
+                    t2dm_classification="controlled",
+                    classification="controlled",
+                    institution_id=world.ids["b"],
                 ),
                 HealthCheck(
                     resident_id=grandpa,

@@ -1,0 +1,162 @@
+"""Run an import (docs/import.md): each batch checked exactly as ``check-import`` checks it, its valid
+rows written (app.exchange.upsert), the import's counts, cursor and rejected rows saved — all in the
+batch's one transaction. A failure part-way leaves every finished batch in place and the import
+resumable from its cursor; a batch is never half written.
+
+A dry run writes each batch and rolls it back: the counts are the ones the import would give, and
+nothing stays but the import's own report. Rows whose archive the same file brings are new then.
+
+Once every sheet is in, the follow-up plans follow the imported visits (a plan an older visit set is
+done by the newest face-to-face one) and the daily plan job opens what is missing, as for data
+entered by hand; populations and indicators are derived from the records and need nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+from sqlalchemy import insert
+
+from app.access.actors import Actor
+from app.accounts.models import Staff
+from app.audit import services as audit
+from app.common.time import now
+from app.exchange import layout as L
+from app.exchange.check import Checker, SheetCounts, _Known
+from app.exchange.models import Import, ImportRecord, ImportRejection
+from app.exchange.reader import open_workbook
+from app.exchange.upsert import WRITERS, Batch, Outcome
+from app.exchange.validate import Row
+from app.extensions import db
+from app.followups import plans_job
+from app.orgs.models import Institution
+
+_COUNTS = ("rows", "valid", "rejected", "new", "existing", "created", "updated", "unchanged")
+
+
+def _home(known: _Known) -> int:
+    return int(known.path.strip("/").split("/")[-1])  # the path ends with the institution's own id
+
+
+def staff_actor(staff: Staff) -> Actor:
+    """The account that asked for the import, as the access log names it."""
+    return Actor(
+        kind="staff", id=staff.id, display=staff.name, roles=frozenset(staff.roles), institution_id=staff.institution_id
+    )
+
+
+class Importer(Checker):
+    def __init__(self, job: Import, roots: list[Institution], actor: Actor | None, on_rows: Callable | None = None):
+        super().__init__(roots)
+        self.job, self.actor, self.on_rows = job, actor, on_rows
+        self.section = f"import:{job.id}"
+        self.visited: set[int] = set()  # residents with imported visits: their plans follow
+
+    def counts_for(self, sheet: L.Sheet, mapping) -> SheetCounts:
+        counts = super().counts_for(sheet, mapping)
+        for name, value in (self.job.sheets or {}).get(sheet.name, {}).items():
+            if name in _COUNTS:
+                setattr(counts, name, value)  # a resumed import goes on counting
+        return counts
+
+    def resume_after(self, sheet: L.Sheet) -> int:
+        return int((self.job.cursor or {}).get(sheet.name, 0))
+
+    def write(self, sheet: L.Sheet, rows: list[Row], archives: dict[str, _Known], counts: SheetCounts, last: int):
+        in_db = {n: (k.resident_id, _home(k)) for n, k in archives.items() if k.resident_id is not None}
+        key = "id_number" if sheet is L.BASIC else "resident.id_number"
+        known = rows if sheet is L.BASIC else [r for r in rows if r.values[key] in in_db]
+        outcome = Outcome()
+        if known:
+            actor_id = self.actor.id if self.actor else None
+            outcome = WRITERS[sheet.name](Batch(sheet, self.present, in_db, actor_id), known)
+        fresh = len(rows) - len(known)  # a dry run's records of archives the file brings: all new
+        counts.created += len(outcome.created) + fresh
+        counts.updated += len(outcome.updated)
+        counts.unchanged += outcome.unchanged
+        if self.job.dry_run:
+            db.session.rollback()
+        else:
+            self._mark(sheet, outcome)
+        self._save(sheet, counts, last)
+
+    def _mark(self, sheet: L.Sheet, outcome: Outcome) -> None:
+        """The import's mark on what it did, and the access-log rows of the archives it touched."""
+        marks = [
+            {"import_id": self.job.id, "kind": sheet.record, "record_id": rid, "action": action}
+            for action, pairs in (("created", outcome.created), ("updated", outcome.updated))
+            for rid, _ in pairs
+        ]
+        if marks:
+            db.session.execute(insert(ImportRecord), marks)
+        for action, pairs in (("create", outcome.created), ("update", outcome.updated)):
+            residents = sorted({resident for _, resident in pairs})
+            audit.record_many(self.actor, residents, action=action, section=self.section, purpose="registration")
+            if sheet.record == "followup_visits":
+                self.visited.update(residents)
+
+    def _save(self, sheet: L.Sheet, counts: SheetCounts, last: int) -> None:
+        """The batch's counts, cursor and rejected rows, committed with its records."""
+        job = self.job
+        rejected = self.report.rejected
+        if rejected:
+            db.session.execute(
+                insert(ImportRejection),
+                [
+                    {"import_id": job.id, **{k: item[k] for k in ("sheet", "row", "field", "reason")}}
+                    | {"value": None if item["value"] is None else str(item["value"])[:200]}
+                    for item in rejected
+                ],
+            )
+            rejected.clear()  # saved: the report is read back from the table
+        sheets = dict(job.sheets or {})
+        sheets[sheet.name] = {k: v for k, v in asdict(counts).items() if k != "sheet"}
+        job.sheets, job.cursor = sheets, {**(job.cursor or {}), sheet.name: last}
+        for name in ("rows", "created", "updated", "unchanged", "rejected"):
+            setattr(job, name, sum(s[name] for s in sheets.values()))
+        if job.total_rows:
+            job.progress = min(0.99, round(job.rows / job.total_rows, 4))
+        job.heartbeat_at = now()
+        db.session.commit()
+        if self.on_rows is not None:
+            self.on_rows(job.rows)
+
+    def follow_through(self) -> None:
+        """Plans follow the imported records (app.followups.plans_job), as after a day of entering them."""
+        if self.job.dry_run:
+            return
+        plans_job.close_superseded(sorted(self.visited))
+        plans_job.ensure_plans()  # commits
+
+
+def run_import(job: Import, on_rows: Callable | None = None) -> Import:
+    """Run (or resume) ``job``, claimed by the caller (status running). Its state is committed as it goes."""
+    roots = [db.session.get(Institution, job.institution_id)]
+    staff = db.session.get(Staff, job.requested_by_id) if job.requested_by_id else None
+    actor = staff_actor(staff) if staff else None
+    try:
+        book = open_workbook(job.stored_path, job.sheet_name)
+        try:
+            if job.total_rows is None:
+                job.total_rows = sum(reader.size or 0 for reader in book.sheets) or None
+            importer = Importer(job, roots, actor, on_rows)
+            importer.check(book, file=job.file_name)
+        finally:
+            book.close()
+        importer.follow_through()
+    except Exception as err:
+        db.session.rollback()
+        job.status, job.error, job.finished_at = "failed", f"{type(err).__name__}: {err}"[:1000], now()
+        db.session.commit()
+        raise
+    job.status, job.progress, job.finished_at, job.error = "done", 1.0, now(), None
+    db.session.commit()
+    return job
+
+
+def rejections_of(job: Import) -> list[dict]:
+    rows = db.session.scalars(
+        db.select(ImportRejection).where(ImportRejection.import_id == job.id).order_by(ImportRejection.id)
+    )
+    return [{"sheet": r.sheet, "row": r.row, "field": r.field, "reason": r.reason, "value": r.value} for r in rows]

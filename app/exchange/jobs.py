@@ -1,0 +1,139 @@
+"""Imports off the request: an upload is stored and waits as a queued import; a worker — the
+scheduler's ``imports`` job, or ``flask import-worker`` beside it — claims one and runs it.
+
+A claim is one conditional UPDATE (queued → running), so two workers never take the same import, and
+the partial unique index ``uq_imports_running_institution`` keeps a second import of the same
+institution waiting while one runs. A running import whose worker stopped sending heartbeats for
+IMPORT_STALE_MINUTES is claimed again and resumes from its cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.common.time import now
+from app.errors import Invalid
+from app.exchange.importer import run_import
+from app.exchange.models import Import
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".xlsx", ".csv")
+_XLSX_MAGIC = b"PK\x03\x04"  # an xlsx is a zip archive
+_CHUNK = 1024 * 1024
+
+
+def _sniff(suffix: str, head: bytes) -> None:
+    if suffix == ".xlsx" and not head.startswith(_XLSX_MAGIC):
+        raise Invalid("file", "not an xlsx workbook (the file is not a zip archive)")
+    if suffix == ".csv":
+        if b"\x00" in head:
+            raise Invalid("file", "not a text csv")
+        try:
+            head.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            if err.start < len(head) - 4:  # not merely a character cut at the chunk's end
+                raise Invalid("file", "a csv must be UTF-8 (Excel: save as “CSV UTF-8”)") from None
+
+
+def store_upload(stream, file_name: str, *, institution_id: int, requested_by_id: int | None, dry_run: bool,
+                 sheet_name: str | None = None) -> Import:  # fmt: skip
+    """Save an uploaded workbook under IMPORT_DIR and queue its import (in the caller's transaction)."""
+    suffix = Path(file_name or "").suffix.lower()
+    if suffix not in SUFFIXES:
+        raise Invalid("file", "only xlsx and csv files are accepted")
+    directory = Path(current_app.config["IMPORT_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{uuid.uuid4().hex}{suffix}"  # never the uploaded name: it is not ours to trust
+    limit, size = current_app.config["IMPORT_MAX_BYTES"], 0
+    try:
+        with target.open("wb") as out:
+            while chunk := stream.read(_CHUNK):
+                if size == 0:
+                    _sniff(suffix, chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise Invalid("file", f"larger than the {limit // (1024 * 1024)} MiB an import may be")
+                out.write(chunk)
+        if size == 0:
+            raise Invalid("file", "the file is empty")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    job = Import(
+        institution_id=institution_id,
+        requested_by_id=requested_by_id,
+        file_name=Path(file_name).name[:200],
+        stored_path=str(target),
+        size=size,
+        sheet_name=sheet_name,
+        dry_run=dry_run,
+        status="queued",
+    )
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def _claimable(cutoff):
+    return or_(Import.status == "queued", and_(Import.status == "running", Import.heartbeat_at < cutoff))
+
+
+def claim() -> Import | None:
+    """Take the oldest import no worker is running; None when there is none (or each waits for its
+    institution's running one)."""
+    cutoff = now() - timedelta(minutes=current_app.config["IMPORT_STALE_MINUTES"])
+    candidates = db.session.scalars(select(Import.id).where(_claimable(cutoff)).order_by(Import.id)).all()
+    for job_id in candidates:
+        at = now()
+        try:
+            result = db.session.execute(
+                update(Import)
+                .where(Import.id == job_id, _claimable(cutoff))
+                .values(status="running", started_at=at, heartbeat_at=at, attempts=Import.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+        except IntegrityError:  # this institution has an import running
+            db.session.rollback()
+            continue
+        if result.rowcount == 1:
+            job = db.session.get(Import, job_id)
+            db.session.refresh(job)
+            return job
+    return None
+
+
+def work_queued(limit: int | None = None) -> dict:
+    """Run the waiting imports one after another (the scheduler's ``imports`` job)."""
+    done = failed = 0
+    while limit is None or done + failed < limit:
+        job = claim()
+        if job is None:
+            break
+        try:
+            run_import(job)
+            done += 1
+        except Exception:  # recorded on the import (status failed, error); the next one still runs
+            log.exception("import %s failed", job.id)
+            failed += 1
+    return {"done": done, "failed": failed}
+
+
+def requeue(job: Import) -> bool:
+    """A failed import goes back to the queue and resumes from its cursor."""
+    result = db.session.execute(
+        update(Import)
+        .where(Import.id == job.id, Import.status == "failed")
+        .values(status="queued", error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

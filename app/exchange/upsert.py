@@ -1,0 +1,362 @@
+"""Write a batch of checked rows: create what is new, update what changed, leave the rest alone.
+
+Per batch and sheet: one SELECT of the records already there under the rows' keys, the new ones in
+one multi-row INSERT (ids returned in the rows' order), the changed ones in one UPDATE by primary key
+— never a statement per row. ``write`` returns what happened to each record as
+``{"created": [...], "updated": [...], "unchanged": n}`` with ``(record id, resident id)`` pairs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, update
+
+from app.archive.models import HealthCheck
+from app.common.ids import vault
+from app.common.time import now, today
+from app.contracts.models import Contract, ContractDelivery, ContractItem, ContractPackage, PackageItem, ServicePackage
+from app.exchange import layout as L
+from app.exchange import records as R
+from app.exchange.validate import Row
+from app.extensions import db
+from app.followups.models import MANAGED_DISEASES, FollowupVisit
+from app.residents.models import Condition, Household, Resident
+from app.residents.services import assign_team
+
+_NEVER_COMPARED = {"id", "created_at", "updated_at", "applied_at"}
+
+
+@dataclass
+class Outcome:
+    created: list[tuple[int, int]] = field(default_factory=list)  # (record id, resident id)
+    updated: list[tuple[int, int]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+@dataclass
+class Batch:
+    """What a writer needs besides the rows: the sheet's mapped attributes, the residents behind the
+    rows' ID numbers and their institutions, who imports."""
+
+    sheet: L.Sheet
+    present: set[str]
+    resident_of: dict[str, tuple[int, int]]  # ID number → (resident id, its institution id)
+    actor_id: int | None
+
+
+def _current(model, *where) -> list[dict]:
+    return [dict(row._mapping) for row in db.session.execute(select(*model.__table__.c).where(*where))]
+
+
+def _insert(model, rows: list[dict]) -> list[int]:
+    """Insert, one multi-row statement per shape of row (a missing key takes the column's default);
+    the new ids in the rows' order."""
+    shapes: dict[frozenset, list[int]] = defaultdict(list)
+    for position, row in enumerate(rows):
+        shapes[frozenset(row)].append(position)
+    ids: list[int | None] = [None] * len(rows)
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    for positions in shapes.values():
+        made = db.session.scalars(statement, [rows[p] for p in positions]).all()
+        for position, new_id in zip(positions, made, strict=True):
+            ids[position] = new_id
+    return ids
+
+
+def _update(model, changes: list[dict]) -> None:
+    if changes:
+        db.session.execute(update(model), changes)  # ORM bulk UPDATE by primary key
+
+
+def _diff(record: dict, current: dict) -> dict:
+    return {k: v for k, v in R.changed_columns(record, current).items() if k not in _NEVER_COMPARED}
+
+
+def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill) -> Outcome:
+    """The common path: ``found`` the stored records by row key, ``fill(record, row)`` the references."""
+    attrs = R.attributes(batch.sheet, batch.present)
+    outcome, new, new_residents, changes = Outcome(), [], [], []
+    for row in rows:
+        current = found.get(row.refs["key"])
+        record = R.proposed(batch.sheet, row.values, attrs, current)
+        fill(record, row, current)
+        if current is None:
+            new.append(record)
+            new_residents.append(record["resident_id"])
+            continue
+        diff = _diff(record, current)
+        if diff:
+            if "updated_at" in current:
+                diff["updated_at"] = now()
+            changes.append({"id": current["id"], **diff})
+            outcome.updated.append((current["id"], current["resident_id"]))
+        else:
+            outcome.unchanged += 1
+    _update(model, changes)
+    outcome.created = list(zip(_insert(model, new), new_residents, strict=True))
+    return outcome
+
+
+# --- 居民基本信息 ------------------------------------------------------------------------------
+
+
+def _households(rows: list[Row], present: set[str]) -> dict[str, int]:
+    """The households the rows name, the missing ones created (code, address, the first row's institution)."""
+    wanted = {}
+    for row in rows:
+        code = row.values.get("household.code")
+        if code is not None and code not in wanted:
+            wanted[code] = (row.values.get("household.address"), row.refs["institution_id"])
+    if not wanted:
+        return {}
+    found = dict(db.session.execute(select(Household.code, Household.id).where(Household.code.in_(wanted))).all())
+    missing = [{"code": c, "address": a, "institution_id": i} for c, (a, i) in wanted.items() if c not in found]
+    found.update(zip([m["code"] for m in missing], _insert(Household, missing), strict=True))
+    return found
+
+
+def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
+    box = vault()
+    ids = {batch.resident_of[n][0] for n in (r.values.get("id_number") for r in rows) if n in batch.resident_of}
+    stored = {r["id"]: r for r in _current(Resident, Resident.id.in_(ids))} if ids else {}
+    households = _households(rows, batch.present)
+    attrs = R.attributes(batch.sheet, batch.present)
+    outcome, new, changes, codes = Outcome(), [], [], []
+    for row in rows:
+        number = row.values.get("id_number")
+        current = stored.get(batch.resident_of[number][0]) if number in batch.resident_of else None
+        record = R.proposed(batch.sheet, row.values, attrs, current)
+        record["institution_id"] = row.refs["institution_id"]
+        if "team.name" in batch.present:
+            record["team_id"] = row.refs.get("team_id")
+        if "household.code" in batch.present:
+            record["household_id"] = households.get(row.values.get("household.code"))
+        if not record.get("archive_no"):  # made when empty, kept once made
+            record["archive_no"] = current["archive_no"] if current else uuid.uuid4().hex
+        if current is None:
+            if number is not None:
+                record["id_number_enc"], record["id_number_hash"] = box.encrypt(number), box.lookup_hash(number)
+            new.append(record)
+            codes.append(None if row.values.get("archive_no") else row.values["institution.code"])
+            continue
+        diff = _diff(record, current)
+        if "status" in diff and "status_changed_on" not in diff and record.get("status_changed_on") is None:
+            diff["status_changed_on"] = today()
+        if diff:
+            changes.append({"id": current["id"], **diff, "updated_at": now()})
+            outcome.updated.append((current["id"], current["id"]))
+        else:
+            outcome.unchanged += 1
+    _update(Resident, changes)
+    created = _insert(Resident, new)
+    # The archive number of an archive made without one: its institution's code and its id (number_archive).
+    _update(
+        Resident,
+        [{"id": rid, "archive_no": f"{code}{rid:08d}"} for rid, code in zip(created, codes, strict=True) if code],
+    )
+    outcome.created = [(rid, rid) for rid in created]
+    return outcome
+
+
+# --- 慢病登记, 随访, 健康体检 ------------------------------------------------------------------------
+
+
+def _resident_ids(batch: Batch, rows: list[Row]) -> dict[int, int]:
+    for row in rows:
+        row.refs["resident_id"], row.refs["home_id"] = batch.resident_of[row.values["resident.id_number"]]
+    return {row.refs["resident_id"]: row.refs["home_id"] for row in rows}
+
+
+def write_conditions(batch: Batch, rows: list[Row]) -> Outcome:
+    ids = _resident_ids(batch, rows)
+    stored = _current(Condition, Condition.resident_id.in_(ids))
+    found = {(r["resident_id"], r["disease"]): r for r in stored}
+
+    def fill(record, row, current):
+        record["resident_id"] = row.refs["resident_id"]
+        if current is None:
+            record["recorded_by_id"] = batch.actor_id
+
+    for row in rows:
+        row.refs["key"] = (row.refs["resident_id"], row.values["disease"])
+    return _upsert(Condition, batch, rows, found, fill)
+
+
+def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
+    """A visit's key is (resident, disease, date). A visit of the other disease on the same day is the
+    same visit, combined (the export writes a combined visit on both sheets): the row adds its part."""
+    ids = _resident_ids(batch, rows)
+    disease = next(d for d in MANAGED_DISEASES if dict(batch.sheet.fixed).get(d))
+    other = next(d for d in MANAGED_DISEASES if d != disease)
+    dates = {row.values["visit_on"] for row in rows}
+    stored = _current(FollowupVisit, FollowupVisit.resident_id.in_(ids), FollowupVisit.visit_on.in_(dates))
+    found: dict[tuple, dict] = {}
+    for r in sorted(stored, key=lambda r: (not r[disease], r["id"])):  # the disease's own visit first
+        if r[disease] or (r[other] and not r[disease]):
+            found.setdefault((r["resident_id"], r["visit_on"]), r)
+
+    def fill(record, row, current):
+        record["resident_id"] = row.refs["resident_id"]
+        record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
+        if current is None:
+            record["recorded_by_id"] = batch.actor_id
+
+    for row in rows:
+        row.refs["key"] = (row.refs["resident_id"], row.values["visit_on"])
+    outcome = _upsert(FollowupVisit, batch, rows, found, fill)
+    # a visit that gained this disease's part is this sheet's new record, not an edit of another
+    merged = {r["id"] for r in found.values() if not r[disease]}
+    outcome.created += [pair for pair in outcome.updated if pair[0] in merged]
+    outcome.updated = [pair for pair in outcome.updated if pair[0] not in merged]
+    return outcome
+
+
+def write_checks(batch: Batch, rows: list[Row]) -> Outcome:
+    ids = _resident_ids(batch, rows)
+    dates = {row.values["checked_on"] for row in rows}
+    stored = _current(HealthCheck, HealthCheck.resident_id.in_(ids), HealthCheck.checked_on.in_(dates))
+    found = {(r["resident_id"], r["checked_on"]): r for r in stored}
+
+    def fill(record, row, current):
+        record["resident_id"] = row.refs["resident_id"]
+        record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
+        if current is None:
+            record["recorded_by_id"] = batch.actor_id
+
+    for row in rows:
+        row.refs["key"] = (row.refs["resident_id"], row.values["checked_on"])
+    return _upsert(HealthCheck, batch, rows, found, fill)
+
+
+# --- 签约 -----------------------------------------------------------------------------------------
+
+
+def _packages(package_ids: set[int]) -> tuple[dict, dict]:
+    prices = {
+        pid: (price, subsidy)
+        for pid, price, subsidy in db.session.execute(
+            select(ServicePackage.id, ServicePackage.price, ServicePackage.public_health_subsidy).where(
+                ServicePackage.id.in_(package_ids)
+            )
+        )
+    }
+    items = defaultdict(list)
+    statement = select(PackageItem).where(PackageItem.package_id.in_(package_ids)).order_by(PackageItem.position)
+    for item in db.session.scalars(statement):
+        items[item.package_id].append(item)
+    return prices, items
+
+
+def _entitlements(contracts: dict[int, list[int]], prices: dict, items: dict) -> None:
+    """A contract's packages and its entitlements (an item per package item), as signing makes them."""
+    if not contracts:
+        return
+    packages = [
+        {"contract_id": cid, "package_id": pid, "price": prices[pid][0]}
+        for cid, pids in contracts.items()
+        for pid in pids
+    ]
+    db.session.execute(insert(ContractPackage), packages)
+    entitlements = [
+        {
+            "contract_id": cid,
+            "package_id": pid,
+            "package_item_id": i.id,
+            "name": i.name,
+            "service_type": i.service_type,
+            "total": i.times_per_year,
+            "delivered": 0,
+        }
+        for cid, pids in contracts.items()
+        for pid in pids
+        for i in items[pid]
+    ]
+    if entitlements:
+        db.session.execute(insert(ContractItem), entitlements)
+
+
+def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
+    ids = _resident_ids(batch, rows)
+    stored = _current(Contract, Contract.resident_id.in_(ids))
+    found = {(r["resident_id"], r["starts_on"]): r for r in stored}
+    carried = defaultdict(list)
+    if stored:
+        statement = select(ContractPackage.contract_id, ContractPackage.package_id).where(
+            ContractPackage.contract_id.in_([r["id"] for r in stored])
+        )
+        for cid, pid in db.session.execute(statement.order_by(ContractPackage.id)):
+            carried[cid].append(pid)
+    prices, items = _packages({p for row in rows for p in row.refs.get("package_ids", ())})
+
+    def fill(record, row, current):
+        pids = row.refs.get("package_ids", [])
+        record["resident_id"] = row.refs["resident_id"]
+        record["team_id"] = row.refs["team_id"]
+        if "doctor.name" in batch.present:
+            record["doctor_id"] = row.refs.get("doctor_id")
+        for column, part in (("fee", 0), ("public_health_subsidy", 1)):
+            if row.values.get(column) is None and (current is None or "packages" in batch.present):
+                record[column] = sum((prices[p][part] for p in pids), start=0)
+        if current is None:
+            record.update(
+                applicant_kind="staff",
+                applicant_id=batch.actor_id or 0,
+                consent_channel=record["channel"],
+                consent_by_resident_id=row.refs["resident_id"],
+                applied_at=record.get("signed_at") or record["consent_at"],
+                signed_by_id=record.get("doctor_id"),
+            )
+
+    for row in rows:
+        row.refs["key"] = (row.refs["resident_id"], row.values["starts_on"])
+    outcome = _upsert(Contract, batch, rows, found, fill)
+    by_key = {row.refs["key"]: row for row in rows}
+    # packages: a new contract's as given; a stored one's replaced when the file names others and
+    # nothing has been delivered on it yet (delivered services keep the entitlements they used)
+    replace = {
+        r["id"]: by_key[k].refs.get("package_ids", [])
+        for k, r in found.items()
+        if k in by_key and "packages" in batch.present and carried[r["id"]] != by_key[k].refs.get("package_ids", [])
+    }
+    delivered = (
+        set(db.session.scalars(select(ContractDelivery.contract_id).where(ContractDelivery.contract_id.in_(replace))))
+        if replace
+        else set()
+    )
+    replace = {cid: pids for cid, pids in replace.items() if cid not in delivered}
+    if replace:
+        db.session.execute(delete(ContractItem).where(ContractItem.contract_id.in_(replace)))
+        db.session.execute(delete(ContractPackage).where(ContractPackage.contract_id.in_(replace)))
+        changed = {cid for cid, _ in outcome.updated}
+        resident_of = {r["id"]: r["resident_id"] for r in stored}
+        for cid in replace.keys() - changed:  # only its packages changed
+            outcome.updated.append((cid, resident_of[cid]))
+            outcome.unchanged -= 1
+    new_rows = [row for row in rows if row.refs["key"] not in found]
+    fresh = {cid: row.refs.get("package_ids", []) for (cid, _), row in zip(outcome.created, new_rows, strict=True)}
+    _entitlements({**fresh, **replace}, prices, items)
+    _assign_teams(rows)
+    return outcome
+
+
+def _assign_teams(rows: list[Row]) -> None:
+    """A resident is served by the team of the contract in force (as when signing starts it)."""
+    by_team = defaultdict(list)
+    for row in rows:
+        if row.values.get("status") == "active":
+            by_team[row.refs["team_id"]].append(row.refs["resident_id"])
+    for team_id, residents in by_team.items():
+        assign_team(residents, team_id)
+
+
+WRITERS = {
+    L.BASIC.name: write_residents,
+    L.CONDITIONS.name: write_conditions,
+    L.HYPERTENSION.name: write_visits,
+    L.DIABETES.name: write_visits,
+    L.HEALTH_CHECKS.name: write_checks,
+    L.CONTRACTS.name: write_contracts,
+}
