@@ -26,6 +26,45 @@ importer reads the same layout.
   as the system); anyone else's shows the area code and stars, and cannot be imported.
 
 Types: {types}.
+
+## Importing
+
+```sh
+flask --app wsgi check-import FILE [--institution CODE] [--report report.xlsx]   # what it would do; writes nothing
+flask --app wsgi import FILE [--institution CODE] [--dry-run] [--report report.xlsx]
+```
+
+or `POST /api/v1/imports` (an institution admin; multipart `file`, `dry_run`, `institution_id`,
+`sheet` for a csv) → 202 `{{id, status: "queued"}}`; a worker runs it — the scheduler's `imports`
+job, or `flask --app wsgi import-worker` beside it — and `GET /api/v1/imports/{{id}}` shows
+`status` (queued, running, done, failed), `progress` and the counts; `GET /api/v1/imports/{{id}}/report.xlsx`
+every rejected row. Uploads are xlsx or UTF-8 csv, at most `IMPORT_MAX_BYTES` (64 MiB).
+
+- **Scope**: every archive must be managed inside the importing institution's subtree (the CLI's
+  `--institution`, default the district); a row about anyone else's is rejected.
+- **Validation**: every row and field by the product's own rules — the ID-number checksum, sex and
+  birth date agreeing with it, dates (none in the future but planned ones, none before the birth),
+  ranges and units, allowed values, institutions, teams and doctors that exist, one current contract
+  per resident, duplicates within the file and archive numbers against the database. A rejected row
+  writes nothing; the report names its sheet, row, column and reason (ID numbers masked).
+- **Idempotent**: the ID number is the resident's key, (resident, disease, visit date) a visit's,
+  the *key* columns every other record's. A row equal to its record leaves it alone (`unchanged`);
+  a changed row updates it (`updated`); a column the file carries but a row leaves empty clears the
+  value; a column the file does not carry is left as it is. The same file twice: all `unchanged`.
+  A visit on 高血压随访 and 糖尿病随访 with the same date is one combined visit.
+- **Computed as by hand**: a visit's classification (when 此次随访分类 is empty), alerts and referral
+  flags, BMIs, archive numbers; a contract's fee from its packages and its entitlements (an item per
+  package item); the resident's team from a current contract; the follow-up plans from the newest
+  face-to-face visit. Populations and indicators are derived from the records.
+- **Marked**: each created or updated record is listed in `import_records` with the import's id,
+  and each archive touched gets an access-log row (section `import:<id>`, action `create` or
+  `update`, the requesting admin or the system as the actor).
+- **Batches**: a thousand rows at a time, each in one transaction with the import's counts and
+  cursor — a failure part-way keeps every finished batch; `flask --app wsgi import-resume ID` (or a
+  worker, for a running import whose heartbeat stopped for `IMPORT_STALE_MINUTES`) goes on after it.
+  One import runs at a time per institution.
+- **Dry run**: each batch is written and rolled back — the counts and the report are the import's,
+  nothing stays.
 """
 
 

@@ -110,6 +110,9 @@ def _contracts() -> Select:
         .join(Team, Team.id == Contract.team_id)
         .join(place, place.id == Team.institution_id)
         .outerjoin(Staff, Staff.id == Contract.doctor_id)
+        # Contracts with a period: an application not signed (pending, rejected) is the team's work
+        # in progress, not a record to carry to another system.
+        .where(Contract.starts_on.is_not(None))
     )
 
 

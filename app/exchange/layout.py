@@ -320,7 +320,8 @@ HEALTH_CHECKS = Sheet(
 CONTRACTS = Sheet(
     "签约",
     "contracts",
-    "家庭医生签约服务协议: one row per contract period with its packages, (resident, start date) its key.",
+    "家庭医生签约服务协议: one row per contract period with its packages, (resident, start date) its key. "
+    "Applications not yet signed (待签约, 已拒绝 without a period) are not exchanged.",
     (
         *_resident_ref(),
         C("签约开始日期", "starts_on", DATE, "协议生效日期", "服务开始日期", required=True, key=True),

@@ -70,7 +70,8 @@ def set_path(record: dict, attribute: str, value) -> None:
     if not keys:
         record[head] = value
         return
-    top = copy.deepcopy(record.get(head)) if isinstance(record.get(head), dict) else {}
+    before = record.get(head)
+    top = copy.deepcopy(before) if isinstance(before, dict) else {}
     node = top
     for key in keys[:-1]:
         if not isinstance(node.get(key), dict):
@@ -80,7 +81,8 @@ def set_path(record: dict, attribute: str, value) -> None:
         node.pop(keys[-1], None)
     else:
         node[keys[-1]] = value
-    record[head] = _pruned(top)
+    top = _pruned(top)
+    record[head] = top if top or before is not None else None  # nothing to hold: stays empty as it was
 
 
 def _pruned(tree: dict) -> dict:
@@ -107,7 +109,7 @@ def attributes(sheet: L.Sheet, present: set[str]) -> list[str]:
 
 def proposed(sheet: L.Sheet, row_values: dict, attrs: list[str], current: dict | None = None) -> dict:
     """The record's columns once the row is applied to it (``current``: its columns now; None: a new
-    record), with what the product computes from them."""
+    record). What the product computes from them is :func:`derived`'s."""
     model = MODELS[sheet.name]
     record = dict(current or {})
     for attribute, value in sheet.fixed:
@@ -117,9 +119,15 @@ def proposed(sheet: L.Sheet, row_values: dict, attrs: list[str], current: dict |
         if value is None and "." not in attribute:
             value = _empty_of(model, attribute)
         set_path(record, attribute, value)
-    if sheet.name in DERIVE:
-        record.update(DERIVE[sheet.name](record))
+    for column, value in list(record.items()):
+        if value is None and column in model.__table__.c:
+            record[column] = _empty_of(model, column)
     return record
+
+
+def derived(sheet: L.Sheet, record: dict) -> dict:
+    """The columns the product computes from the record (a visit's classification, a BMI)."""
+    return DERIVE[sheet.name](record) if sheet.name in DERIVE else {}
 
 
 def changed_columns(record: dict, current: dict) -> dict[str, object]:

@@ -84,11 +84,14 @@ def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill) -> Outcome:
         record = R.proposed(batch.sheet, row.values, attrs, current)
         fill(record, row, current)
         if current is None:
-            new.append(record)
+            new.append(record | R.derived(batch.sheet, record))
             new_residents.append(record["resident_id"])
             continue
+        # What the file says decides; the computed columns follow a change (a record entered by hand
+        # keeps its own when the file agrees with it).
         diff = _diff(record, current)
         if diff:
+            diff = _diff(record | R.derived(batch.sheet, record), current)
             if "updated_at" in current:
                 diff["updated_at"] = now()
             changes.append({"id": current["id"], **diff})
