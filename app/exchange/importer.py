@@ -72,6 +72,8 @@ class Importer(Checker):
             actor_id = self.actor.id if self.actor else None
             outcome = WRITERS[sheet.name](Batch(sheet, self.present, in_db, actor_id), known)
         fresh = len(rows) - len(known)  # a dry run's records of archives the file brings: all new
+        if fresh and not self.job.dry_run:  # the basic sheet's batches committed them before
+            raise RuntimeError(f"{sheet.name}: {fresh} rows name archives that are not in the database")
         counts.created += len(outcome.created) + fresh
         counts.updated += len(outcome.updated)
         counts.unchanged += outcome.unchanged
