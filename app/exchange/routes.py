@@ -91,9 +91,13 @@ def post_import(args, files):
 def _visible_import(import_id: int) -> Import:
     """An import of the caller's subtree; anyone else's is a 404 like a missing one."""
     job = db.session.get(Import, import_id)
-    if job is None:
+    try:
+        if job is not None:
+            get_institution(current_actor(), job.institution_id)
+    except NotFound:
+        job = None
+    if job is None:  # outside the caller's subtree: the same answer as a missing one
         raise NotFound("no such import")
-    get_institution(current_actor(), job.institution_id)  # NotFound outside the caller's subtree
     return job
 
 

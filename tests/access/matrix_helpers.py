@@ -659,6 +659,22 @@ def pending_review(scene: Scene, n: int) -> dict:
     }
 
 
+def centre_import(scene: Scene, n: int) -> dict:
+    """A finished import into the subject's centre, with a rejected row in its report."""
+    from app.exchange.models import Import, ImportRejection
+
+    marker = "隐私标记导入文件"
+    with scene.app.app_context():
+        job = Import(
+            institution_id=scene.ids["a"], file_name=f"{marker}.xlsx", stored_path="/nowhere.xlsx", size=1, status="done"
+        )
+        db.session.add(job)
+        db.session.flush()
+        db.session.add(ImportRejection(import_id=job.id, sheet="居民基本信息", row=2, field="姓名", reason="required"))
+        db.session.commit()
+        return {"import_id": job.id, "markers": [marker]}
+
+
 def issued_referral(scene: Scene, n: int) -> dict:
     """An up referral of the subject, issued today by his doctor."""
     reason = "隐私标记转诊原因"

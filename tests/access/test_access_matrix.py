@@ -97,6 +97,8 @@ GET    /surveys/<int:survey_id>/results.xlsx     403  403  403  403  403  403  4
 GET    /surveys/<int:survey_id>/questions/<int:question_id>/answers
                                                  403  403  403  403  403  403  403  403  200  404  200  401  401  401
 GET    /indicators/<key>/residents               403  403  403  403  403  200  200  404  200  404  200  401  401  401
+GET    /imports/<int:import_id>                  403  403  403  403  403  403  403  403  200  404  200  401  401  401
+GET    /imports/<int:import_id>/report.xlsx      403  403  403  403  403  403  403  403  200  404  200  401  401  401
 """
 
 # Routes with a path parameter that are deliberately not in the matrix.
@@ -259,6 +261,8 @@ SPECS = {
     ("GET", "/api/v1/surveys/<int:survey_id>/results.xlsx"): Endpoint(mx.published_survey),
     ("GET", "/api/v1/surveys/<int:survey_id>/questions/<int:question_id>/answers"): Endpoint(mx.published_survey),
     ("GET", "/api/v1/indicators/<key>/residents"): Endpoint(mx.indicator),
+    ("GET", "/api/v1/imports/<int:import_id>"): Endpoint(mx.centre_import),
+    ("GET", "/api/v1/imports/<int:import_id>/report.xlsx"): Endpoint(mx.centre_import),
 }
 
 
