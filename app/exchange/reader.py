@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,19 @@ def _reader(sheet: L.Sheet, source: str, rows: Iterator[tuple], size: int | None
     return SheetReader(sheet, source, map_headers(sheet, list(header)), rows, size)
 
 
+def _count_rows(path: Path, member: str) -> int:
+    """The rows of a sheet whose writer left out its dimension (openpyxl's write-only mode, our own
+    export): its ``<row`` elements counted in the compressed XML as it streams — no cell is parsed."""
+    count, tail = 0, b""
+    with zipfile.ZipFile(path) as archive, archive.open(member) as xml:
+        while chunk := xml.read(1 << 20):
+            data = tail + chunk
+            count += data.count(b"<row ") + data.count(b"<row>")
+            tail = data[-5:]
+            count -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again with the next chunk
+    return count + tail.count(b"<row ") + tail.count(b"<row>")
+
+
 def _open_xlsx(path: Path) -> Workbook:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -140,7 +154,7 @@ def _open_xlsx(path: Path) -> Workbook:
     for sheet in L.SHEETS:
         if sheet.name in found:
             worksheet = found[sheet.name][1]
-            size = worksheet.max_row - 1 if worksheet.max_row else None  # the sheet's dimension, if written
+            size = (worksheet.max_row or _count_rows(path, worksheet._worksheet_path)) - 1
             readers.append(_reader(sheet, worksheet.title, worksheet.iter_rows(values_only=True), size))
     return Workbook(readers, ignored, book.close)
 

@@ -125,12 +125,25 @@ def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
     box = vault()
     ids = {batch.resident_of[n][0] for n in (r.values.get("id_number") for r in rows) if n in batch.resident_of}
     stored = {r["id"]: r for r in _current(Resident, Resident.id.in_(ids))} if ids else {}
+    # An archive without an ID number yet (a newborn's) is known by its archive number.
+    unnumbered = {r.values["archive_no"] for r in rows if "id_number" not in r.values and "archive_no" in r.values}
+    by_archive_no = (
+        {
+            r["archive_no"]: r
+            for r in _current(Resident, Resident.archive_no.in_(unnumbered), Resident.id_number_hash.is_(None))
+        }
+        if unnumbered
+        else {}
+    )
     households = _households(rows, batch.present)
     attrs = R.attributes(batch.sheet, batch.present)
     outcome, new, changes, codes = Outcome(), [], [], []
     for row in rows:
         number = row.values.get("id_number")
-        current = stored.get(batch.resident_of[number][0]) if number in batch.resident_of else None
+        if number is None:
+            current = by_archive_no.get(row.values.get("archive_no"))
+        else:
+            current = stored.get(batch.resident_of[number][0]) if number in batch.resident_of else None
         record = R.proposed(batch.sheet, row.values, attrs, current)
         record["institution_id"] = row.refs["institution_id"]
         if "team.name" in batch.present:

@@ -85,3 +85,30 @@ def test_the_sample_workbook_imports_cleanly_into_the_demo_district(app, tmp_pat
         job = db.session.scalars(select(Import)).one()
         assert job.rejected == 0 and job.created == job.rows > 100, job.sheets
         assert set(job.sheets) == {s.name for s in L.SHEETS}
+
+
+def test_a_newborn_without_an_id_number_is_known_by_its_archive_number(app, world, tmp_path):
+    """A baby's archive waits for the household registration's ID number: importing its row twice
+    finds it by 档案编号 the second time instead of opening a second archive."""
+    from app.common.time import today
+    from app.extensions import db
+    from app.orgs.models import Institution
+    from app.residents.models import Resident
+    from tests.factories import resident
+
+    with app.app_context():
+        baby = resident("王宝宝", db.session.get(Institution, world.ids["a"]), today(), sex="female")
+        baby.id_number_enc = baby.id_number_hash = None
+        db.session.commit()
+    book = tmp_path / "a.xlsx"
+    assert app.test_cli_runner().invoke(args=["export-archives", "--institution", "HC01", str(book)]).exit_code == 0
+    first = _import(app, book, "--institution", "HC01")
+    second = _import(app, book, "--institution", "HC01")
+    assert first.exit_code == 0 and second.exit_code == 0, (first.output, second.output)
+    with app.app_context():
+        babies = db.session.scalars(select(Resident).where(Resident.name == "王宝宝")).all()
+        assert len(babies) == 1 and babies[0].id_number_hash is None
+        from app.exchange.models import Import
+
+        for job in db.session.scalars(select(Import)):
+            assert job.created == 0 and job.updated == 0 and job.unchanged == job.rows, job.sheets
