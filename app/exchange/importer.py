@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import insert
 
 from app.access.actors import Actor
@@ -154,7 +156,16 @@ def run_import(job: Import, on_rows: Callable | None = None) -> Import:
         raise
     job.status, job.progress, job.finished_at, job.error = "done", 1.0, now(), None
     db.session.commit()
+    _discard_upload(job)
     return job
+
+
+def _discard_upload(job: Import) -> None:
+    """An uploaded workbook holds ID numbers in full: once imported it goes (a failed import keeps
+    it, to resume). A file the CLI was given is the operator's, never ours to delete."""
+    stored = Path(job.stored_path)
+    if stored.parent.resolve() == Path(current_app.config["IMPORT_DIR"]).resolve():
+        stored.unlink(missing_ok=True)
 
 
 def rejections_of(job: Import) -> list[dict]:

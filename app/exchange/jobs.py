@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.common.time import now
-from app.errors import Invalid
+from app.errors import AppError, Invalid
 from app.exchange.importer import run_import
 from app.exchange.models import Import
 from app.extensions import db
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".xlsx", ".csv")
 _XLSX_MAGIC = b"PK\x03\x04"  # an xlsx is a zip archive
 _CHUNK = 1024 * 1024
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KiB"
 
 
 def _sniff(suffix: str, head: bytes) -> None:
@@ -61,7 +65,8 @@ def store_upload(stream, file_name: str, *, institution_id: int, requested_by_id
                     _sniff(suffix, chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise Invalid("file", f"larger than the {limit // (1024 * 1024)} MiB an import may be")
+                    reason = f"larger than the {_size(limit)} an import may be (IMPORT_MAX_BYTES)"
+                    raise AppError(f"file: {reason}", status=413, error="payload_too_large", errors={"file": [reason]})
                 out.write(chunk)
         if size == 0:
             raise Invalid("file", "the file is empty")

@@ -72,7 +72,7 @@ def post_import(args, files):
     to import into an institution's subtree (default: the caller's). The file is stored and the import
     queued; a worker runs it (`GET /imports/{id}` follows it). Institution admins (their subtree;
     another institution → 404) and the district admin. At most IMPORT_MAX_BYTES (413 beyond);
-    anything but xlsx or UTF-8 csv → 400 naming `file`. With `dry_run` nothing is written: the counts
+    anything but xlsx or UTF-8 csv → 422 naming `file`. With `dry_run` nothing is written: the counts
     and the report are what the import would give."""
     actor = current_actor()
     institution = get_institution(actor, args.get("institution_id") or actor.institution_id)

@@ -53,7 +53,7 @@ _GIVEN_DATABASE_URL = os.environ.get("DATABASE_URL") or None
 _PRODUCT_VARS = re.compile(
     r"^(DATABASE_URL|APP_ENV|REDIS_URL|SECRET_KEY|JWT_SECRET_KEY|ID_NUMBER_KEY|ID_NUMBER_OLD_KEYS|"
     r"WECHAT_.*|TEST_.*|LOGIN_.*|BIND_.*|NOTIFY_.*|QUIET_HOURS|TRUSTED_PROXY_HOPS|DEMO_.*|"
-    r"SURVEY_ANSWER_RATE_LIMIT|SCHEDULER_LEASE_SECONDS|FLASK_.*)$"
+    r"SURVEY_ANSWER_RATE_LIMIT|SCHEDULER_LEASE_SECONDS|IMPORT_.*|FLASK_.*)$"
 )
 _BASE_ENV = {k: v for k, v in os.environ.items() if not _PRODUCT_VARS.match(k)}
 
@@ -166,6 +166,8 @@ class Deployment:
             # No quiet hours by default: what the tests see must not depend on the hour they run
             # at (the withdrawal test sets its own quiet hours).
             "QUIET_HOURS": "0-0",
+            # the uploads' directory, shared by the API and the import workers (a shared disk)
+            "IMPORT_DIR": str(self.workdir / "imports"),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(overrides)
