@@ -275,7 +275,6 @@ class Checker:
         existing = self._existing_keys(sheet, rows, archives) if sheet is not L.BASIC else set()
         current = self._current_contracts(archives) if sheet is L.CONTRACTS else {}
         numbered = self._archive_numbers(rows) if sheet is L.BASIC else {}
-        key_headers = "、".join(c.header for c in sheet.key)
         for row in rows:
             self._references(sheet, row)
             number = row.values.get(id_attribute)
@@ -288,12 +287,7 @@ class Checker:
             visit_classification_rules(sheet, row)
             if sheet is L.CONTRACTS and number is not None:
                 self._one_current(sheet, row, number, current)
-            key = key_of(sheet, row)
-            if key is not None:
-                if key in seen:
-                    row.reject(key_headers, f"the same {key_headers} as row {seen[key]}")
-                else:
-                    seen[key] = row.number
+            self._once_in_file(sheet, row, seen)
             self._count(sheet, row, number, archives, existing, counts, report)
         self.write(sheet, [row for row in rows if row.valid], archives, counts, rows[-1].number)
 
@@ -301,6 +295,27 @@ class Checker:
         self, sheet: L.Sheet, rows: list[Row], archives: dict[str, _Known], counts: SheetCounts, last: int
     ) -> None:
         """The valid rows of a batch, checked: a check writes nothing (the importer writes them)."""
+
+    def _once_in_file(self, sheet: L.Sheet, row: Row, seen: dict) -> None:
+        """A row's key appears once in the file: a second row with it is rejected, naming the first."""
+        key = key_of(sheet, row)
+        if key is None:
+            return
+        if key in seen:
+            headers = "、".join(c.header for c in sheet.key)
+            row.reject(headers, f"the same {headers} as row {seen[key]}")
+        else:
+            seen[key] = row.number
+
+    def _remember(self, sheet: L.Sheet, row: Row, seen: dict) -> None:
+        """A row a resumed import did before: what the file's later rows are checked against (their
+        keys, archive numbers and current contracts) is learnt again; nothing is counted or written."""
+        if sheet is L.BASIC:
+            self._archive_no(sheet, row, {})
+        number = row.values.get("resident.id_number")
+        if sheet is L.CONTRACTS and number is not None:
+            self._one_current(sheet, row, number, {})
+        self._once_in_file(sheet, row, seen)
 
     def _count(self, sheet, row: Row, number, archives, existing, counts: SheetCounts, report: Report) -> None:
         counts.rows += 1
@@ -342,9 +357,11 @@ class Checker:
         batch: list[Row] = []
         after = self.resume_after(sheet)
         for number, cells in reader.rows():
+            row = check_row(sheet, number, cells, today=self.today, now=self.now)
             if number <= after:
+                self._remember(sheet, row, seen)
                 continue
-            batch.append(check_row(sheet, number, cells, today=self.today, now=self.now))
+            batch.append(row)
             if len(batch) >= BATCH:
                 self._batch(sheet, batch, seen, counts, report)
                 batch = []

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from app.access.actors import Actor
 from app.accounts.models import Staff
@@ -32,6 +32,7 @@ from app.exchange.upsert import WRITERS, Batch, Outcome
 from app.exchange.validate import Row
 from app.extensions import db
 from app.followups import plans_job
+from app.followups.models import FollowupVisit
 from app.orgs.models import Institution
 
 _COUNTS = ("rows", "valid", "rejected", "new", "existing", "created", "updated", "unchanged")
@@ -53,7 +54,11 @@ class Importer(Checker):
         super().__init__(roots)
         self.job, self.actor, self.on_rows = job, actor, on_rows
         self.section = f"import:{job.id}"
-        self.visited: set[int] = set()  # residents with imported visits: their plans follow
+        # residents with imported visits, whose plans follow: a resumed import's too
+        visits = select(FollowupVisit.resident_id).join(
+            ImportRecord, (ImportRecord.record_id == FollowupVisit.id) & (ImportRecord.kind == "followup_visits")
+        )
+        self.visited: set[int] = set(db.session.scalars(visits.where(ImportRecord.import_id == job.id)))
 
     def counts_for(self, sheet: L.Sheet, mapping) -> SheetCounts:
         counts = super().counts_for(sheet, mapping)

@@ -125,9 +125,10 @@ def proposed(sheet: L.Sheet, row_values: dict, attrs: list[str], current: dict |
     return record
 
 
-def derived(sheet: L.Sheet, record: dict) -> dict:
-    """The columns the product computes from the record (a visit's classification, a BMI)."""
-    return DERIVE[sheet.name](record) if sheet.name in DERIVE else {}
+def derived(sheet: L.Sheet, record: dict, attrs: list[str]) -> dict:
+    """The columns the product computes from the record (a visit's classification, a BMI);
+    ``attrs``: what the file gave."""
+    return DERIVE[sheet.name](record, attrs) if sheet.name in DERIVE else {}
 
 
 def changed_columns(record: dict, current: dict) -> dict[str, object]:
@@ -138,7 +139,16 @@ def changed_columns(record: dict, current: dict) -> dict[str, object]:
 # --- what the product derives -----------------------------------------------------------------
 
 
-def derive_visit(record: dict) -> dict:
+def _given(record: dict, disease: str, attrs: list[str]) -> str | None:
+    """A classification a person gave: the file's 此次随访分类 (empty: none), or else a doctor's on
+    record — never one the product computed from values the file may have changed."""
+    attribute = f"{disease}_classification"
+    if attribute in attrs or record.get("classification_source") == "doctor":
+        return record.get(attribute)
+    return None
+
+
+def derive_visit(record: dict, attrs: list[str]) -> dict:
     """A visit's computed columns, as app.followups.visits computes them for one entered by hand."""
     diseases = [d for d in MANAGED_DISEASES if record.get(d)]
     values = {
@@ -149,7 +159,7 @@ def derive_visit(record: dict) -> dict:
         "adverse_reaction": record.get("adverse_reaction"),
     }
     computed = {d: rules.compute_classification(d, values) for d in diseases}
-    final = {d: record.get(f"{d}_classification") or computed[d] for d in diseases}
+    final = {d: _given(record, d, attrs) or computed[d] for d in diseases}
     overall = rules.worst(computed.values())
     alerts = rules.emergency_alerts(values["sbp"], values["dbp"], values["fasting_glucose"])
     outcomes = [
@@ -173,7 +183,7 @@ def derive_visit(record: dict) -> dict:
     }
 
 
-def derive_check(record: dict) -> dict:
+def derive_check(record: dict, attrs: list[str]) -> dict:
     return {"bmi": bmi(record.get("weight_kg"), record.get("height_cm"))}
 
 

@@ -84,14 +84,14 @@ def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill) -> Outcome:
         record = R.proposed(batch.sheet, row.values, attrs, current)
         fill(record, row, current)
         if current is None:
-            new.append(record | R.derived(batch.sheet, record))
+            new.append(record | R.derived(batch.sheet, record, attrs))
             new_residents.append(record["resident_id"])
             continue
         # What the file says decides; the computed columns follow a change (a record entered by hand
         # keeps its own when the file agrees with it).
         diff = _diff(record, current)
         if diff:
-            diff = _diff(record | R.derived(batch.sheet, record), current)
+            diff = _diff(record | R.derived(batch.sheet, record, attrs), current)
             if "updated_at" in current:
                 diff["updated_at"] = now()
             changes.append({"id": current["id"], **diff})
@@ -354,16 +354,26 @@ def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
     new_rows = [row for row in rows if row.refs["key"] not in found]
     fresh = {cid: row.refs.get("package_ids", []) for (cid, _), row in zip(outcome.created, new_rows, strict=True)}
     _entitlements({**fresh, **replace}, prices, items)
-    _assign_teams(rows)
+    _assign_teams(rows, outcome)
     return outcome
 
 
-def _assign_teams(rows: list[Row]) -> None:
-    """A resident is served by the team of the contract in force (as when signing starts it)."""
+def _assign_teams(rows: list[Row], outcome: Outcome) -> None:
+    """A resident is served by the team of the contract in force (as when signing starts it): for the
+    contracts this batch created or changed, where the resident is not that team's already."""
+    written = {resident for _, resident in outcome.created + outcome.updated}
+    wanted = {
+        row.refs["resident_id"]: row.refs["team_id"]
+        for row in rows
+        if row.values.get("status") == "active" and row.refs["resident_id"] in written
+    }
+    if not wanted:
+        return
+    teams = dict(db.session.execute(select(Resident.id, Resident.team_id).where(Resident.id.in_(wanted))).all())
     by_team = defaultdict(list)
-    for row in rows:
-        if row.values.get("status") == "active":
-            by_team[row.refs["team_id"]].append(row.refs["resident_id"])
+    for resident, team_id in wanted.items():
+        if teams.get(resident) != team_id:
+            by_team[team_id].append(resident)
     for team_id, residents in by_team.items():
         assign_team(residents, team_id)
 
