@@ -105,6 +105,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_pre_ping": _int("DATABASE_POOL_PRE_PING", 0) == 1,
             "pool_recycle": _int("DATABASE_POOL_RECYCLE_SECONDS", 1800),
+            # A failed statement's text carries its parameters — names, phones, ID-number hashes —
+            # into exceptions and so into log lines: never.
+            "hide_parameters": True,
         }
         self.REDIS_URL = _env("REDIS_URL")
         self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")

@@ -214,22 +214,29 @@ class Checker:
             statement = statement.where(fixed)
         return {(ids[rid], value) for rid, value in db.session.execute(statement)}
 
-    def _archive_numbers(self, rows: list[Row]) -> dict[str, str | None]:
-        """The archive numbers the batch gives that the database has already: number → its ID-number hash."""
+    def _archive_numbers(self, rows: list[Row]) -> dict[str, tuple[str | None, str]]:
+        """The archive numbers the batch gives that the database has already: number → (its ID-number
+        hash, its institution's path)."""
         wanted = {row.values["archive_no"] for row in rows if "archive_no" in row.values}
         if not wanted:
             return {}
-        statement = select(Resident.archive_no, Resident.id_number_hash).where(Resident.archive_no.in_(wanted))
-        return dict(db.session.execute(statement).all())
+        statement = (
+            select(Resident.archive_no, Resident.id_number_hash, Institution.path)
+            .join(Institution, Institution.id == Resident.institution_id)
+            .where(Resident.archive_no.in_(wanted))
+        )
+        return {archive_no: (hash_, path) for archive_no, hash_, path in db.session.execute(statement)}
 
     def _archive_no(self, sheet: L.Sheet, row: Row, numbered: dict) -> None:
-        """An archive number names one archive: not another one's in the database or in the file."""
+        """An archive number names one archive: not another one's in the database or in the file. A row
+        without an ID number is the archive of that number (a newborn's): it must be in the subtree."""
         given, number = row.values.get("archive_no"), row.values.get("id_number")
         if given is None:
             return
         column = next(c for c in sheet.columns if c.attribute == "archive_no")
-        mine = vault().lookup_hash(number) if number is not None else None
-        if given in numbered and numbered[given] != mine:
+        mine = set(vault().lookup_hashes(number)) if number is not None else {None}  # any key in rotation
+        other = given in numbered and numbered[given][0] not in mine
+        if other or (given in numbered and number is None and not self._inside(numbered[given][1])):
             row.reject(column, "the number of another archive")
         elif self.archive_nos.setdefault(given, row.number) != row.number:
             row.reject(column, f"the same 档案编号 as row {self.archive_nos[given]}")
@@ -259,11 +266,11 @@ class Checker:
         """A record's resident: an archive of the database or of the basic sheet, managed in the subtree."""
         column = sheet.key[0]
         known = self.on_basic_sheet.get(number) or archives.get(number)
-        if known is None:
-            row.reject(column, f"no archive with this ID number (not in the database nor valid on {L.BASIC.name})")
+        if known is None or not self._inside(known.path):
+            # One answer for both: an import must not tell who has an archive elsewhere in the district.
+            where = f"in the subtree of {self._scope_name()}"
+            row.reject(column, f"no archive with this ID number {where} (in the database or valid on {L.BASIC.name})")
             return
-        if not self._inside(known.path):
-            row.reject(column, f"the resident's archive is managed outside the subtree of {self._scope_name()}")
         for attribute in _AFTER_BIRTH:
             if attribute in row.values and row.values[attribute] < known.birth_on:
                 row.reject(next(c for c in sheet.columns if c.attribute == attribute), "before the birth date")

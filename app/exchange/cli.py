@@ -17,7 +17,7 @@ from tqdm import tqdm
 from app.common.time import now
 from app.exchange.check import check_workbook
 from app.exchange.export import export_archives
-from app.exchange.importer import rejections_of, run_import
+from app.exchange.importer import failure_text, rejections_of, run_import
 from app.exchange.jobs import requeue, work_queued
 from app.exchange.models import Import
 from app.exchange.reader import ReadError, open_workbook
@@ -157,7 +157,7 @@ def _run_with_bar(job: Import) -> None:
             run_import(job, on_rows=advance)
         except Exception as err:
             raise click.ClickException(
-                f"import {job.id} failed: {err}; `flask import-resume {job.id}` goes on"
+                f"import {job.id} failed: {failure_text(err)}; `flask import-resume {job.id}` goes on"
             ) from None
 
 

@@ -18,7 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from app.access.actors import Actor
 from app.accounts.models import Staff
@@ -27,7 +28,7 @@ from app.common.time import now
 from app.exchange import layout as L
 from app.exchange.check import Checker, SheetCounts, _Known
 from app.exchange.models import Import, ImportRecord, ImportRejection
-from app.exchange.reader import open_workbook
+from app.exchange.reader import ReadError, open_workbook
 from app.exchange.upsert import WRITERS, Batch, Outcome
 from app.exchange.validate import Row
 from app.extensions import db
@@ -35,6 +36,7 @@ from app.followups import plans_job
 from app.followups.models import FollowupVisit
 from app.orgs.models import Institution
 
+HEARTBEAT_ROWS = 5000  # rows re-read (a resumed import) between heartbeats
 _COUNTS = ("rows", "valid", "rejected", "new", "existing", "created", "updated", "unchanged")
 
 
@@ -54,6 +56,8 @@ class Importer(Checker):
         super().__init__(roots)
         self.job, self.actor, self.on_rows = job, actor, on_rows
         self.section = f"import:{job.id}"
+        self.lease = job.attempts  # this run's claim: a worker resuming a stale import claims it anew
+        self.remembered = 0
         # residents with imported visits, whose plans follow: a resumed import's too
         visits = select(FollowupVisit.resident_id).join(
             ImportRecord, (ImportRecord.record_id == FollowupVisit.id) & (ImportRecord.kind == "followup_visits")
@@ -70,7 +74,19 @@ class Importer(Checker):
     def resume_after(self, sheet: L.Sheet) -> int:
         return int((self.job.cursor or {}).get(sheet.name, 0))
 
+    def _remember(self, sheet: L.Sheet, row: Row, seen: dict) -> None:
+        super()._remember(sheet, row, seen)
+        number = row.values.get("id_number")
+        if sheet is L.BASIC and number is not None and row.values.get("institution.code") in self.institutions:
+            path = self.institutions[row.values["institution.code"]][1]  # a resumed dry run's new archives
+            self.on_basic_sheet[number] = _Known(path, row.values.get("birth_on"))
+        self.remembered += 1
+        if self.remembered % HEARTBEAT_ROWS == 0:  # re-reading a long file: still alive, still ours
+            own(self.job, self.lease)
+            db.session.commit()
+
     def write(self, sheet: L.Sheet, rows: list[Row], archives: dict[str, _Known], counts: SheetCounts, last: int):
+        own(self.job, self.lease)  # first in the batch's transaction: a worker that lost the import stops here
         in_db = {n: (k.resident_id, _home(k)) for n, k in archives.items() if k.resident_id is not None}
         key = "id_number" if sheet is L.BASIC else "resident.id_number"
         known = rows if sheet is L.BASIC else [r for r in rows if r.values[key] in in_db]
@@ -108,6 +124,7 @@ class Importer(Checker):
     def _save(self, sheet: L.Sheet, counts: SheetCounts, last: int) -> None:
         """The batch's counts, cursor and rejected rows, committed with its records."""
         job = self.job
+        own(job, self.lease)  # (again after a dry run's rollback)
         rejected = self.report.rejected
         if rejected:
             db.session.execute(
@@ -139,24 +156,65 @@ class Importer(Checker):
         plans_job.ensure_plans()  # commits
 
 
+class LeaseLost(RuntimeError):
+    """Another worker claimed the import (this one's heartbeat had stopped): this one stops."""
+
+
+def own(job: Import, lease: int) -> None:
+    """Touch the heartbeat if ``lease`` still holds the import, else LeaseLost. The UPDATE locks the
+    import's row until the caller's commit, so a claim waits for the batch in progress."""
+    result = db.session.execute(
+        update(Import)
+        .where(Import.id == job.id, Import.status == "running", Import.attempts == lease)
+        .values(heartbeat_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(f"import {job.id} was claimed by another worker")
+
+
+def failure_text(err: BaseException) -> str:
+    """What a failed import says about its failure, in the API and the logs: never a value of the file
+    (a database error's text carries the row's values and keys) nor a path."""
+    if isinstance(err, ReadError):
+        return str(err)
+    if isinstance(err, DBAPIError):
+        constraint = getattr(getattr(err.orig, "diag", None), "constraint_name", None)
+        return f"a database error ({type(err.orig).__name__}{f' on {constraint}' if constraint else ''})"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(err).__name__} (the worker's log has the details)"
+
+
 def run_import(job: Import, on_rows: Callable | None = None) -> Import:
     """Run (or resume) ``job``, claimed by the caller (status running). Its state is committed as it goes."""
     roots = [db.session.get(Institution, job.institution_id)]
     staff = db.session.get(Staff, job.requested_by_id) if job.requested_by_id else None
     actor = staff_actor(staff) if staff else None
+    lease = job.attempts
     try:
         book = open_workbook(job.stored_path, job.sheet_name)
         try:
             if job.total_rows is None:
                 job.total_rows = sum(reader.size or 0 for reader in book.sheets) or None
+                db.session.commit()  # before a dry run's first rollback
             importer = Importer(job, roots, actor, on_rows)
             importer.check(book, file=job.file_name)
         finally:
             book.close()
         importer.follow_through()
-    except Exception as err:
+        own(job, lease)
+    except LeaseLost:
         db.session.rollback()
-        job.status, job.error, job.finished_at = "failed", f"{type(err).__name__}: {err}"[:1000], now()
+        raise
+    except BaseException as err:  # also Ctrl-C on the CLI: the import is left failed, resumable
+        db.session.rollback()
+        db.session.execute(
+            update(Import)
+            .where(Import.id == job.id, Import.attempts == lease)
+            .values(status="failed", error=failure_text(err), finished_at=now())
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         raise
     job.status, job.progress, job.finished_at, job.error = "done", 1.0, now(), None

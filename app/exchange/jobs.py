@@ -16,11 +16,11 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.common.time import now
 from app.errors import AppError, Invalid
-from app.exchange.importer import run_import
+from app.exchange.importer import LeaseLost, failure_text, run_import
 from app.exchange.models import Import
 from app.extensions import db
 
@@ -127,8 +127,13 @@ def work_queued(limit: int | None = None) -> dict:
         try:
             run_import(job)
             done += 1
-        except Exception:  # recorded on the import (status failed, error); the next one still runs
-            log.exception("import %s failed", job.id)
+        except LeaseLost:
+            log.warning("import %s: another worker took it over; this one stopped", job.id)
+        except Exception as err:  # recorded on the import (status failed, error); the next one still runs
+            if isinstance(err, DBAPIError):  # its text carries the row's values: not in a log line
+                log.error("import %s failed: %s", job.id, failure_text(err))
+            else:
+                log.exception("import %s failed", job.id)
             failed += 1
     return {"done": done, "failed": failed}
 

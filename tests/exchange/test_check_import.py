@@ -182,7 +182,7 @@ EXPECTED = {
     (L.HYPERTENSION.name, 4, "随访日期", "in the future"),
     (L.HYPERTENSION.name, 5, "随访方式", "not an allowed value"),
     (L.HYPERTENSION.name, 6, "身份证号", "no archive"),
-    (L.HYPERTENSION.name, 7, "身份证号", "outside the subtree"),
+    (L.HYPERTENSION.name, 7, "身份证号", "no archive with this ID number in the subtree of HC01"),
     (L.HYPERTENSION.name, 9, "身份证号、随访日期", "as row 8"),
     (L.HYPERTENSION.name, 11, "身份证号", "checksum"),
 }

@@ -288,7 +288,7 @@ def test_another_institutions_archive_is_rejected_naming_the_subtree(app, world,
         found = {(r["sheet"], r["row"], r["field"]): r["reason"] for r in rejections_of(job)}
         assert set(found) == {(L.BASIC.name, 2, "身份证号"), (L.CONDITIONS.name, 2, "身份证号"),
                               (L.DIABETES.name, 2, "身份证号")}  # fmt: skip
-        assert all("outside the subtree of HC01" in reason for reason in found.values()), found
+        assert all("subtree of HC01" in reason for reason in found.values()), found
         person = db.session.get(Resident, world.ids["bob"])
         assert (person.institution_id, person.phone) == (world.ids["b"], "13812345678")
         assert db.session.get(Resident, world.ids["alice"]).phone == "13900000078"
@@ -336,7 +336,7 @@ def _dies_then_resumes(app, world, path, fail_at: int):
         with pytest.raises(RuntimeError):
             run_import(job, on_rows=dies)
         db.session.refresh(job)
-        assert (job.status, job.rows) == ("failed", fail_at) and "the worker died" in job.error
+        assert (job.status, job.rows) == ("failed", fail_at) and job.error.startswith("RuntimeError")
         failed = (job.id, dict(job.cursor))
     runner = app.test_cli_runner()
     resumed = runner.invoke(args=["import-resume", str(failed[0])])
