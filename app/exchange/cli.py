@@ -120,10 +120,6 @@ def import_command(path: str, code: str | None, dry_run: bool, sheet_name: str |
     """Import a workbook (xlsx, or a csv of one sheet) in the layout of docs/import.md: new records are
     created, changed ones updated, the same file twice changes nothing. Runs as the system (the access
     log names the import). Exit status 1 when some rows were rejected, 2 when the file cannot be read."""
-    try:
-        open_workbook(path, sheet_name).close()
-    except ReadError as err:
-        raise click.UsageError(str(err)) from None
     job = Import(
         institution_id=_roots(code)[0].id,
         file_name=Path(path).name[:200],
@@ -155,6 +151,8 @@ def _run_with_bar(job: Import) -> None:
 
         try:
             run_import(job, on_rows=advance)
+        except ReadError as err:  # the file itself (opened once: reading a large workbook's index is not free)
+            raise click.UsageError(str(err)) from None
         except Exception as err:
             raise click.ClickException(
                 f"import {job.id} failed: {failure_text(err)}; `flask import-resume {job.id}` goes on"

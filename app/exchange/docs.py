@@ -51,7 +51,9 @@ every rejected row. Uploads are xlsx or UTF-8 csv, at most `IMPORT_MAX_BYTES` (6
   the *key* columns every other record's. A row equal to its record leaves it alone (`unchanged`);
   a changed row updates it (`updated`); a column the file carries but a row leaves empty clears the
   value; a column the file does not carry is left as it is. The same file twice: all `unchanged`.
-  A visit on 高血压随访 and 糖尿病随访 with the same date is one combined visit.
+  A visit on 高血压随访 and 糖尿病随访 with the same date is one combined visit: its 高血压随访 row
+  gives the shared part of the form (signs, lifestyle, medication, notes), its 糖尿病随访 row the
+  diabetes part (足背动脉搏动, 主食, 糖化血红蛋白, 低血糖反应, 胰岛素, its 此次随访分类).
 - **Computed as by hand**: a visit's classification (when 此次随访分类 is empty), alerts and referral
   flags, BMIs, archive numbers; a contract's fee from its packages and its entitlements (an item per
   package item); the resident's team from a current contract; the follow-up plans from the newest

@@ -29,7 +29,7 @@ from app.exchange import layout as L
 from app.exchange.check import Checker, SheetCounts, _Known
 from app.exchange.models import Import, ImportRecord, ImportRejection
 from app.exchange.reader import ReadError, open_workbook
-from app.exchange.upsert import WRITERS, Batch, Outcome
+from app.exchange.upsert import WRITERS, Batch, Outcome, new_ids
 from app.exchange.validate import Row
 from app.extensions import db
 from app.followups import plans_job
@@ -114,7 +114,10 @@ class Importer(Checker):
             for rid, _ in pairs
         ]
         if marks:
-            db.session.execute(insert(ImportRecord), marks)
+            ids = new_ids(ImportRecord, len(marks))  # PostgreSQL: one pipelined executemany
+            if ids is not None:
+                marks = [mark | {"id": i} for mark, i in zip(marks, ids, strict=True)]
+            db.session.execute(insert(ImportRecord.__table__), marks)
         for action, pairs in (("create", outcome.created), ("update", outcome.updated)):
             residents = sorted({resident for _, resident in pairs})
             audit.record_many(self.actor, residents, action=action, section=self.section, purpose="registration")

@@ -40,7 +40,7 @@ BOOLEAN_LABELS = {True: "是", False: "否"}
 BOOLEAN_ALIASES = {True: ("有", "1", "Y", "TRUE"), False: ("无", "0", "N", "FALSE")}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per column: hashed by identity, cheap per cell
 class Column:
     header: str
     attribute: str

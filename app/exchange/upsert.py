@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from app.archive.models import HealthCheck
 from app.common.ids import vault
@@ -26,6 +26,8 @@ from app.followups.models import MANAGED_DISEASES, FollowupVisit
 from app.residents.models import Condition, Household, Resident
 from app.residents.services import assign_team
 
+# The 糖尿病随访 columns the 高血压随访 sheet does not have: a combined visit's diabetes part.
+DIABETES_OWN = {c.attribute for c in L.DIABETES.columns} - {c.attribute for c in L.HYPERTENSION.columns}
 _NEVER_COMPARED = {"id", "created_at", "updated_at", "applied_at"}
 
 
@@ -51,13 +53,31 @@ def _current(model, *where) -> list[dict]:
     return [dict(row._mapping) for row in db.session.execute(select(*model.__table__.c).where(*where))]
 
 
-def _insert(model, rows: list[dict]) -> list[int]:
-    """Insert, one multi-row statement per shape of row (a missing key takes the column's default);
-    the new ids in the rows' order."""
+def new_ids(model, n: int) -> list[int] | None:
+    """On PostgreSQL, ``n`` ids from the table's sequence in one statement, so that the rows go in as
+    one pipelined executemany — a multi-row INSERT … RETURNING of a thousand rows is a new statement
+    text psycopg parses again every batch (most of an import's time). SQLite: None (RETURNING)."""
+    if n == 0 or db.session.get_bind().dialect.name != "postgresql":
+        return None
+    statement = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+    return list(db.session.scalars(statement, {"t": model.__tablename__, "n": n}))
+
+
+def _insert(model, rows: list[dict], ids: list[int] | None = None) -> list[int]:
+    """Insert, one statement per shape of row (a missing key takes the column's default); the new ids
+    in the rows' order."""
     shapes: dict[frozenset, list[int]] = defaultdict(list)
+    ids = ids if ids is not None else new_ids(model, len(rows))
+    if ids is not None:
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
     for position, row in enumerate(rows):
         shapes[frozenset(row)].append(position)
-    ids: list[int | None] = [None] * len(rows)
+    if ids is not None:
+        for positions in shapes.values():
+            db.session.execute(insert(model.__table__), [rows[p] for p in positions])
+        return ids
+    ids = [None] * len(rows)
     statement = insert(model).returning(model.id, sort_by_parameter_order=True)
     for positions in shapes.values():
         made = db.session.scalars(statement, [rows[p] for p in positions]).all()
@@ -75,12 +95,14 @@ def _diff(record: dict, current: dict) -> dict:
     return {k: v for k, v in R.changed_columns(record, current).items() if k not in _NEVER_COMPARED}
 
 
-def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill) -> Outcome:
-    """The common path: ``found`` the stored records by row key, ``fill(record, row)`` the references."""
-    attrs = R.attributes(batch.sheet, batch.present)
+def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill, narrow=None) -> Outcome:
+    """The common path: ``found`` the stored records by row key, ``fill(record, row)`` the references,
+    ``narrow(attrs, current)`` the attributes a row may set on that stored record (all by default)."""
+    every = R.attributes(batch.sheet, batch.present)
     outcome, new, new_residents, changes = Outcome(), [], [], []
     for row in rows:
         current = found.get(row.refs["key"])
+        attrs = narrow(every, current) if narrow and current is not None else every
         record = R.proposed(batch.sheet, row.values, attrs, current)
         fill(record, row, current)
         if current is None:
@@ -167,14 +189,33 @@ def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
         else:
             outcome.unchanged += 1
     _update(Resident, changes)
-    created = _insert(Resident, new)
-    # The archive number of an archive made without one: its institution's code and its id (number_archive).
-    _update(
-        Resident,
-        [{"id": rid, "archive_no": f"{code}{rid:08d}"} for rid, code in zip(created, codes, strict=True) if code],
-    )
+    # The archive number of an archive made without one: its institution's code and its id
+    # (number_archive) — known before the INSERT where the database hands out ids first.
+    given = {r["archive_no"] for r, code in zip(new, codes, strict=True) if not code}
+    ids = new_ids(Resident, len(new))
+    if ids is not None:
+        for record, number in zip(new, _archive_numbers(ids, codes, given), strict=True):
+            record["archive_no"] = number or record["archive_no"]
+    created = _insert(Resident, new, ids)
+    if ids is None:
+        numbers = _archive_numbers(created, codes, given)
+        _update(Resident, [{"id": rid, "archive_no": n} for rid, n in zip(created, numbers, strict=True) if n])
     outcome.created = [(rid, rid) for rid in created]
     return outcome
+
+
+def _archive_numbers(ids: list[int], codes: list[str | None], given: set[str]) -> list[str | None]:
+    """The made archive numbers (None where the row gave one): ``code`` + the id, or — taken already by
+    an archive numbered elsewhere (another system's numbers follow the same scheme) — ``code-id``."""
+    made = [f"{code}{rid:08d}" if code else None for rid, code in zip(ids, codes, strict=True)]
+    wanted = [m for m in made if m]
+    taken = (
+        set(db.session.scalars(select(Resident.archive_no).where(Resident.archive_no.in_(wanted)))) if wanted else set()
+    )
+    return [
+        (f"{code}-{rid}" if m in taken or m in given else m) if m else None
+        for m, rid, code in zip(made, ids, codes, strict=True)
+    ]
 
 
 # --- 慢病登记, 随访, 健康体检 ------------------------------------------------------------------------
@@ -220,9 +261,17 @@ def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
         if current is None:
             record["recorded_by_id"] = batch.actor_id
 
+    def narrow(attrs, current):
+        # A combined visit is one form: its 高血压随访 row carries the shared part (signs, lifestyle,
+        # medication, notes), its 糖尿病随访 row only the diabetes part — or the two rows would
+        # overwrite each other's shared values on every import.
+        if disease == "t2dm" and current["hypertension"]:
+            return [a for a in attrs if a in DIABETES_OWN]
+        return attrs
+
     for row in rows:
         row.refs["key"] = (row.refs["resident_id"], row.values["visit_on"])
-    outcome = _upsert(FollowupVisit, batch, rows, found, fill)
+    outcome = _upsert(FollowupVisit, batch, rows, found, fill, narrow)
     # a visit that gained this disease's part is this sheet's new record, not an edit of another
     merged = {r["id"] for r in found.values() if not r[disease]}
     outcome.created += [pair for pair in outcome.updated if pair[0] in merged]
