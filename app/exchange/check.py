@@ -27,7 +27,7 @@ from app.exchange.validate import Row, check_row, key_of
 from app.extensions import db
 from app.followups.models import FollowupVisit
 from app.orgs.models import Institution, Team, TeamMember
-from app.residents.models import Condition, Resident
+from app.residents.models import Condition, Household, Resident
 from app.residents.services import RESIDENT_LEVELS
 
 BATCH = 1000
@@ -171,12 +171,16 @@ class Checker:
             self._team(sheet, row, self._institution(sheet, row, "institution.code", resident_level=True))
         elif sheet is L.CONTRACTS:
             self._team(sheet, row, self._institution(sheet, row, "team.institution.code"))
-            unknown = [p for p in row.values.get("packages") or () if p not in self.packages]
+            named = row.values.get("packages") or ()
+            unknown = [p for p in named if p not in self.packages]
+            column = next(c for c in sheet.columns if c.attribute == "packages")
+            ids = [self.packages[p] for p in named if p in self.packages]
             if unknown:
-                column = next(c for c in sheet.columns if c.attribute == "packages")
                 row.reject(column, f"no service package {unknown[0]!r}")
+            elif len(set(ids)) != len(ids):
+                row.reject(column, "a package is listed twice")
             else:
-                row.refs["package_ids"] = [self.packages[p] for p in row.values.get("packages") or ()]
+                row.refs["package_ids"] = ids
             doctor = row.values.get("doctor.name")
             if doctor is not None and row.refs.get("team_id") is not None:
                 row.refs["doctor_id"] = self.members.get((row.refs["team_id"], doctor))
@@ -227,6 +231,18 @@ class Checker:
         )
         return {archive_no: (hash_, path) for archive_no, hash_, path in db.session.execute(statement)}
 
+    def _household_paths(self, rows: list[Row]) -> dict[str, str]:
+        """The households the batch names that exist: code → their institution's path."""
+        wanted = {row.values["household.code"] for row in rows if "household.code" in row.values}
+        if not wanted:
+            return {}
+        statement = (
+            select(Household.code, Institution.path)
+            .join(Institution, Institution.id == Household.institution_id)
+            .where(Household.code.in_(wanted))
+        )
+        return dict(db.session.execute(statement).all())
+
     def _archive_no(self, sheet: L.Sheet, row: Row, numbered: dict) -> None:
         """An archive number names one archive: not another one's in the database or in the file. A row
         without an ID number is the archive of that number (a newborn's): it must be in the subtree."""
@@ -258,7 +274,8 @@ class Checker:
         column = next(c for c in sheet.columns if c.attribute == "status")
         starts_on = row.values.get("starts_on")
         if number in current and current[number] != starts_on:
-            row.reject(column, f"the resident has another current contract (from {current[number]})")
+            since = f" (from {current[number]})" if current[number] else " (an application)"
+            row.reject(column, f"the resident has another current contract{since}")
         elif self.current_in_file.setdefault(number, row.number) != row.number:
             row.reject(column, f"the resident's contract on row {self.current_in_file[number]} is current too")
 
@@ -282,6 +299,7 @@ class Checker:
         existing = self._existing_keys(sheet, rows, archives) if sheet is not L.BASIC else set()
         current = self._current_contracts(archives) if sheet is L.CONTRACTS else {}
         numbered = self._archive_numbers(rows) if sheet is L.BASIC else {}
+        households = self._household_paths(rows) if sheet is L.BASIC else {}
         for row in rows:
             self._references(sheet, row)
             number = row.values.get(id_attribute)
@@ -289,6 +307,11 @@ class Checker:
                 row.reject(sheet.key[0], f"this archive is managed outside the subtree of {self._scope_name()}")
             if sheet is L.BASIC:
                 self._archive_no(sheet, row, numbered)
+                code = row.values.get("household.code")
+                if code in households and not self._inside(households[code]):
+                    row.reject(
+                        next(c for c in sheet.columns if c.attribute == "household.code"), "another subtree's household"
+                    )
             elif sheet is not L.BASIC and number is not None:
                 self._resident(sheet, row, number, archives)
             visit_classification_rules(sheet, row)

@@ -137,7 +137,7 @@ def import_command(path: str, code: str | None, dry_run: bool, sheet_name: str |
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise click.ClickException("an import into this institution is running; wait for it to finish") from None
+        raise click.ClickException("an import is running; wait for it to finish") from None
     _run_with_bar(job)
     _summary(job, report_path)
 
@@ -183,7 +183,7 @@ def _summary(job: Import, report_path: str | None) -> None:
 @click.option("--once", is_flag=True, help="Run what is queued, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks at the queue.")
 def import_worker_command(once: bool, poll: float):
-    """Run the imports uploaded through POST /api/v1/imports, one at a time per institution (beside
+    """Run the imports uploaded through POST /api/v1/imports, one at a time (beside
     the scheduler's own ``imports`` job, or instead of it)."""
     while True:
         counts = work_queued()

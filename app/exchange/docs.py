@@ -48,15 +48,17 @@ every rejected row. Uploads are xlsx or UTF-8 csv, at most `IMPORT_MAX_BYTES` (6
   per resident, duplicates within the file and archive numbers against the database. A rejected row
   writes nothing; the report names its sheet, row, column and reason (ID numbers masked).
 - **Idempotent**: the ID number is the resident's key, (resident, disease, visit date) a visit's,
-  the *key* columns every other record's. A row equal to its record leaves it alone (`unchanged`);
+  the *key* columns every other record's; a row without an ID number (a newborn's archive) is
+  matched by its 档案编号, and without either it is a new archive. A row equal to its record leaves it alone (`unchanged`);
   a changed row updates it (`updated`); a column the file carries but a row leaves empty clears the
   value; a column the file does not carry is left as it is. The same file twice: all `unchanged`.
   A visit on 高血压随访 and 糖尿病随访 with the same date is one combined visit: its 高血压随访 row
   gives the shared part of the form (signs, lifestyle, medication, notes), its 糖尿病随访 row the
   diabetes part (足背动脉搏动, 主食, 糖化血红蛋白, 低血糖反应, 胰岛素, its 此次随访分类).
 - **Computed as by hand**: a visit's classification (when 此次随访分类 is empty), alerts and referral
-  flags, BMIs, archive numbers; a contract's fee from its packages and its entitlements (an item per
-  package item); the resident's team from a current contract; the follow-up plans from the newest
+  flags, BMIs, archive numbers; a new contract's fee from its packages (when 签约费用 is empty) and
+  its entitlements (an item per package item); the resident's team from the contract in force (it
+  wins over 责任团队); the follow-up plans from the newest
   face-to-face visit. Populations and indicators are derived from the records.
 - **Marked**: each created or updated record is listed in `import_records` with the import's id,
   and each archive touched gets an access-log row (section `import:<id>`, action `create` or
@@ -64,7 +66,7 @@ every rejected row. Uploads are xlsx or UTF-8 csv, at most `IMPORT_MAX_BYTES` (6
 - **Batches**: a thousand rows at a time, each in one transaction with the import's counts and
   cursor — a failure part-way keeps every finished batch; `flask --app wsgi import-resume ID` (or a
   worker, for a running import whose heartbeat stopped for `IMPORT_STALE_MINUTES`) goes on after it.
-  One import runs at a time per institution.
+  One import runs at a time (institutions' subtrees overlap); the others wait in the queue.
 - **Dry run**: each batch is written and rolled back — the counts and the report are the import's,
   nothing stays.
 """

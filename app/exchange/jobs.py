@@ -2,8 +2,8 @@
 scheduler's ``imports`` job, or ``flask import-worker`` beside it — claims one and runs it.
 
 A claim is one conditional UPDATE (queued → running), so two workers never take the same import, and
-the partial unique index ``uq_imports_running_institution`` keeps a second import of the same
-institution waiting while one runs. A running import whose worker stopped sending heartbeats for
+the partial unique index ``uq_imports_one_running`` keeps every other import waiting while one runs
+(subtrees overlap: two at once could write the same archives). A running import whose worker stopped sending heartbeats for
 IMPORT_STALE_MINUTES is claimed again and resumes from its cursor.
 """
 
@@ -22,6 +22,7 @@ from app.common.time import now
 from app.errors import AppError, Invalid
 from app.exchange.importer import LeaseLost, failure_text, run_import
 from app.exchange.models import Import
+from app.exchange.reader import sheet_for
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ def store_upload(stream, file_name: str, *, institution_id: int, requested_by_id
                 out.write(chunk)
         if size == 0:
             raise Invalid("file", "the file is empty")
+        if suffix == ".csv" and sheet_name is None:  # stored under a name of ours: the sheet is the upload's
+            named = sheet_for(Path(file_name).stem)
+            if named is None:
+                raise Invalid("sheet", "a csv is one sheet of the layout: name the file after it or give sheet")
+            sheet_name = named.name
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -93,8 +99,7 @@ def _claimable(cutoff):
 
 
 def claim() -> Import | None:
-    """Take the oldest import no worker is running; None when there is none (or each waits for its
-    institution's running one)."""
+    """Take the oldest import no worker is running; None when there is none or one is running."""
     cutoff = now() - timedelta(minutes=current_app.config["IMPORT_STALE_MINUTES"])
     candidates = db.session.scalars(select(Import.id).where(_claimable(cutoff)).order_by(Import.id)).all()
     for job_id in candidates:
@@ -107,7 +112,7 @@ def claim() -> Import | None:
                 .execution_options(synchronize_session=False)
             )
             db.session.commit()
-        except IntegrityError:  # this institution has an import running
+        except IntegrityError:  # an import is running
             db.session.rollback()
             continue
         if result.rowcount == 1:

@@ -24,10 +24,12 @@ ACTIONS = ("created", "updated")
 class Import(db.Model):
     __tablename__ = "imports"
     __table_args__ = (
-        # One import at a time per institution: a second worker cannot start another one beside it.
+        # One import running at a time: institutions' subtrees overlap (a centre's and its clinic's, the
+        # district's), so two imports side by side could write the same archives. A second worker
+        # cannot start another one beside it; imports are rare, large and sequential anyway.
         Index(
-            "uq_imports_running_institution",
-            "institution_id",
+            "uq_imports_one_running",
+            "status",
             unique=True,
             sqlite_where=text("status = 'running'"),
             postgresql_where=text("status = 'running'"),

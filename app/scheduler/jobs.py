@@ -37,7 +37,7 @@ JOBS: tuple[JobSpec, ...] = (
         "app.exchange.jobs:work_queued",
         "interval",
         {"seconds": 10},
-        "run the uploaded imports, one at a time per institution; resume one whose worker stopped",
+        "run the uploaded imports, one at a time; resume one whose worker stopped",
     ),
     JobSpec(
         "family-grants-daily",

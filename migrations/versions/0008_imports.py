@@ -51,7 +51,7 @@ def upgrade():
     )
     with op.batch_alter_table('imports', schema=None) as batch_op:
         batch_op.create_index('ix_imports_status', ['status', 'id'], unique=False)
-        batch_op.create_index('uq_imports_running_institution', ['institution_id'], unique=True, sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+        batch_op.create_index('uq_imports_one_running', ['status'], unique=True, sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
 
     op.create_table('import_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -95,7 +95,7 @@ def downgrade():
 
     op.drop_table('import_records')
     with op.batch_alter_table('imports', schema=None) as batch_op:
-        batch_op.drop_index('uq_imports_running_institution', sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+        batch_op.drop_index('uq_imports_one_running', sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
         batch_op.drop_index('ix_imports_status')
 
     op.drop_table('imports')

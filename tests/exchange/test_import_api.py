@@ -190,25 +190,28 @@ def test_an_upload_just_over_the_limit_is_413_too(api, app, world, uploads, monk
     assert _upload(api, "a-admin", b"PK\x03\x04" + b"0" * 4092, "fits.xlsx").status_code == 202  # 4096 bytes
 
 
-# --- one import at a time per institution ----------------------------------------------------------
+# --- one import at a time ------------------------------------------------------------------------------
 
 
-def test_a_second_import_of_an_institution_waits_for_the_first(api, app, world, uploads, tmp_path):
+def test_imports_run_one_at_a_time_in_the_order_they_came(api, app, world, uploads, tmp_path):
+    """Subtrees overlap (a centre's, its clinic's, the district's): while one import runs, every other
+    one waits — another institution's too — and the next is claimed once it is done."""
     path = _book(tmp_path / "c.xlsx", {L.CONDITIONS.name: _sheet("身份证号 疾病 确诊日期")})
     first, second = (_upload(api, "a-admin", path).json["id"] for _ in range(2))
     other = _upload(api, "b-admin", path).json["id"]
     with app.app_context():
         running = claim()
         assert (running.id, running.status) == (first, "running")
-        taken = claim()
-        assert taken is not None and taken.id == other  # B's import does not wait for A's
-        assert claim() is None  # A's second waits while the first runs
-        assert db.session.get(Import, second).status == "queued"
+        assert claim() is None  # A's second and B's wait while the first runs
+        assert {db.session.get(Import, i).status for i in (second, other)} == {"queued"}
         run_import(db.session.get(Import, first))
         assert db.session.get(Import, first).status == "done"
         then = claim()
         assert then is not None and then.id == second
-    assert api.get("a-admin", f"{URL}/{second}").json["status"] == "running"
+        run_import(then)
+        last = claim()
+        assert last is not None and last.id == other
+    assert api.get("b-admin", f"{URL}/{other}").json["status"] == "running"
 
 
 # --- a failure part-way, then the resume ---------------------------------------------------------------
