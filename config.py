@@ -167,9 +167,8 @@ class Config:
         self.REFERRAL_FEEDBACK_DAYS = _int("REFERRAL_FEEDBACK_DAYS", 7)
         if not 1 <= self.REFERRAL_FEEDBACK_DAYS <= 90:
             raise ConfigError(f"REFERRAL_FEEDBACK_DAYS must be 1 … 90, got {self.REFERRAL_FEEDBACK_DAYS}")
-        # Imports (docs/import.md): where uploaded workbooks wait for the worker, the largest upload,
-        # and how long a running import may go without a heartbeat before a worker resumes it.
-        self.IMPORT_DIR = _env("IMPORT_DIR", str(INSTANCE_DIR / "imports"))
+        # Imports (docs/import.md): the largest upload (kept in the database until imported), and how
+        # long a running import may go without a heartbeat before a worker resumes it.
         self.IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
         if not 1024 <= self.IMPORT_MAX_BYTES <= 1024**3:
             raise ConfigError(f"IMPORT_MAX_BYTES must be 1 KiB … 1 GiB, got {self.IMPORT_MAX_BYTES}")

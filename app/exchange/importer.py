@@ -13,12 +13,13 @@ entered by hand; populations and indicators are derived from the records and nee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.access.actors import Actor
@@ -27,7 +28,7 @@ from app.audit import services as audit
 from app.common.time import now
 from app.exchange import layout as L
 from app.exchange.check import Checker, SheetCounts, _Known
-from app.exchange.models import Import, ImportRecord, ImportRejection
+from app.exchange.models import Import, ImportFile, ImportRecord, ImportRejection
 from app.exchange.reader import ReadError, open_workbook
 from app.exchange.upsert import WRITERS, Batch, Outcome, new_ids
 from app.exchange.validate import Row
@@ -196,15 +197,16 @@ def run_import(job: Import, on_rows: Callable | None = None) -> Import:
     actor = staff_actor(staff) if staff else None
     lease = job.attempts
     try:
-        book = open_workbook(job.stored_path, job.sheet_name)
-        try:
-            if job.total_rows is None:
-                job.total_rows = sum(reader.size or 0 for reader in book.sheets) or None
-                db.session.commit()  # before a dry run's first rollback
-            importer = Importer(job, roots, actor, on_rows)
-            importer.check(book, file=job.file_name)
-        finally:
-            book.close()
+        with _workbook_file(job) as path:
+            book = open_workbook(path, job.sheet_name)
+            try:
+                if job.total_rows is None:
+                    job.total_rows = sum(reader.size or 0 for reader in book.sheets) or None
+                    db.session.commit()  # before a dry run's first rollback
+                importer = Importer(job, roots, actor, on_rows)
+                importer.check(book, file=job.file_name)
+            finally:
+                book.close()
         importer.follow_through()
         own(job, lease)
     except LeaseLost:
@@ -221,17 +223,31 @@ def run_import(job: Import, on_rows: Callable | None = None) -> Import:
         db.session.commit()
         raise
     job.status, job.progress, job.finished_at, job.error = "done", 1.0, now(), None
-    db.session.commit()
     _discard_upload(job)
+    db.session.commit()
     return job
 
 
+@contextmanager
+def _workbook_file(job: Import) -> Iterator[Path]:
+    """The workbook as a file to open: the CLI's own, or an upload's bytes in a temporary file of this
+    worker's (gone when closed; calamine holds what it read, a csv is read while it is open)."""
+    if job.stored_path:
+        yield Path(job.stored_path)
+        return
+    content = db.session.scalar(select(ImportFile.content).where(ImportFile.import_id == job.id))
+    if content is None:
+        raise ReadError("the uploaded file is gone")
+    with tempfile.NamedTemporaryFile(suffix=Path(job.file_name).suffix.lower()) as handle:
+        handle.write(content)
+        handle.flush()
+        yield Path(handle.name)
+
+
 def _discard_upload(job: Import) -> None:
-    """An uploaded workbook holds ID numbers in full: once imported it goes (a failed import keeps
-    it, to resume). A file the CLI was given is the operator's, never ours to delete."""
-    stored = Path(job.stored_path)
-    if stored.parent.resolve() == Path(current_app.config["IMPORT_DIR"]).resolve():
-        stored.unlink(missing_ok=True)
+    """An uploaded workbook holds ID numbers in full: once imported it goes (a failed import keeps it,
+    to resume). A file the CLI was given is the operator's, never ours to delete."""
+    db.session.execute(delete(ImportFile).where(ImportFile.import_id == job.id))
 
 
 def rejections_of(job: Import) -> list[dict]:

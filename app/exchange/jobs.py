@@ -1,4 +1,4 @@
-"""Imports off the request: an upload is stored and waits as a queued import; a worker — the
+"""Imports off the request: an upload is stored (in the database) and waits as a queued import; a worker — the
 scheduler's ``imports`` job, or ``flask import-worker`` beside it — claims one and runs it.
 
 A claim is one conditional UPDATE (queued → running), so two workers never take the same import, and
@@ -10,7 +10,6 @@ IMPORT_STALE_MINUTES is claimed again and resumes from its cursor.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.common.time import now
 from app.errors import AppError, Invalid
 from app.exchange.importer import LeaseLost, failure_text, run_import
-from app.exchange.models import Import
+from app.exchange.models import Import, ImportFile
 from app.exchange.reader import sheet_for
 from app.extensions import db
 
@@ -51,45 +50,38 @@ def _sniff(suffix: str, head: bytes) -> None:
 
 def store_upload(stream, file_name: str, *, institution_id: int, requested_by_id: int | None, dry_run: bool,
                  sheet_name: str | None = None) -> Import:  # fmt: skip
-    """Save an uploaded workbook under IMPORT_DIR and queue its import (in the caller's transaction)."""
+    """Queue the import of an uploaded workbook, its bytes in the database (in the caller's transaction):
+    every worker reads it there, whichever machine took the upload."""
     suffix = Path(file_name or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise Invalid("file", "only xlsx and csv files are accepted")
-    directory = Path(current_app.config["IMPORT_DIR"])
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{uuid.uuid4().hex}{suffix}"  # never the uploaded name: it is not ours to trust
-    limit, size = current_app.config["IMPORT_MAX_BYTES"], 0
-    try:
-        with target.open("wb") as out:
-            while chunk := stream.read(_CHUNK):
-                if size == 0:
-                    _sniff(suffix, chunk)
-                size += len(chunk)
-                if size > limit:
-                    reason = f"larger than the {_size(limit)} an import may be (IMPORT_MAX_BYTES)"
-                    raise AppError(f"file: {reason}", status=413, error="payload_too_large", errors={"file": [reason]})
-                out.write(chunk)
-        if size == 0:
-            raise Invalid("file", "the file is empty")
-        if suffix == ".csv" and sheet_name is None:  # stored under a name of ours: the sheet is the upload's
-            named = sheet_for(Path(file_name).stem)
-            if named is None:
-                raise Invalid("sheet", "a csv is one sheet of the layout: name the file after it or give sheet")
-            sheet_name = named.name
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    limit, content = current_app.config["IMPORT_MAX_BYTES"], bytearray()
+    while chunk := stream.read(_CHUNK):
+        if not content:
+            _sniff(suffix, chunk)
+        content += chunk
+        if len(content) > limit:
+            reason = f"larger than the {_size(limit)} an import may be (IMPORT_MAX_BYTES)"
+            raise AppError(f"file: {reason}", status=413, error="payload_too_large", errors={"file": [reason]})
+    if not content:
+        raise Invalid("file", "the file is empty")
+    if suffix == ".csv" and sheet_name is None:  # the sheet a csv is: its name
+        named = sheet_for(Path(file_name).stem)
+        if named is None:
+            raise Invalid("sheet", "a csv is one sheet of the layout: name the file after it or give sheet")
+        sheet_name = named.name
     job = Import(
         institution_id=institution_id,
         requested_by_id=requested_by_id,
         file_name=Path(file_name).name[:200],
-        stored_path=str(target),
-        size=size,
+        size=len(content),
         sheet_name=sheet_name,
         dry_run=dry_run,
         status="queued",
     )
     db.session.add(job)
+    db.session.flush()
+    db.session.add(ImportFile(import_id=job.id, content=bytes(content)))
     db.session.flush()
     return job
 

@@ -1,7 +1,7 @@
 """An import of an exchange workbook (docs/import.md): its state, what it did to which record, and
 the rows it turned away.
 
-The import's own rows say what it did — ``import_records`` names every record it created or changed
+An upload waits in ``import_files`` until its import is done. The import's own rows say what it did — ``import_records`` names every record it created or changed
 (the mark the records carry, kept beside them so the clinical tables stay the features' own) — and
 ``import_rejections`` every rejected row with its field and reason (the report).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.time import now
@@ -41,7 +41,9 @@ class Import(db.Model):
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))  # the subtree imported into
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the CLI (the system)
     file_name: Mapped[str] = mapped_column(String(200))  # as uploaded, for people; never a path
-    stored_path: Mapped[str] = mapped_column(String(500))
+    # The CLI's file, where the operator keeps it; an upload's bytes are in import_files instead
+    # (no worker depends on a disk the API wrote to).
+    stored_path: Mapped[str | None] = mapped_column(String(500))
     size: Mapped[int] = mapped_column(Integer)
     sheet_name: Mapped[str | None] = mapped_column(String(40))  # the sheet a csv is
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -63,6 +65,15 @@ class Import(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportFile(db.Model):
+    """An uploaded workbook, until its import is done (it holds ID numbers in full: then it goes)."""
+
+    __tablename__ = "import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ImportRecord(db.Model):

@@ -375,8 +375,8 @@ def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
         if "doctor.name" in batch.present:
             record["doctor_id"] = row.refs.get("doctor_id")
         for column, part in (("fee", 0), ("public_health_subsidy", 1)):
-            if row.values.get(column) is None and current is None:  # a past contract keeps its price
-                record[column] = sum((prices[p][part] for p in pids), start=0)
+            if row.values.get(column) is None:  # empty: the packages' price, and a past contract keeps its own
+                record[column] = current[column] if current else sum((prices[p][part] for p in pids), start=0)
         if current is None:
             record.update(
                 applicant_kind="staff",

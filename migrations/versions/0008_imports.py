@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('institution_id', sa.Integer(), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
     sa.Column('file_name', sa.String(length=200), nullable=False),
-    sa.Column('stored_path', sa.String(length=500), nullable=False),
+    sa.Column('stored_path', sa.String(length=500), nullable=True),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sheet_name', sa.String(length=40), nullable=True),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
@@ -53,6 +53,12 @@ def upgrade():
         batch_op.create_index('ix_imports_status', ['status', 'id'], unique=False)
         batch_op.create_index('uq_imports_one_running', ['status'], unique=True, sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
 
+    op.create_table('import_files',
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['import_id'], ['imports.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('import_id')
+    )
     op.create_table('import_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=False),
@@ -94,6 +100,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_import_records_import_id'))
 
     op.drop_table('import_records')
+    op.drop_table('import_files')
     with op.batch_alter_table('imports', schema=None) as batch_op:
         batch_op.drop_index('uq_imports_one_running', sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
         batch_op.drop_index('ix_imports_status')

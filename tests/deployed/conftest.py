@@ -166,8 +166,6 @@ class Deployment:
             # No quiet hours by default: what the tests see must not depend on the hour they run
             # at (the withdrawal test sets its own quiet hours).
             "QUIET_HOURS": "0-0",
-            # the uploads' directory, shared by the API and the import workers (a shared disk)
-            "IMPORT_DIR": str(self.workdir / "imports"),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(overrides)

@@ -5,7 +5,7 @@ An institution admin uploads a workbook (``POST /api/v1/imports``, 202 queued); 
 and run it; ``GET /api/v1/imports/{id}`` shows it done with its counts, and a doctor then finds the
 new archives through the API. Uploads go to a gunicorn of their own (``imports``, 2 sync workers,
 the operator's settings but for a small ``IMPORT_MAX_BYTES``, so that the size limit can be tested
-without sending 64 MiB); every process shares the deployment's ``IMPORT_DIR`` (a shared disk).
+without sending 64 MiB); the uploads wait in the database (``import_files``), which every worker reads.
 """
 
 from __future__ import annotations
@@ -129,13 +129,10 @@ def residents_named(deployment, prefix: str) -> int:
 
 @pytest.fixture(scope="module")
 def imports_api(deployment):
-    """A gunicorn for the uploads: the deployment's environment, its own IMPORT_DIR and a 1 MiB limit."""
-    directory = deployment.workdir / "imports"
+    """A gunicorn for the uploads: the deployment's environment and a 1 MiB limit."""
     url = deployment.start_gunicorn("imports", IMPORT_MAX_BYTES=str(LIMIT))
     try:
-        client = deployment.client(url)
-        client.directory = directory
-        yield client
+        yield deployment.client(url)
     finally:
         deployment.stop("imports")
 
@@ -295,8 +292,8 @@ def test_two_import_workers_and_the_scheduler_run_each_import_once(
     assert [r["attempts"] for r in rows.values()] == [1, 1], rows
     assert marks_of(deployment, list(again.values())) == {}
     assert residents_named(deployment, "导入乙") == len(ours)
-    # A done import's upload (ID numbers in full) is gone from the shared directory.
-    assert not list(imports_api.directory.glob("*")), list(imports_api.directory.glob("*"))
+    # A done import's upload (ID numbers in full) is gone from the database.
+    assert deployment.sql("SELECT COUNT(*) AS n FROM import_files")[0]["n"] == 0
     for worker in import_workers:
         assert worker.alive, worker.stderr()
     deployment.check_alive()
@@ -307,7 +304,7 @@ def test_two_import_workers_and_the_scheduler_run_each_import_once(
 
 def _state(deployment, imports_api) -> tuple[int, int]:
     """The stored uploads and the imports: a refused upload must leave neither behind."""
-    stored = len(list(imports_api.directory.glob("*"))) if imports_api.directory.exists() else 0
+    stored = deployment.sql("SELECT COUNT(*) AS n FROM import_files")[0]["n"]
     return stored, deployment.sql("SELECT COUNT(*) AS n FROM imports")[0]["n"]
 
 

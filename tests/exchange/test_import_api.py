@@ -41,12 +41,22 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MINE = ("imports", "import_rejections")
 
 
+class _Stored:
+    """The uploads waiting in the database (import_files), by import."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def files(self) -> dict[int, bytes]:
+        from app.exchange.models import ImportFile
+
+        with self.app.app_context():
+            return {f.import_id: f.content for f in db.session.scalars(select(ImportFile))}
+
+
 @pytest.fixture
-def uploads(app, tmp_path, monkeypatch):
-    """Uploads are stored under a directory of the test's own."""
-    directory = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "IMPORT_DIR", str(directory))
-    return directory
+def uploads(app):
+    return _Stored(app)
 
 
 def _upload(api, who, path_or_bytes, name=None, **form):
@@ -82,8 +92,8 @@ def test_an_upload_is_queued_then_worked_and_followed(api, app, world, package, 
     assert r.status_code == 202, r.json
     assert r.json == {"id": r.json["id"], "status": "queued"}
     import_id = r.json["id"]
-    stored = list(uploads.iterdir())
-    assert len(stored) == 1 and stored[0].name != "good.xlsx" and stored[0].suffix == ".xlsx"
+    stored = uploads.files()
+    assert list(stored) == [import_id] and stored[import_id] == (tmp_path / "good.xlsx").read_bytes()
     body = api.get("a-admin", f"{URL}/{import_id}").json
     assert (body["status"], body["progress"], body["rows"], body["institution_id"]) == ("queued", 0.0, 0, world.a)
     with app.app_context():
@@ -149,7 +159,7 @@ def test_who_may_upload_and_follow_an_import(api, app, world, uploads, tmp_path)
     assert r.status_code == 403, r.json
     r = _upload(api, "a-admin", path, institution_id=str(world.b))  # another institution
     assert r.status_code == 404 and r.json["error"] == "not_found", r.json
-    assert _queued(app) == 0 and (not uploads.exists() or list(uploads.iterdir()) == [])
+    assert _queued(app) == 0 and uploads.files() == {}
     own = _upload(api, "a-admin", path, institution_id=str(world.a1))  # a clinic of A: its subtree
     assert own.status_code == 202, own.json
     import_id = own.json["id"]
@@ -170,7 +180,7 @@ def test_only_xlsx_and_csv_are_taken(api, app, world, uploads, tmp_path):
         assert 400 <= r.status_code < 500 and r.status_code != 413, (name, r.status_code)
         assert r.is_json and "file" in r.json["errors"], (name, r.json)
     assert _queued(app) == 0
-    assert not uploads.exists() or list(uploads.iterdir()) == []  # nothing left behind
+    assert uploads.files() == {}  # nothing left behind
 
 
 def test_an_upload_far_over_the_limit_is_413(api, app, world, uploads, monkeypatch):
@@ -186,7 +196,7 @@ def test_an_upload_just_over_the_limit_is_413_too(api, app, world, uploads, monk
     monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 4096)
     r = _upload(api, "a-admin", b"PK\x03\x04" + b"0" * 4093, "big.xlsx")  # 4097 bytes
     assert r.status_code == 413 and r.is_json and "file" in r.json["errors"], (r.status_code, r.json)
-    assert _queued(app) == 0 and list(uploads.iterdir()) == []
+    assert _queued(app) == 0 and uploads.files() == {}
     assert _upload(api, "a-admin", b"PK\x03\x04" + b"0" * 4092, "fits.xlsx").status_code == 202  # 4096 bytes
 
 
