@@ -9,20 +9,21 @@ service packages are a district's few hundred rows: read once.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 
 from app.accounts.models import Staff
 from app.archive.models import HealthCheck
-from app.common.ids import mask_id_number, vault
+from app.common.ids import vault
 from app.common.time import now as clock_now
 from app.common.time import today as clock_today
 from app.contracts.models import Contract, ServicePackage
 from app.exchange import layout as L
 from app.exchange.reader import SheetReader, Workbook
 from app.exchange.records import visit_classification_rules
+from app.exchange.results import Report, SheetCounts, reported_value
 from app.exchange.validate import Row, check_row, key_of
 from app.extensions import db
 from app.followups.models import FollowupVisit
@@ -42,40 +43,6 @@ _EXISTING = {
 }
 # The date of a record that cannot be before the resident was born.
 _AFTER_BIRTH = ("diagnosed_on", "visit_on", "checked_on", "starts_on")
-
-
-@dataclass
-class SheetCounts:
-    sheet: str
-    rows: int = 0
-    valid: int = 0
-    rejected: int = 0
-    new: int = 0
-    existing: int = 0  # valid rows whose record is in the database already: the import would update it
-    created: int = 0  # what an import did (a check leaves them 0)
-    updated: int = 0
-    unchanged: int = 0
-    ignored_columns: list[str] = field(default_factory=list)
-    duplicate_columns: list[str] = field(default_factory=list)
-    missing_columns: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    file: str
-    institution: str | None
-    sheets: list[SheetCounts] = field(default_factory=list)
-    ignored_sheets: list[str] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)  # {sheet, row, field, reason, value}
-
-    @property
-    def rejected_rows(self) -> int:
-        return sum(s.rejected for s in self.sheets)
-
-    def as_dict(self) -> dict:
-        body = asdict(self)
-        body["rejected_rows"] = self.rejected_rows
-        return body
 
 
 @dataclass
@@ -100,15 +67,6 @@ def _package_ids() -> dict[str, int]:
         if status == "active" or code not in found:
             found[code] = pid
     return found
-
-
-def _value(sheet: L.Sheet, header: str, raw):
-    column = next((c for c in sheet.columns if c.header == header), None)
-    if raw is None:
-        return None
-    if column is not None and column.type == L.ID_NUMBER:
-        return mask_id_number(str(raw))  # the report may be passed around; the row number finds it
-    return raw if isinstance(raw, int | float | str) else str(raw)
 
 
 class Checker:
@@ -359,7 +317,7 @@ class Checker:
                         "row": row.number,
                         "field": header,
                         "reason": reason,
-                        "value": _value(sheet, header, raw),
+                        "value": reported_value(sheet, header, raw),
                     }  # fmt: skip
                 )
             return

@@ -27,11 +27,13 @@ from app.accounts.models import Staff
 from app.audit import services as audit
 from app.common.time import now
 from app.exchange import layout as L
-from app.exchange.check import Checker, SheetCounts, _Known
+from app.exchange.check import Checker, _Known
 from app.exchange.models import Import, ImportFile, ImportRecord, ImportRejection
 from app.exchange.reader import ReadError, open_workbook
-from app.exchange.upsert import WRITERS, Batch, Outcome, new_ids
+from app.exchange.results import SheetCounts
+from app.exchange.upsert import Batch, Outcome, insert_rows
 from app.exchange.validate import Row
+from app.exchange.writers import WRITERS
 from app.extensions import db
 from app.followups import plans_job
 from app.followups.models import FollowupVisit
@@ -114,11 +116,7 @@ class Importer(Checker):
             for action, pairs in (("created", outcome.created), ("updated", outcome.updated))
             for rid, _ in pairs
         ]
-        if marks:
-            ids = new_ids(ImportRecord, len(marks))  # PostgreSQL: one pipelined executemany
-            if ids is not None:
-                marks = [mark | {"id": i} for mark, i in zip(marks, ids, strict=True)]
-            db.session.execute(insert(ImportRecord.__table__), marks)
+        insert_rows(ImportRecord, marks)
         for action, pairs in (("create", outcome.created), ("update", outcome.updated)):
             residents = sorted({resident for _, resident in pairs})
             audit.record_many(self.actor, residents, action=action, section=self.section, purpose="registration")

@@ -9,9 +9,9 @@ from dataclasses import asdict
 from openpyxl import Workbook
 
 from app.common.spreadsheet import safe_cell
-from app.exchange.check import Report
 from app.exchange.importer import rejections_of
 from app.exchange.models import Import
+from app.exchange.results import Report
 
 REPORT_SHEET, SUMMARY_SHEET = "拒绝行", "汇总"
 REPORT_HEADERS = ("工作表", "行号", "字段", "原因", "值")

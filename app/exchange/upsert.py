@@ -12,19 +12,18 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
 from app.archive.models import HealthCheck
 from app.common.ids import vault
 from app.common.time import now, today
-from app.contracts.models import Contract, ContractDelivery, ContractItem, ContractPackage, PackageItem, ServicePackage
+from app.contracts.models import Contract
 from app.exchange import layout as L
 from app.exchange import records as R
 from app.exchange.validate import Row
 from app.extensions import db
 from app.followups.models import MANAGED_DISEASES, FollowupVisit
 from app.residents.models import Condition, Household, Resident
-from app.residents.services import assign_team
 
 # The 糖尿病随访 columns the 高血压随访 sheet does not have: a combined visit's diabetes part.
 DIABETES_OWN = {c.attribute for c in L.DIABETES.columns} - {c.attribute for c in L.HYPERTENSION.columns}
@@ -49,7 +48,7 @@ class Batch:
     actor_id: int | None
 
 
-def _current(model, *where) -> list[dict]:
+def stored_rows(model, *where) -> list[dict]:
     return [dict(row._mapping) for row in db.session.execute(select(*model.__table__.c).where(*where))]
 
 
@@ -63,20 +62,44 @@ def new_ids(model, n: int) -> list[int] | None:
     return list(db.session.scalars(statement, {"t": model.__tablename__, "n": n}))
 
 
-def _insert(model, rows: list[dict], ids: list[int] | None = None) -> list[int]:
-    """Insert, one statement per shape of row (a missing key takes the column's default); the new ids
-    in the rows' order."""
-    shapes: dict[frozenset, list[int]] = defaultdict(list)
+def _with_defaults(table, row: dict) -> dict:
+    """The row with every column a COPY must be given: the model's Python-side defaults filled in."""
+    full = dict(row)
+    for column in table.c:
+        if column.name not in full and column.default is not None:
+            default = column.default
+            full[column.name] = default.arg(None) if default.is_callable else default.arg
+    return full
+
+
+def copy_rows(table, rows: list[dict]) -> None:
+    """PostgreSQL's COPY of whole rows (ids given): the fastest way in, values bound by the columns'
+    own types (JSON, UTC instants) as an INSERT would bind them."""
+    dialect = db.session.get_bind().dialect
+    full = [_with_defaults(table, row) for row in rows]
+    names = list(full[0])
+    binders = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in full:
+            copy.write_row([bind(row[n]) if bind else row[n] for n, bind in zip(names, binders, strict=True)])
+
+
+def insert_rows(model, rows: list[dict], ids: list[int] | None = None) -> list[int]:
+    """Insert, the new ids in the rows' order (a missing key takes the column's default): on
+    PostgreSQL ids first, then one COPY; on SQLite one INSERT … RETURNING per shape of row."""
+    if not rows:
+        return []
     ids = ids if ids is not None else new_ids(model, len(rows))
     if ids is not None:
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
+        copy_rows(model.__table__, rows)
+        return ids
+    shapes: dict[frozenset, list[int]] = defaultdict(list)
     for position, row in enumerate(rows):
         shapes[frozenset(row)].append(position)
-    if ids is not None:
-        for positions in shapes.values():
-            db.session.execute(insert(model.__table__), [rows[p] for p in positions])
-        return ids
     ids = [None] * len(rows)
     statement = insert(model).returning(model.id, sort_by_parameter_order=True)
     for positions in shapes.values():
@@ -95,7 +118,7 @@ def _diff(record: dict, current: dict) -> dict:
     return {k: v for k, v in R.changed_columns(record, current).items() if k not in _NEVER_COMPARED}
 
 
-def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill, narrow=None) -> Outcome:
+def upsert_rows(model, batch: Batch, rows: list[Row], found: dict, fill, narrow=None) -> Outcome:
     """The common path: ``found`` the stored records by row key, ``fill(record, row)`` the references,
     ``narrow(attrs, current)`` the attributes a row may set on that stored record (all by default)."""
     every = R.attributes(batch.sheet, batch.present)
@@ -121,7 +144,7 @@ def _upsert(model, batch: Batch, rows: list[Row], found: dict, fill, narrow=None
         else:
             outcome.unchanged += 1
     _update(model, changes)
-    outcome.created = list(zip(_insert(model, new), new_residents, strict=True))
+    outcome.created = list(zip(insert_rows(model, new), new_residents, strict=True))
     return outcome
 
 
@@ -139,20 +162,20 @@ def _households(rows: list[Row], present: set[str]) -> dict[str, int]:
         return {}
     found = dict(db.session.execute(select(Household.code, Household.id).where(Household.code.in_(wanted))).all())
     missing = [{"code": c, "address": a, "institution_id": i} for c, (a, i) in wanted.items() if c not in found]
-    found.update(zip([m["code"] for m in missing], _insert(Household, missing), strict=True))
+    found.update(zip([m["code"] for m in missing], insert_rows(Household, missing), strict=True))
     return found
 
 
 def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
     box = vault()
     ids = {batch.resident_of[n][0] for n in (r.values.get("id_number") for r in rows) if n in batch.resident_of}
-    stored = {r["id"]: r for r in _current(Resident, Resident.id.in_(ids))} if ids else {}
+    stored = {r["id"]: r for r in stored_rows(Resident, Resident.id.in_(ids))} if ids else {}
     # An archive without an ID number yet (a newborn's) is known by its archive number.
     unnumbered = {r.values["archive_no"] for r in rows if "id_number" not in r.values and "archive_no" in r.values}
     by_archive_no = (
         {
             r["archive_no"]: r
-            for r in _current(Resident, Resident.archive_no.in_(unnumbered), Resident.id_number_hash.is_(None))
+            for r in stored_rows(Resident, Resident.archive_no.in_(unnumbered), Resident.id_number_hash.is_(None))
         }
         if unnumbered
         else {}
@@ -206,7 +229,7 @@ def write_residents(batch: Batch, rows: list[Row]) -> Outcome:
     if ids is not None:
         for record, number in zip(new, _archive_numbers(ids, codes, given), strict=True):
             record["archive_no"] = number or record["archive_no"]
-    created = _insert(Resident, new, ids)
+    created = insert_rows(Resident, new, ids)
     if ids is None:
         numbers = _archive_numbers(created, codes, given)
         _update(Resident, [{"id": rid, "archive_no": n} for rid, n in zip(created, numbers, strict=True) if n])
@@ -231,15 +254,15 @@ def _archive_numbers(ids: list[int], codes: list[str | None], given: set[str]) -
 # --- 慢病登记, 随访, 健康体检 ------------------------------------------------------------------------
 
 
-def _resident_ids(batch: Batch, rows: list[Row]) -> dict[int, int]:
+def resident_ids_of(batch: Batch, rows: list[Row]) -> dict[int, int]:
     for row in rows:
         row.refs["resident_id"], row.refs["home_id"] = batch.resident_of[row.values["resident.id_number"]]
     return {row.refs["resident_id"]: row.refs["home_id"] for row in rows}
 
 
 def write_conditions(batch: Batch, rows: list[Row]) -> Outcome:
-    ids = _resident_ids(batch, rows)
-    stored = _current(Condition, Condition.resident_id.in_(ids))
+    ids = resident_ids_of(batch, rows)
+    stored = stored_rows(Condition, Condition.resident_id.in_(ids))
     found = {(r["resident_id"], r["disease"]): r for r in stored}
 
     def fill(record, row, current):
@@ -249,17 +272,17 @@ def write_conditions(batch: Batch, rows: list[Row]) -> Outcome:
 
     for row in rows:
         row.refs["key"] = (row.refs["resident_id"], row.values["disease"])
-    return _upsert(Condition, batch, rows, found, fill)
+    return upsert_rows(Condition, batch, rows, found, fill)
 
 
 def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
     """A visit's key is (resident, disease, date). A visit of the other disease on the same day is the
     same visit, combined (the export writes a combined visit on both sheets): the row adds its part."""
-    ids = _resident_ids(batch, rows)
+    ids = resident_ids_of(batch, rows)
     disease = next(d for d in MANAGED_DISEASES if dict(batch.sheet.fixed).get(d))
     other = next(d for d in MANAGED_DISEASES if d != disease)
     dates = {row.values["visit_on"] for row in rows}
-    stored = _current(FollowupVisit, FollowupVisit.resident_id.in_(ids), FollowupVisit.visit_on.in_(dates))
+    stored = stored_rows(FollowupVisit, FollowupVisit.resident_id.in_(ids), FollowupVisit.visit_on.in_(dates))
     found: dict[tuple, dict] = {}
     for r in sorted(stored, key=lambda r: (not r[disease], r["id"])):  # the disease's own visit first
         if r[disease] or (r[other] and not r[disease]):
@@ -282,7 +305,7 @@ def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
 
     for row in rows:
         row.refs["key"] = (row.refs["resident_id"], row.values["visit_on"])
-    outcome = _upsert(FollowupVisit, batch, rows, found, fill, narrow)
+    outcome = upsert_rows(FollowupVisit, batch, rows, found, fill, narrow)
     # a visit that gained this disease's part is this sheet's new record, not an edit of another
     merged = {r["id"] for r in found.values() if not r[disease]}
     outcome.created += [pair for pair in outcome.updated if pair[0] in merged]
@@ -291,9 +314,9 @@ def write_visits(batch: Batch, rows: list[Row]) -> Outcome:
 
 
 def write_checks(batch: Batch, rows: list[Row]) -> Outcome:
-    ids = _resident_ids(batch, rows)
+    ids = resident_ids_of(batch, rows)
     dates = {row.values["checked_on"] for row in rows}
-    stored = _current(HealthCheck, HealthCheck.resident_id.in_(ids), HealthCheck.checked_on.in_(dates))
+    stored = stored_rows(HealthCheck, HealthCheck.resident_id.in_(ids), HealthCheck.checked_on.in_(dates))
     found = {(r["resident_id"], r["checked_on"]): r for r in stored}
 
     def fill(record, row, current):
@@ -305,145 +328,4 @@ def write_checks(batch: Batch, rows: list[Row]) -> Outcome:
 
     for row in rows:
         row.refs["key"] = (row.refs["resident_id"], row.values["checked_on"])
-    return _upsert(HealthCheck, batch, rows, found, fill)
-
-
-# --- 签约 -----------------------------------------------------------------------------------------
-
-
-def _packages(package_ids: set[int]) -> tuple[dict, dict]:
-    prices = {
-        pid: (price, subsidy)
-        for pid, price, subsidy in db.session.execute(
-            select(ServicePackage.id, ServicePackage.price, ServicePackage.public_health_subsidy).where(
-                ServicePackage.id.in_(package_ids)
-            )
-        )
-    }
-    items = defaultdict(list)
-    statement = select(PackageItem).where(PackageItem.package_id.in_(package_ids)).order_by(PackageItem.position)
-    for item in db.session.scalars(statement):
-        items[item.package_id].append(item)
-    return prices, items
-
-
-def _entitlements(contracts: dict[int, list[int]], prices: dict, items: dict) -> None:
-    """A contract's packages and its entitlements (an item per package item), as signing makes them."""
-    if not contracts:
-        return
-    packages = [
-        {"contract_id": cid, "package_id": pid, "price": prices[pid][0]}
-        for cid, pids in contracts.items()
-        for pid in pids
-    ]
-    db.session.execute(insert(ContractPackage), packages)
-    entitlements = [
-        {
-            "contract_id": cid,
-            "package_id": pid,
-            "package_item_id": i.id,
-            "name": i.name,
-            "service_type": i.service_type,
-            "total": i.times_per_year,
-            "delivered": 0,
-        }
-        for cid, pids in contracts.items()
-        for pid in pids
-        for i in items[pid]
-    ]
-    if entitlements:
-        db.session.execute(insert(ContractItem), entitlements)
-
-
-def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
-    ids = _resident_ids(batch, rows)
-    stored = _current(Contract, Contract.resident_id.in_(ids))
-    found = {(r["resident_id"], r["starts_on"]): r for r in stored}
-    carried = defaultdict(list)
-    if stored:
-        statement = select(ContractPackage.contract_id, ContractPackage.package_id).where(
-            ContractPackage.contract_id.in_([r["id"] for r in stored])
-        )
-        for cid, pid in db.session.execute(statement.order_by(ContractPackage.id)):
-            carried[cid].append(pid)
-    prices, items = _packages({p for row in rows for p in row.refs.get("package_ids", ())})
-
-    def fill(record, row, current):
-        pids = row.refs.get("package_ids", [])
-        record["resident_id"] = row.refs["resident_id"]
-        record["team_id"] = row.refs["team_id"]
-        if "doctor.name" in batch.present:
-            record["doctor_id"] = row.refs.get("doctor_id")
-        for column, part in (("fee", 0), ("public_health_subsidy", 1)):
-            if row.values.get(column) is None:  # empty: the packages' price, and a past contract keeps its own
-                record[column] = current[column] if current else sum((prices[p][part] for p in pids), start=0)
-        if current is None:
-            record.update(
-                applicant_kind="staff",
-                applicant_id=batch.actor_id or 0,
-                consent_channel=record["channel"],
-                consent_by_resident_id=row.refs["resident_id"],
-                applied_at=record.get("signed_at") or record["consent_at"],
-                signed_by_id=record.get("doctor_id"),
-            )
-
-    for row in rows:
-        row.refs["key"] = (row.refs["resident_id"], row.values["starts_on"])
-    outcome = _upsert(Contract, batch, rows, found, fill)
-    by_key = {row.refs["key"]: row for row in rows}
-    # packages: a new contract's as given; a stored one's replaced when the file names others and
-    # nothing has been delivered on it yet (delivered services keep the entitlements they used)
-    replace = {
-        r["id"]: by_key[k].refs.get("package_ids", [])
-        for k, r in found.items()
-        if k in by_key and "packages" in batch.present and carried[r["id"]] != by_key[k].refs.get("package_ids", [])
-    }
-    delivered = (
-        set(db.session.scalars(select(ContractDelivery.contract_id).where(ContractDelivery.contract_id.in_(replace))))
-        if replace
-        else set()
-    )
-    replace = {cid: pids for cid, pids in replace.items() if cid not in delivered}
-    if replace:
-        db.session.execute(delete(ContractItem).where(ContractItem.contract_id.in_(replace)))
-        db.session.execute(delete(ContractPackage).where(ContractPackage.contract_id.in_(replace)))
-        changed = {cid for cid, _ in outcome.updated}
-        resident_of = {r["id"]: r["resident_id"] for r in stored}
-        for cid in replace.keys() - changed:  # only its packages changed
-            outcome.updated.append((cid, resident_of[cid]))
-            outcome.unchanged -= 1
-    new_rows = [row for row in rows if row.refs["key"] not in found]
-    fresh = {cid: row.refs.get("package_ids", []) for (cid, _), row in zip(outcome.created, new_rows, strict=True)}
-    _entitlements({**fresh, **replace}, prices, items)
-    _assign_teams(rows, outcome)
-    return outcome
-
-
-def _assign_teams(rows: list[Row], outcome: Outcome) -> None:
-    """A resident is served by the team of the contract in force (as when signing starts it): for the
-    contracts this batch created or changed, where the resident is not that team's already."""
-    written = {resident for _, resident in outcome.created + outcome.updated}
-    wanted = {
-        row.refs["resident_id"]: row.refs["team_id"]
-        for row in rows
-        if row.values.get("status") == "active" and row.refs["resident_id"] in written
-    }
-    if not wanted:
-        return
-    teams = dict(db.session.execute(select(Resident.id, Resident.team_id).where(Resident.id.in_(wanted))).all())
-    by_team = defaultdict(list)
-    for resident, team_id in wanted.items():
-        if teams.get(resident) != team_id:
-            by_team[team_id].append(resident)
-    for team_id, residents in by_team.items():
-        assign_team(residents, team_id)
-
-
-WRITERS = {
-    L.BASIC.name: write_residents,
-    L.CONDITIONS.name: write_conditions,
-    L.HYPERTENSION.name: write_visits,
-    L.DIABETES.name: write_visits,
-    L.HEALTH_CHECKS.name: write_checks,
-    L.CONTRACTS.name: write_contracts,
-}
+    return upsert_rows(HealthCheck, batch, rows, found, fill)
