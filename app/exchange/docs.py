@@ -57,7 +57,8 @@ every rejected row. Uploads are xlsx or UTF-8 csv, at most `IMPORT_MAX_BYTES` (6
   diabetes part (足背动脉搏动, 主食, 糖化血红蛋白, 低血糖反应, 胰岛素, its 此次随访分类).
 - **Computed as by hand**: a visit's classification (when 此次随访分类 is empty), alerts and referral
   flags, BMIs, archive numbers; a new contract's fee from its packages (when 签约费用 is empty) and
-  its entitlements (an item per package item); the resident's team from the contract in force (it
+  its entitlements (an item per package item), delivered (履约) by the imported face-to-face visits
+  and health checks of the contract's period; the resident's team from the contract in force (it
   wins over 责任团队); the follow-up plans from the newest
   face-to-face visit. Populations and indicators are derived from the records.
 - **Marked**: each created or updated record is listed in `import_records` with the import's id,

@@ -24,8 +24,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app.access.actors import Actor
 from app.accounts.models import Staff
+from app.archive.models import HealthCheck
 from app.audit import services as audit
 from app.common.time import now
+from app.contracts.recorded import Service, deliver_recorded
 from app.exchange import layout as L
 from app.exchange.check import Checker, _Known
 from app.exchange.models import Import, ImportFile, ImportRecord, ImportRejection
@@ -36,7 +38,8 @@ from app.exchange.validate import Row
 from app.exchange.writers import WRITERS
 from app.extensions import db
 from app.followups import plans_job
-from app.followups.models import FollowupVisit
+from app.followups.models import FollowupVisit, is_face_to_face
+from app.followups.visits import DELIVERY_SERVICE_TYPE, delivery_note
 from app.orgs.models import Institution
 
 HEARTBEAT_ROWS = 5000  # rows re-read (a resumed import) between heartbeats
@@ -151,11 +154,39 @@ class Importer(Checker):
             self.on_rows(job.rows)
 
     def follow_through(self) -> None:
-        """Plans follow the imported records (app.followups.plans_job), as after a day of entering them."""
+        """What entering the records by hand would have set off: plans follow the imported visits
+        (app.followups.plans_job) and the services count against the contracts in force on their
+        days (app.contracts.recorded) — once every sheet is in, the contracts too."""
         if self.job.dry_run:
             return
+        deliver_recorded(self._services())
         plans_job.close_superseded(sorted(self.visited))
         plans_job.ensure_plans()  # commits
+
+    def _services(self) -> list[Service]:
+        """The face-to-face visits and the health checks this import created, as contract deliveries."""
+
+        def created(table, kind):
+            mark = (ImportRecord.record_id == table.c.id) & (ImportRecord.kind == kind)
+            return (
+                select(table)
+                .join(ImportRecord, mark)
+                .where(ImportRecord.import_id == self.job.id, ImportRecord.action == "created")
+            )
+
+        visits = db.session.execute(created(FollowupVisit.__table__, "followup_visits")).all()
+        services = [
+            Service(v.resident_id, DELIVERY_SERVICE_TYPE, v.visit_on, "followup_visit", v.id, delivery_note(v))
+            for v in visits
+            if is_face_to_face(v.method)
+        ]
+        for check in db.session.execute(created(HealthCheck.__table__, "health_checks")).all():
+            services.append(Service(check.resident_id, "health_check", check.checked_on, "health_check", check.id))
+            if (check.elderly or {}).get("cognitive_screen"):
+                services.append(
+                    Service(check.resident_id, "cognitive_screening", check.checked_on, "health_check", check.id)
+                )
+        return services
 
 
 class LeaseLost(RuntimeError):

@@ -340,7 +340,7 @@ CONTRACTS = Sheet(
         ),
         C("服务包名称", "package_names", LIST, export_only=True),
         C("签约渠道", "channel", CHOICE, "签约方式", choices=V.CHANNEL, required=True),
-        C("签约时间", "signed_at", DATETIME, "签约日期"),
+        C("签约时间", "signed_at", DATETIME, "签约日期", note="empty for a signed contract: its 同意时间"),
         C("同意时间", "consent_at", DATETIME, "知情同意时间", required=True),
         C("签约费用", "fee", DECIMAL, "服务费", unit="元", minimum=0, maximum=100000, note="to the fen (2 decimals)"),
         C(

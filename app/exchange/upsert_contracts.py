@@ -15,6 +15,9 @@ from app.extensions import db
 from app.residents.models import Resident
 from app.residents.services import assign_team
 
+# The statuses of a contract that was signed (a pending or rejected application was not).
+SIGNED = ("scheduled", "active", "terminated", "expired")
+
 
 def _packages(package_ids: set[int]) -> tuple[dict, dict]:
     prices = {
@@ -82,6 +85,10 @@ def write_contracts(batch: Batch, rows: list[Row]) -> Outcome:
         for column, part in (("fee", 0), ("public_health_subsidy", 1)):
             if row.values.get(column) is None:  # empty: the packages' price, and a past contract keeps its own
                 record[column] = current[column] if current else sum((prices[p][part] for p in pids), start=0)
+        if record.get("signed_at") is None and record["status"] in SIGNED:
+            # a signed contract without 签约时间 was signed when consent was given: without a signing
+            # time the product would never count it as in force
+            record["signed_at"] = record["consent_at"]
         if current is None:
             record.update(
                 applicant_kind="staff",

@@ -245,6 +245,12 @@ def _referral_offer(visit: FollowupVisit, entered: dict | None) -> dict | None:
     return {k: v for k, v in offer.items() if v is not None}  # posted back as it is
 
 
+def delivery_note(visit) -> str:
+    """The contract delivery's note for a face-to-face visit (an object or a row): 高血压随访（门诊）."""
+    label = "、".join({"hypertension": "高血压", "t2dm": "糖尿病"}[d] for d in diseases_of(visit))
+    return f"{label}随访（{'门诊' if visit.method == 'clinic' else '家庭'}）"
+
+
 def _announce(actor, visit: FollowupVisit) -> None:
     """Tell whoever listens: a face-to-face visit is one delivery of the contract's "chronic_followup"
     item (履约), and every visit is a visit recorded (e.g. completing the appointment it was booked as).
@@ -254,7 +260,6 @@ def _announce(actor, visit: FollowupVisit) -> None:
     delivery's note in the contract's record.
     """
     if visit.face_to_face:
-        label = "、".join({"hypertension": "高血压", "t2dm": "糖尿病"}[d] for d in visit.diseases)
         events.service_delivered.send(
             None,
             actor=actor,
@@ -263,7 +268,7 @@ def _announce(actor, visit: FollowupVisit) -> None:
             served_on=visit.visit_on,
             source="followup",
             source_id=visit.id,
-            note=f"{label}随访（{'门诊' if visit.method == 'clinic' else '家庭'}）",
+            note=delivery_note(visit),
         )
     events.visit_recorded.send(
         None, actor=actor, resident_id=visit.resident_id, visited_on=visit.visit_on, visit_id=visit.id

@@ -666,7 +666,11 @@ def centre_import(scene: Scene, n: int) -> dict:
     marker = "隐私标记导入文件"
     with scene.app.app_context():
         job = Import(
-            institution_id=scene.ids["a"], file_name=f"{marker}.xlsx", stored_path="/nowhere.xlsx", size=1, status="done"
+            institution_id=scene.ids["a"],
+            file_name=f"{marker}.xlsx",
+            stored_path="/nowhere.xlsx",
+            size=1,
+            status="done",
         )
         db.session.add(job)
         db.session.flush()

@@ -311,3 +311,53 @@ def test_a_stored_contract_keeps_its_fee_when_the_file_gives_none(app, world, pa
         assert (stored.fee, stored.public_health_subsidy) == (Decimal("30"), Decimal("5")), (
             f"签约费用 {fee_column}: the past contract's fee became {stored.fee}"
         )
+
+
+# --- 履约: imported services count against the contract in force ---------------------------------------------
+
+
+def test_imported_visits_and_checks_are_delivered_against_the_contract_in_force(app, world, package, tmp_path):  # noqa: F811
+    """A face-to-face visit and a health check inside the imported contract's period count once each
+    against its entitlements, as if entered by hand (a phone visit does not); importing again counts
+    nothing twice."""
+    from app.contracts.models import ContractDelivery, ContractItem
+
+    starts = today() - timedelta(days=60)
+    consent = f"{starts.isoformat()}T09:00:00+08:00"
+    sheets = {
+        L.BASIC.name: _sheet("姓名 身份证号 性别 出生日期 管理机构编码", ("王新", N1, "男", N1_BORN, "HC01")),
+        L.CONDITIONS.name: _sheet("身份证号 疾病 确诊日期", (N1, "高血压", "2023-06-01")),
+        L.HYPERTENSION.name: _sheet(
+            "身份证号 随访日期 随访方式 收缩压 舒张压",
+            (N1, starts + timedelta(days=10), "门诊", 132, 82),
+            (N1, starts + timedelta(days=20), "电话", 130, 80),
+            (N1, starts - timedelta(days=30), "门诊", 128, 78),  # before the contract: not its delivery
+        ),
+        L.HEALTH_CHECKS.name: _sheet("身份证号 体检日期 收缩压 舒张压", (N1, starts + timedelta(days=15), 130, 80)),
+        L.CONTRACTS.name: _sheet(
+            CONTRACT_HEADERS,
+            (N1, starts, starts + timedelta(days=364), "已签约", "HC01", "鲸园一队", "王医生", "FAM", "门诊", consent),
+        ),
+    }
+    book = _book(tmp_path / "d.xlsx", sheets)
+    for _ in range(2):
+        result = _import(app, book, "--institution", "HC01")
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        person = _resident(N1)
+        items = {
+            i.service_type: (i.delivered, i.total)
+            for i in db.session.scalars(select(ContractItem).join(Contract).where(Contract.resident_id == person.id))
+        }
+        assert items == {"health_check": (1, 1), "chronic_followup": (1, 4)}
+        deliveries = db.session.scalars(select(ContractDelivery)).all()
+        clinic = db.session.scalar(
+            select(FollowupVisit.id).where(FollowupVisit.resident_id == person.id, FollowupVisit.method == "clinic",
+                                           FollowupVisit.visit_on == starts + timedelta(days=10))
+        )  # fmt: skip
+        assert sorted((d.source, d.service_type, d.delivered_on) for d in deliveries) == [
+            ("followup_visit", "chronic_followup", starts + timedelta(days=10)),
+            ("health_check", "health_check", starts + timedelta(days=15)),
+        ]
+        assert {d.source_id for d in deliveries if d.source == "followup_visit"} == {str(clinic)}
+        assert next(d.note for d in deliveries if d.source == "followup_visit") == "高血压随访（门诊）"
