@@ -38,19 +38,26 @@ def _clean_state(request):
         return
     app = request.getfixturevalue("app")
     from app.common import time as clock
-    from app.extensions import db, limiter
+    from app.extensions import limiter
 
     clock.freeze(None)
     with app.app_context():
         limiter.reset()
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+        empty_database()
+
+
+def empty_database() -> None:
+    """Every table emptied (ids restart on PostgreSQL), in the caller's app context."""
+    from app.extensions import db
+
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 @pytest.fixture

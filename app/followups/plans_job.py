@@ -69,20 +69,27 @@ def close_not_managed(day: date) -> int:
     return result.rowcount
 
 
+def last_face_to_face(owner):
+    """The id of the newest face-to-face visit of ``owner``'s resident for ``owner``'s disease
+    (``owner``: a Condition or a FollowupPlan, correlated)."""
+    visit = FollowupVisit
+    covers = case((owner.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
+    return (
+        select(visit.id)
+        .where(visit.resident_id == owner.resident_id, covers, visit.method.in_(FACE_TO_FACE))
+        .order_by(visit.visit_on.desc(), visit.id.desc())
+        .limit(1)
+        .correlate(owner)
+        .scalar_subquery()
+    )
+
+
 def missing_plans_select(day: date, cfg: dict | None = None):
     """SELECT of the plans to open: (resident_id, disease, opens_on, due_on, status, reason, priority,
     last_visit_id, created_at, updated_at) for each managed patient and disease without one."""
     cfg = cfg or rules.window_config()
     condition, visit, plan = Condition, FollowupVisit, FollowupPlan
-    covers = case((condition.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
-    last_visit = (
-        select(visit.id)
-        .where(visit.resident_id == condition.resident_id, covers, visit.method.in_(FACE_TO_FACE))
-        .order_by(visit.visit_on.desc(), visit.id.desc())
-        .limit(1)
-        .correlate(condition)
-        .scalar_subquery()
-    )
+    last_visit = last_face_to_face(condition)
     missing = (
         select(
             condition.resident_id.label("resident_id"),
@@ -151,15 +158,7 @@ def close_superseded(resident_ids: list[int], batch: int = 5000) -> int:
     set is done by the newest face-to-face visit, as recording that visit would have closed it; the
     plan job then opens the next one from it (``missing_plans_select``)."""
     visit, plan = FollowupVisit, FollowupPlan
-    covers = case((plan.disease == "hypertension", visit.hypertension), else_=visit.t2dm)
-    latest = (
-        select(visit.id)
-        .where(visit.resident_id == plan.resident_id, covers, visit.method.in_(FACE_TO_FACE))
-        .order_by(visit.visit_on.desc(), visit.id.desc())
-        .limit(1)
-        .correlate(plan)
-        .scalar_subquery()
-    )
+    latest = last_face_to_face(plan)
     latest_on = select(visit.visit_on).where(visit.id == latest).scalar_subquery()
     planned_from = select(visit.visit_on).where(visit.id == plan.last_visit_id).scalar_subquery()
     closed = 0

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.archive.models import HealthCheck
 from app.audit.models import AccessLog
@@ -22,6 +22,7 @@ from app.exchange.models import Import, ImportRecord, ImportRejection
 from app.extensions import db
 from app.followups.models import FollowupPlan, FollowupVisit
 from app.residents.models import Condition, Household, Resident
+from tests.conftest import empty_database
 from tests.exchange.test_check_import import EXPECTED, _bad_workbook, _book, _fingerprint, _number
 from tests.factories import build_world
 
@@ -310,14 +311,7 @@ def _snapshot(app) -> dict:
 def _fresh_world(app, world):
     """The database emptied as between tests and the same small district built again (the same ids)."""
     with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+        empty_database()
         assert build_world().ids == world.ids
 
 
