@@ -175,6 +175,12 @@ class Config:
         self.IMPORT_STALE_MINUTES = _int("IMPORT_STALE_MINUTES", 10)
         if not 1 <= self.IMPORT_STALE_MINUTES <= 1440:
             raise ConfigError(f"IMPORT_STALE_MINUTES must be 1 … 1440, got {self.IMPORT_STALE_MINUTES}")
+        # today's indicators from maintained facts (app/indicators/facts.py): rebuilt by the
+        # scheduler past REBUILD_AFTER changed residents; counted in full past MAX_CHANGED
+        self.INDICATOR_FACTS_REBUILD_AFTER = _int("INDICATOR_FACTS_REBUILD_AFTER", 2000)
+        self.INDICATOR_FACTS_MAX_CHANGED = _int("INDICATOR_FACTS_MAX_CHANGED", 20000)
+        if not 0 <= self.INDICATOR_FACTS_REBUILD_AFTER <= self.INDICATOR_FACTS_MAX_CHANGED:
+            raise ConfigError("INDICATOR_FACTS_REBUILD_AFTER must be 0 … INDICATOR_FACTS_MAX_CHANGED")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
         # flask-smorest / OpenAPI

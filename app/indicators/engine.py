@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, case, cast, func, literal_column, select, true, union_all
@@ -126,7 +127,9 @@ class FactSet:
         column, bit = divmod(list(self.sets).index(key), self.BITS)
         return self.table.c[f"b{column}"].op("&")(literal_column(str(1 << bit))) != 0
 
-    def build(self, name: str = "facts"):
+    def build(self, name: str = "facts", restrict=None):
+        """``restrict``: a function of a resident-id column giving a clause; each set is cut to it
+        (a count over a few residents then reads only their rows)."""
         columns = max(1, -(-len(self.sets) // self.BITS))
         parts, shared = [], {}
         for index, entry in enumerate(self.sets.values()):
@@ -136,7 +139,8 @@ class FactSet:
                 continue
             ids = entry[1].subquery()
             values = [literal_column(str(1 << bit) if c == column else "0").label(f"b{c}") for c in range(columns)]
-            parts.append(select(ids.c[0].label("resident_id"), *values).distinct())
+            part = select(ids.c[0].label("resident_id"), *values).distinct()
+            parts.append(part if restrict is None else part.where(restrict(ids.c[0])))
         for cte, members in shared.values():
             values = []
             for c in range(columns):
@@ -146,7 +150,8 @@ class FactSet:
                     if column == c
                 ]
                 values.append((sum(terms[1:], terms[0]) if terms else literal_column("0")).label(f"b{c}"))
-            parts.append(select(cte.c.resident_id.label("resident_id"), *values).group_by(cte.c.resident_id))
+            part = select(cte.c.resident_id.label("resident_id"), *values).group_by(cte.c.resident_id)
+            parts.append(part if restrict is None else part.where(restrict(cte.c.resident_id)))
         if not parts:
             return None
         every = union_all(*parts).subquery(f"{name}_sets")
@@ -259,6 +264,20 @@ class Grouping:
             return key[0]
         return dict(self.mapping).get(key[0])
 
+    def bucket_of_pair(self, institution_id: int, team_id: int | None):
+        """The bucket of a resident of ``institution_id`` and ``team_id`` (None: not counted here),
+        as the grouped count would place it."""
+        if self.pairs:
+            return institution_id, team_id
+        if self.team_ids is not None:
+            within = self.everyone or self.mapping is None or institution_id in self._buckets
+            return team_id if within and team_id in self.team_ids else None
+        return self._buckets.get(institution_id)
+
+    @cached_property
+    def _buckets(self) -> dict:
+        return dict(self.mapping or ())
+
 
 def count(grouping: Grouping, specs: list[tuple[Context, Definition]]) -> dict:
     """``{bucket: {spec index: (base, numerator)}}`` for every spec, in ONE query.
@@ -292,7 +311,51 @@ def count(grouping: Grouping, specs: list[tuple[Context, Definition]]) -> dict:
 
 
 def count_statement(grouping: Grouping, specs: list[tuple[Context, Definition]]):
-    """The statement of :func:`count` and its (spec index, base column, numerator column) layout.
+    """The statement of :func:`count` and its (spec index, base column, numerator column) layout."""
+    keys, where = grouping.keys_and_filter()
+    inner, pairs = _flags(keys, where, specs)
+    if inner is None:
+        return None, []
+    columns = []
+    for _, base, numerator in pairs:
+        columns.append(func.coalesce(func.sum(inner.c[base]), 0))
+        if numerator is not None:
+            columns.append(func.coalesce(func.sum(inner.c[base] * inner.c[numerator]), 0))
+    group_columns = [inner.c[f"g{i}"] for i in range(len(keys))]
+    return select(*group_columns, *columns).group_by(*group_columns), pairs
+
+
+BITS_PER_WORD = 62  # specs of one per-resident word (BIGINT, sign bit left alone)
+
+
+def resident_bits_statement(specs: list[tuple[Context, Definition]], restrict=None):
+    """Per resident: ``id, institution_id, team_id, base_bits, num_bits`` — bit k of ``base_bits``
+    is "in spec k's base", of ``num_bits`` "in its base and its numerator" (the counts of
+    :func:`count` are the sums of these bits). ``restrict`` (a function of a resident-id column
+    giving a clause) cuts the residents and every set to a few residents. Residents in no base are
+    left out."""
+    if len(specs) > BITS_PER_WORD:
+        raise ValueError(f"{len(specs)} specs do not fit one word of {BITS_PER_WORD} bits")
+    keys = [Resident.id, Resident.institution_id, Resident.team_id]
+    inner, pairs = _flags(keys, None if restrict is None else restrict(Resident.id), specs, restrict)
+    base_bits = num_bits = literal_column("0")
+    for index, base, numerator in pairs:
+        weight = literal_column(str(1 << index))
+        base_bits = base_bits + inner.c[base] * weight
+        num_bits = num_bits + inner.c[base] * (inner.c[numerator] if numerator else 1) * weight
+    statement = select(
+        inner.c.g0.label("resident_id"),
+        inner.c.g1.label("institution_id"),
+        inner.c.g2.label("team_id"),
+        cast(base_bits, BigInteger).label("base_bits"),
+        cast(num_bits, BigInteger).label("num_bits"),
+    )
+    return statement.where(base_bits > 0)
+
+
+def _flags(keys, where, specs: list[tuple[Context, Definition]], restrict=None):
+    """The inner per-resident select of a count: the group ``keys`` (``g0``, ``g1`` …) and one 0/1
+    column per distinct clause, and the (spec index, base column, numerator column) layout.
 
     Set memberships are read from one joined :class:`FactSet`: the
     clauses are built twice, once to collect the sets, once against the built facts."""
@@ -305,7 +368,7 @@ def count_statement(grouping: Grouping, specs: list[tuple[Context, Definition]])
             definition.base(ctx)
             if definition.numerator is not None:
                 definition.numerator(ctx)
-        table = facts.build()
+        table = facts.build(restrict=restrict)
         flags: dict = {}
 
         def flag(ctx: Context, fn) -> str:
@@ -324,7 +387,6 @@ def count_statement(grouping: Grouping, specs: list[tuple[Context, Definition]])
             ctx.facts = None
     if not pairs:
         return None, []
-    keys, where = grouping.keys_and_filter()
     source = Resident.__table__
     if table is not None:
         source = source.outerjoin(table, table.c.resident_id == Resident.id)
@@ -332,14 +394,7 @@ def count_statement(grouping: Grouping, specs: list[tuple[Context, Definition]])
     inner = select(*groups, *(_flag(clause).label(name) for name, clause in flags.values())).select_from(source)
     if where is not None:
         inner = inner.where(where)
-    inner = inner.offset(0).subquery("flags")
-    columns = []
-    for _, base, numerator in pairs:
-        columns.append(func.coalesce(func.sum(inner.c[base]), 0))
-        if numerator is not None:
-            columns.append(func.coalesce(func.sum(inner.c[base] * inner.c[numerator]), 0))
-    group_columns = [inner.c[f"g{i}"] for i in range(len(keys))]
-    return select(*group_columns, *columns).group_by(*group_columns), pairs
+    return inner.offset(0).subquery("flags"), pairs
 
 
 def tune_session() -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.time import now
-from app.common.types import UTCDateTime
+from app.common.types import BigId, UTCDateTime
 from app.extensions import db
+from app.indicators import changes
 
 
 class IndicatorTarget(db.Model):
@@ -60,3 +61,61 @@ class IndicatorSnapshot(db.Model):
     base: Mapped[int]
     numerator: Mapped[int]
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class IndicatorChange(db.Model):
+    """A resident whose indicator facts may have moved since the last :class:`FactBuild`: written by
+    database triggers on every table the indicators read (``app.indicators.changes``), so no write
+    path — the API, a set-based job, an import's COPY — can forget it. ``resident_id`` NULL: a change
+    that may move anyone (a survey's settings). Deleted by the build that absorbs it."""
+
+    __tablename__ = "indicator_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FactBuild(db.Model):
+    """One evaluation of every indicator, per resident, on ``as_of`` (``app.indicators.facts``):
+    ``layout`` lists its specs ("key@day") in bit order. Only the latest build is kept."""
+
+    __tablename__ = "indicator_fact_builds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    layout: Mapped[list] = mapped_column(JSON)
+    residents: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ResidentFacts(db.Model):
+    """A resident's flags in a build: bit k of ``base_bits`` is "in spec k's base", of ``num_bits``
+    "in its base and numerator"; with the resident's institution and team at the time."""
+
+    __tablename__ = "indicator_resident_facts"
+
+    build_id: Mapped[int] = mapped_column(ForeignKey("indicator_fact_builds.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    institution_id: Mapped[int]
+    team_id: Mapped[int | None]
+    base_bits: Mapped[int] = mapped_column(BigInteger)
+    num_bits: Mapped[int] = mapped_column(BigInteger)
+
+
+class FactSum(db.Model):
+    """A build's two counts per (institution, team) and spec: the sums of its residents' flags."""
+
+    __tablename__ = "indicator_fact_sums"
+    __table_args__ = (Index("ix_indicator_fact_sums_build", "build_id", "spec"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("indicator_fact_builds.id", ondelete="CASCADE"))
+    institution_id: Mapped[int]
+    team_id: Mapped[int | None]
+    spec: Mapped[int]
+    base: Mapped[int]
+    numerator: Mapped[int]
+
+
+changes.install(db.metadata)

@@ -14,7 +14,8 @@ from app.access.scope import get_institution
 from app.extensions import db
 from app.indicators import targets
 from app.indicators.catalogue import label_of, select_definitions
-from app.indicators.engine import Context, Definition, Grouping, count, requested
+from app.indicators.engine import Context, Definition, Grouping, requested
+from app.indicators.facts import count
 from app.indicators.models import IndicatorSnapshot as S
 from app.indicators.rows import Plan, institution_rows, make_row, team_grouping, team_rows
 from app.indicators.scope import bucket_mapping, load_subtree, resolve_scope, subtree_population

@@ -6,7 +6,8 @@ indicator is a ratio of counts). No authorisation here: callers check scope.
 
 from __future__ import annotations
 
-from app.indicators.engine import Context, Definition, Grouping, add, count
+from app.indicators.engine import Context, Definition, Grouping, add
+from app.indicators.facts import count
 from app.indicators.scope import bucket_mapping, load_subtree, subtree_population
 from app.indicators.targets import TargetBook
 from app.orgs.models import Institution

@@ -69,6 +69,13 @@ JOBS: tuple[JobSpec, ...] = (
         "freeze each finished month's indicators for the trend",
     ),
     JobSpec(
+        "indicator-facts",
+        "app.indicators.facts:refresh",
+        "interval",
+        {"minutes": 5},
+        "rebuild today's per-resident indicator facts when the day turned or many residents changed",
+    ),
+    JobSpec(
         "idempotency-expire",
         "app.common.idempotency:expire_keys",
         "cron",
