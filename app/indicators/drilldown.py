@@ -1,7 +1,9 @@
 """GET /indicators/{key}/residents: who is counted in an indicator's numerator, or in its base but not
 its numerator (whom to act on). The same clauses as the counts (their plain ``IN (subquery)`` form)
 in a WHERE, in the caller's scope, a page at a time; so the lists agree with the counts by
-construction."""
+construction. For a day the latest facts build holds (today), the residents are read from the
+build's flags plus the changed residents evaluated live (:func:`app.indicators.facts.members`),
+as the counts are."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from app.common.ids import mask_id_number, mask_phone, vault
 from app.common.pagination import paginate_in_one
 from app.common.time import age_on
 from app.errors import Invalid, NotFound
+from app.indicators import facts
 from app.indicators.catalogue import BY_KEY
 from app.indicators.engine import Context, Definition, requested, tune_session
 from app.indicators.scope import resolve_scope
@@ -54,13 +57,23 @@ def residents_page(
     institution, team = resolve_scope(actor, institution_id, team_id)
     ctx = requested(year, as_of)
     clause = drilldown_statement(definition, ctx, part)
-    stmt = select(Resident).where(clause, resident_clause(actor))
-    if team is not None:
-        stmt = stmt.where(Resident.team_id == team.id)
-    if institution.parent_id is not None:
-        stmt = stmt.where(Resident.institution_id.in_(subtree_ids(institution.path)))
     tune_session()
-    residents, total = paginate_in_one(stmt.order_by(Resident.id), page, per_page)
+
+    def read(clause):
+        stmt = select(Resident).where(clause, resident_clause(actor))
+        if team is not None:
+            stmt = stmt.where(Resident.team_id == team.id)
+        if institution.parent_id is not None:
+            stmt = stmt.where(Resident.institution_id.in_(subtree_ids(institution.path)))
+        return paginate_in_one(stmt.order_by(Resident.id), page, per_page)
+
+    served = facts.members(definition, ctx, part)
+    if served is not None:
+        residents, total = read(Resident.id.in_(served[0]))
+        if facts.latest_build_id() != served[1]:  # a build committed while we read: read in full
+            served = None
+    if served is None:
+        residents, total = read(clause)
     audit.record_many(actor, [r.id for r in residents], action="read", section="indicators", purpose="statistics")
     keys = vault()
     items = [

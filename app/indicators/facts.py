@@ -22,7 +22,20 @@ import json
 import time
 
 from flask import current_app
-from sqlalchemy import BigInteger, String, any_, bindparam, delete, func, insert, literal, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.common.time import today
@@ -168,15 +181,50 @@ def count_from_facts(grouping: Grouping, specs: list[tuple[Context, Definition]]
                 engine.resident_bits_statement(specs, restrict=lambda column: _among(column, changed))
             ).all()
             _fold(found, grouping, list(range(len(specs))), [r[1:] for r in live], +1)
-        if _latest_id() == latest.id:
+        if latest_build_id() == latest.id:
             return {bucket: values for bucket, values in found.items()}
     return None
 
 
+def members(definition: Definition, ctx: Context, part: str):
+    """The ids of the residents in ``part`` of ``definition`` at ``ctx`` — ``numerator``: counted in
+    it; ``missing``: in its base, not in its numerator — from the latest build and the changes since,
+    as :func:`count_from_facts` counts them: (a select of resident ids, the build's id), or None when
+    the build does not serve them. The caller checks the build is still the latest after reading."""
+    latest = _latest()
+    key = layout_of([(ctx, definition)])[0]
+    if latest is None or key not in latest.layout:
+        return None
+    changed = _changed()
+    if changed is None or len(changed) > current_app.config["INDICATOR_FACTS_MAX_CHANGED"]:
+        return None
+    f = ResidentFacts
+    ids = select(f.resident_id).where(f.build_id == latest.id, _in_part(f, latest.layout.index(key), part))
+    if changed:
+        live = engine.resident_bits_statement([(ctx, definition)], restrict=lambda c: _among(c, changed))
+        live = live.subquery("live")
+        ids = union_all(
+            ids.where(~_among(f.resident_id, changed)), select(live.c.resident_id).where(_in_part(live.c, 0, part))
+        )
+    return ids, latest.id
+
+
+def _in_part(columns, k: int, part: str):
+    def bit(column):  # a literal shift: PostgreSQL's bigint >> takes an integer
+        return column.op(">>")(literal_column(str(k))).op("&")(literal_column("1"))
+
+    if part == "numerator":
+        return bit(columns.num_bits) == 1
+    return and_(bit(columns.base_bits) == 1, bit(columns.num_bits) == 0)
+
+
 def _sums(build_id: int, grouping: Grouping, wanted: list[int]) -> dict:
+    asked: dict[int, list[int]] = {}  # a spec may be asked twice (the same day in two roles)
+    for i, k in enumerate(wanted):
+        asked.setdefault(k, []).append(i)
     rows = db.session.execute(
         select(FactSum.institution_id, FactSum.team_id, FactSum.spec, FactSum.base, FactSum.numerator).where(
-            FactSum.build_id == build_id, FactSum.spec.in_(sorted(set(wanted)))
+            FactSum.build_id == build_id, FactSum.spec.in_(sorted(asked))
         )
     )
     found: dict = {}
@@ -185,9 +233,8 @@ def _sums(build_id: int, grouping: Grouping, wanted: list[int]) -> dict:
         if bucket is None:
             continue
         into = found.setdefault(bucket, {})
-        for i, k in enumerate(wanted):  # a spec may be asked twice (the same day in two roles)
-            if k == spec:
-                into[i] = add(into.get(i), (base, numerator))
+        for i in asked[spec]:
+            into[i] = add(into.get(i), (base, numerator))
     return found
 
 
@@ -208,7 +255,7 @@ def _latest() -> FactBuild | None:
     return db.session.scalar(select(FactBuild).order_by(FactBuild.id.desc()).limit(1))
 
 
-def _latest_id() -> int | None:
+def latest_build_id() -> int | None:
     return db.session.scalar(select(func.max(FactBuild.id)))
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.sql.util import find_tables
 from app.common.time import frozen
 from app.extensions import db
 from app.indicators import changes, engine, facts
+from app.indicators.catalogue import BY_KEY, DEFINITIONS
+from app.indicators.drilldown import drilldown_statement
 from app.indicators.models import FactBuild, IndicatorChange
 from app.indicators.scope import bucket_mapping, load_subtree
 from app.orgs.models import Institution
@@ -52,6 +54,22 @@ def _assert_agree(world):
         served = facts.count_from_facts(grouping, specs)
         assert served is not None, name
         assert _nonzero(served) == _nonzero(engine.count(grouping, specs)), name
+
+
+def _assert_lists_agree():
+    """Every indicator's drill-down lists (numerator, missing): served by the facts, each resident
+    once, and the residents the full clause lists."""
+    ctx = engine.Context(D.year, D)
+    listed = 0
+    for definition in DEFINITIONS:
+        for part in ("numerator", "missing") if definition.lists_missing else ("numerator",):
+            served = facts.members(definition, ctx, part)
+            assert served is not None, definition.key
+            ids = db.session.scalars(served[0]).all()
+            full = db.session.scalars(select(Resident.id).where(drilldown_statement(definition, ctx, part))).all()
+            assert sorted(ids) == sorted(full), (definition.key, part)
+            listed += len(ids)
+    assert listed, "no indicator lists anyone: the test does not test"
 
 
 @pytest.fixture
@@ -100,10 +118,12 @@ def test_the_facts_equal_the_full_count_after_each_kind_of_write(built, world):
         ),
         lambda: resident("新生儿", db.session.get(Institution, world.a), D),  # a newborn registered
     ]
+    _assert_lists_agree()
     for write in writes:
         write()
         db.session.commit()
         _assert_agree(world)
+    _assert_lists_agree()
     noted = set(db.session.scalars(select(IndicatorChange.resident_id)))
     assert {world.alice, world.grandpa, world.bob, e3, h3, world.child} <= noted
 
@@ -130,6 +150,29 @@ def test_indicators_endpoint_answers_the_same_from_the_facts(app, world, client,
         a["indicator"] for a, b in zip(full["rows"], served["rows"], strict=True) if a == b and a["scope"] == "total"
     }
     assert changed, "the visit of grandpa moved no count: the test does not test"
+
+
+def test_the_drilldown_lists_the_same_from_the_facts(app, world, client, api):
+    with app.app_context():
+        h.build(world)
+        db.session.commit()
+    url = "/api/v1/indicators/hypertension_standardised_management/residents?part=missing&per_page=100"
+    with frozen(NOON_D):
+        headers = {"Authorization": f"Bearer {api.staff_token('admin')}"}
+        before = client.get(url, headers=headers).json  # no build yet: the full clause
+        with app.app_context():
+            facts.build()
+            for day in (D - timedelta(days=90), D - timedelta(days=60), D - timedelta(days=30), D):
+                h.visit(world.grandpa, day, htn=True, sbp=128, dbp=78)  # four visits: standardised now
+            db.session.commit()
+        served = client.get(url, headers=headers).json
+        with app.app_context():
+            assert facts.members(BY_KEY["hypertension_standardised_management"], engine.Context(D.year, D), "missing")
+            db.session.execute(delete(FactBuild))
+            db.session.commit()
+        again = client.get(url, headers=headers).json
+    assert served == again
+    assert world.grandpa in {i["id"] for i in before["items"]} - {i["id"] for i in served["items"]}
 
 
 def test_a_change_that_may_move_anyone_counts_in_full_until_the_next_build(built, world, app):
