@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import orjson
+
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
@@ -108,6 +110,9 @@ class Config:
             # A failed statement's text carries its parameters — names, phones, ID-number hashes —
             # into exceptions and so into log lines: never.
             "hide_parameters": True,
+            # JSON columns read with orjson: the archive's pages carry a hundred JSON values a read
+            # (the same Python values as the standard library's parser, a third of its time).
+            "json_deserializer": orjson.loads,
         }
         self.REDIS_URL = _env("REDIS_URL")
         self.TZ_NAME = _env("TZ_NAME", "Asia/Shanghai")

@@ -79,6 +79,7 @@ def resident_clause(actor: Actor):
 
 
 _BOUND = {"subtree": ("scope_path", False), "residents": ("scope_ids", True)}
+_BOUND_CLAUSES: dict = {}
 
 
 def bound_resident_scope(actor: Actor):
@@ -86,10 +87,12 @@ def bound_resident_scope(actor: Actor):
     its value as a bound parameter, the parameters). The same decision and the same clause; the
     hottest reads cache one statement per kind instead of building one per request."""
     kind, value = _resident_scope(actor)
-    if kind not in _BOUND:
-        return kind, _resident_scope_clause(kind, None), {}
-    name, expanding = _BOUND[kind]
-    return kind, _resident_scope_clause(kind, bindparam(name, expanding=expanding)), {name: value}
+    name, expanding = _BOUND.get(kind, (None, False))
+    clause = _BOUND_CLAUSES.get(kind)
+    if clause is None:  # once per kind: the value is a parameter
+        parameter = bindparam(name, expanding=expanding) if name else None
+        clause = _BOUND_CLAUSES[kind] = _resident_scope_clause(kind, parameter)
+    return kind, clause, ({name: value} if name else {})
 
 
 def get_resident(actor: Actor, resident_id: int):

@@ -115,10 +115,13 @@ def rows_of(stmt, resident_id: int, **params):
     return db.session.connection().execute(stmt, {"rid": resident_id, **params}).all()
 
 
-def _page(stmt, resident_id: int, total: int, page: int, per_page: int, present) -> dict:
-    """One page of a list whose size is known: no query at all when the page is empty."""
+def _page(stmt, resident_id: int, total: int, page: int, per_page: int, present, *, rows_out=None) -> dict:
+    """One page of a list whose size is known: no query at all when the page is empty. ``rows_out``
+    (a list) receives the page's rows."""
     offset = (page - 1) * per_page
     rows = rows_of(stmt, resident_id, limit=per_page, offset=offset) if total > offset else []
+    if rows_out is not None:
+        rows_out.extend(rows)
     return page_body([present(row, row.institution_name, row.doctor) for row in rows], page, per_page, total)
 
 
@@ -144,16 +147,24 @@ _LATEST_PER_YEAR = select(_RANKED).where(_RANKED.c.rn == 1)
 _COMPARED = ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")
 
 
-def three_year_comparison(resident_id: int, day, checks: int = 1) -> list[dict]:
+def three_year_comparison(resident_id: int, day, checks: int = 1, newest: list | None = None) -> list[dict]:
     """The latest check of this year and of each of the two years before (the 3-year comparison of
     the elderly's and the certified disabled's yearly checks).
 
     One query (none when the resident has no ``checks``): a window function keeps the latest check
-    per calendar year."""
+    per calendar year. None either when ``newest`` — the resident's newest checks, in the list's
+    order (day, then id, newest first) — holds every check of those years: all ``checks``, or down
+    to one older than the three years."""
     first_year = day.year - 2
     since = day.replace(year=first_year, month=1, day=1)
-    found = rows_of(_LATEST_PER_YEAR, resident_id, since=since, day=day) if checks else []
-    rows = {r.checked_on.year: r for r in found}
+    if newest is not None and (len(newest) == checks or (newest and newest[-1].checked_on < since)):
+        rows: dict = {}
+        for r in newest:  # the first of a year in the list's order is the window's row 1
+            if since <= r.checked_on <= day:
+                rows.setdefault(r.checked_on.year, r)
+    else:
+        found = rows_of(_LATEST_PER_YEAR, resident_id, since=since, day=day) if checks else []
+        rows = {r.checked_on.year: r for r in found}
     out = []
     for year in range(day.year, first_year - 1, -1):
         r = rows.get(year)
@@ -182,17 +193,17 @@ def archive_view(actor, resident_id: int, args: dict) -> dict:
     if want("conditions"):
         body["conditions"] = [present_condition(c) for c in resident.conditions]
     if want("health_checks"):
+        page, shown = args.get("health_checks_page", 1), []
         section = _page(
-            _HEALTH_CHECK_PAGE,
-            resident.id,
-            row.n_health_checks,
-            args.get("health_checks_page", 1),
-            per_page,
-            present_health_check,
+            _HEALTH_CHECK_PAGE, resident.id, row.n_health_checks, page, per_page, present_health_check, rows_out=shown
         )
         # the yearly check's programmes (docs/domain.md §3): the elderly and the certified disabled
         compared = age_on(resident.birth_on, day) >= ELDERLY_AGE or resident.disabled_certified
-        section["comparison"] = three_year_comparison(resident.id, day, row.n_health_checks) if compared else None
+        section["comparison"] = (
+            three_year_comparison(resident.id, day, row.n_health_checks, shown if page == 1 else None)
+            if compared
+            else None
+        )
         body["health_checks"] = section
     if want("child_checks"):  # a child's checks (0–6 years), or the checks of who was one
         child = age_on(resident.birth_on, day) <= CHILD_MAX_AGE or row.n_child_checks
