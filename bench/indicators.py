@@ -14,6 +14,9 @@ targets), or reuses an already seeded database (``--reuse``). Then measures, eac
   the district admin (``api_district``);
 - ``centre_by_team``: the largest centre, total and per team;
 - ``drilldown``: one page of "hypertension patients with < 4 face-to-face visits" for the district;
+- all of the above twice: counted in full (no facts build), then from a facts build
+  (``app.indicators.facts``; the build timed) — the district's totals and the drill-down page must be
+  equal — and the district again with 200 and 2,000 residents written since the build;
 - once: the month-by-month trend of every indicator, live (no snapshots), the nightly snapshot job,
   and the trend again reading the snapshots.
 """
@@ -88,16 +91,18 @@ def _steps(seed_module) -> list[str]:
 
 
 def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
-    from sqlalchemy import func, select, text
+    from sqlalchemy import delete, func, select, text
 
     from app import create_app
     from app.demo import seed as seed_module
     from app.extensions import db
     from app.indicators import drilldown
+    from app.indicators import facts as indicator_facts
     from app.indicators import report as indicator_report
     from app.indicators import rows as indicator_rows
     from app.indicators.catalogue import DEFINITIONS
     from app.indicators.engine import evaluation
+    from app.indicators.models import FactBuild
     from app.orgs.models import Institution
 
     app = create_app("development")
@@ -159,37 +164,6 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
             db.session.rollback()
             return rows
 
-        bare_runs, district_runs = [], []
-        for _ in range(runs):  # interleaved: both see the same machine
-            seconds, _ = timed(bare)
-            bare_runs.append(seconds)
-            seconds, rows = timed(district)
-            district_runs.append(seconds)
-        report["bare_count"] = summary(bare_runs)
-        report["district"] = summary(district_runs)
-        report["district"]["rows"] = len(rows)
-        report["district"]["indicators"] = len(definitions)
-        report["ratio_district_to_bare_count"] = round(min(district_runs) / min(bare_runs), 1)
-        report["district_total"] = {
-            r["indicator"]: [r["numerator"], r["denominator"], r["rate"], r["target"]]
-            for r in rows
-            if r["scope"] == "total"
-        }
-
-        # through the API, as the district admin
-        client = app.test_client()
-        login = client.post(
-            "/api/v1/auth/staff/login", json={"username": "admin", "password": app.config["DEMO_PASSWORD"]}
-        )
-        if login.status_code == 200:
-            headers = {"Authorization": f"Bearer {login.json['access_token']}"}
-            api_runs = []
-            for _ in range(runs):
-                seconds, response = timed(client.get, "/api/v1/indicators", headers=headers)
-                assert response.status_code == 200, response.json
-                api_runs.append(seconds)
-            report["api_district"] = summary(api_runs)
-
         from app.residents.models import Resident
 
         largest = max(
@@ -200,25 +174,88 @@ def run(scale: float, runs: int, *, seed: bool, trend: bool) -> dict:
                 )
             ),
         )
-        team_runs = []
-        for _ in range(runs):
-            seconds, body = timed(indicator_report.report, _admin(root), institution_id=largest.id, by="team")
-            db.session.rollback()
-            team_runs.append(seconds)
-        report["centre_by_team"] = {**summary(team_runs), "centre": largest.name, "rows": len(body["rows"])}
+        client = app.test_client()
+        login = client.post(
+            "/api/v1/auth/staff/login", json={"username": "admin", "password": app.config["DEMO_PASSWORD"]}
+        )
+        headers = {"Authorization": f"Bearer {login.json['access_token']}"} if login.status_code == 200 else None
 
-        drill_runs = []
-        for _ in range(runs):
-            seconds, page = timed(
-                drilldown.residents_page,
-                _admin(root),
-                "hypertension_standardised_management",
-                part="missing",
-                per_page=20,
+        def measure() -> dict:
+            """Every figure of today's indicators, as they are served right now."""
+            out: dict = {}
+            bare_runs, district_runs = [], []
+            for _ in range(runs):  # interleaved: both see the same machine
+                seconds, _ = timed(bare)
+                bare_runs.append(seconds)
+                seconds, rows = timed(district)
+                district_runs.append(seconds)
+            out["bare_count"] = summary(bare_runs)
+            out["district"] = {**summary(district_runs), "rows": len(rows), "indicators": len(definitions)}
+            out["ratio_district_to_bare_count"] = round(min(district_runs) / min(bare_runs), 1)
+            out["district_total"] = {
+                r["indicator"]: [r["numerator"], r["denominator"], r["rate"], r["target"]]
+                for r in rows
+                if r["scope"] == "total"
+            }
+            if headers:  # through the API, as the district admin
+                api_runs = []
+                for _ in range(runs):
+                    seconds, response = timed(client.get, "/api/v1/indicators", headers=headers)
+                    assert response.status_code == 200, response.json
+                    api_runs.append(seconds)
+                out["api_district"] = summary(api_runs)
+            team_runs = []
+            for _ in range(runs):
+                seconds, body = timed(indicator_report.report, _admin(root), institution_id=largest.id, by="team")
+                db.session.rollback()
+                team_runs.append(seconds)
+            out["centre_by_team"] = {**summary(team_runs), "centre": largest.name, "rows": len(body["rows"])}
+            drill_runs = []
+            for _ in range(runs):
+                seconds, page = timed(
+                    drilldown.residents_page,
+                    _admin(root),
+                    "hypertension_standardised_management",
+                    part="missing",
+                    per_page=20,
+                )
+                db.session.rollback()
+                drill_runs.append(seconds)
+            out["drilldown"] = {**summary(drill_runs), "total": page["total"]}
+            out["drilldown_page"] = [item["id"] for item in page["items"]]
+            return out
+
+        # Today's figures counted in full (no facts build), then from a build and the changes since
+        # (app/indicators/facts.py): the same numbers, the same drill-down page.
+        db.session.execute(delete(FactBuild))
+        db.session.commit()
+        report["full"] = measure()
+        seconds, built = timed(indicator_facts.build)
+        report["facts_build"] = {"seconds": round(seconds, 1), **built}
+        report["facts"] = measure()
+        report["facts_equal_full"] = all(
+            report["facts"][key] == report["full"][key] for key in ("district_total", "drilldown_page")
+        ) and (report["facts"]["drilldown"]["total"] == report["full"]["drilldown"]["total"])
+        changed_runs = {}
+        for changed in (200, 2000):  # residents written since the build: counted live on top of it
+            db.session.execute(
+                text(
+                    "UPDATE residents SET phone = phone WHERE id IN "
+                    "(SELECT id FROM residents ORDER BY id % 997, id LIMIT :n)"
+                ),
+                {"n": changed},
             )
+            db.session.commit()
+            seconds, rows = timed(district)
+            noted = db.session.scalar(text("SELECT count(DISTINCT resident_id) FROM indicator_changes"))
             db.session.rollback()
-            drill_runs.append(seconds)
-        report["drilldown"] = {**summary(drill_runs), "total": page["total"]}
+            changed_runs[changed] = {"seconds": round(seconds, 3), "noted": noted}
+        report["facts_with_changes"] = changed_runs
+        db.session.execute(delete(FactBuild))
+        db.session.commit()
+        seconds, full_rows = timed(district)
+        report["facts_with_changes"]["full_count_seconds"] = round(seconds, 3)
+        report["facts_with_changes"]["equal_to_full"] = rows == full_rows
 
         if trend:
             from app.indicators.jobs import snapshot_month_ends
