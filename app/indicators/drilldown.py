@@ -57,7 +57,8 @@ def residents_page(
     institution, team = resolve_scope(actor, institution_id, team_id)
     ctx = requested(year, as_of)
     clause = drilldown_statement(definition, ctx, part)
-    tune_session()
+    served = facts.members(definition, ctx, part)
+    tune_session(few_residents=served is not None)
 
     def read(clause):
         stmt = select(Resident).where(clause, resident_clause(actor))
@@ -67,7 +68,6 @@ def residents_page(
             stmt = stmt.where(Resident.institution_id.in_(subtree_ids(institution.path)))
         return paginate_in_one(stmt.order_by(Resident.id), page, per_page)
 
-    served = facts.members(definition, ctx, part)
     if served is not None:
         residents, total = read(Resident.id.in_(served[0]))
         if facts.latest_build_id() != served[1]:  # a build committed while we read: read in full

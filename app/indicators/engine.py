@@ -397,11 +397,17 @@ def _flags(keys, where, specs: list[tuple[Context, Definition]], restrict=None):
     return inner.offset(0).subquery("flags"), pairs
 
 
-def tune_session() -> None:
+def tune_session(few_residents: bool = False) -> None:
     """PostgreSQL, for this transaction only: room for the hashed subplans of a district-wide count,
-    and no JIT (compiling the many CASE expressions costs seconds and saves less than it costs)."""
+    and no JIT (compiling the many CASE expressions costs seconds and saves less than it costs).
+    ``few_residents``: the statements evaluate a few residents (``restrict``): each set is best
+    read by its resident index, which the planner picks once random reads are priced as on SSD
+    (2,000 residents on the full district: 0.67 → 0.18 s, against hash joins over whole tables)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(func.set_config("work_mem", "64MB", True), func.set_config("jit", "off", True)))
+        settings = [func.set_config("work_mem", "64MB", True), func.set_config("jit", "off", True)]
+        if few_residents:
+            settings.append(func.set_config("random_page_cost", "1.1", True))
+        db.session.execute(select(*settings))
 
 
 def add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:

@@ -177,6 +177,7 @@ def count_from_facts(grouping: Grouping, specs: list[tuple[Context, Definition]]
                 ).where(ResidentFacts.build_id == latest.id, _among(ResidentFacts.resident_id, changed))
             ).all()
             _fold(found, grouping, wanted, stored, -1)
+            engine.tune_session(few_residents=True)
             live = db.session.execute(
                 engine.resident_bits_statement(specs, restrict=lambda column: _among(column, changed))
             ).all()
