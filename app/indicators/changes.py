@@ -86,23 +86,26 @@ def _sqlite(table: str, resident: str | None) -> list[str]:
     return statements
 
 
-def trigger_statements(dialect: str) -> list[str]:
+def trigger_statements(dialect: str, tables=None) -> list[str]:
+    """The DDL of the triggers of ``tables`` (default: every tracked table)."""
     make = _postgresql if dialect == "postgresql" else _sqlite
-    return [statement for table, resident in TRACKED.items() for statement in make(table, resident)]
+    return [statement for table in tables or TRACKED for statement in make(table, TRACKED[table])]
 
 
-def drop_statements(dialect: str) -> list[str]:
+def drop_statements(dialect: str, tables=None) -> list[str]:
     if dialect != "postgresql":
         return [
             f"DROP TRIGGER IF EXISTS indicator_changes_{table}_{e}"
-            for table in TRACKED
+            for table in tables or TRACKED
             for e in ("insert", "update", "delete")
         ]
-    return [f"DROP FUNCTION IF EXISTS indicator_changes_{table}() CASCADE" for table in TRACKED]
+    return [f"DROP FUNCTION IF EXISTS indicator_changes_{table}() CASCADE" for table in tables or TRACKED]
 
 
-def create_triggers(connection) -> None:
-    for statement in trigger_statements(connection.dialect.name):
+def create_triggers(connection, tables=None) -> None:
+    """``tables``: a migration names the tables it adds triggers to, so that a table tracked later
+    (and created by a later migration) is not touched by an earlier one."""
+    for statement in trigger_statements(connection.dialect.name, tables):
         connection.execute(text(statement))
 
 
