@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.access.scope import get_institution, get_resident, get_team_resident, institution_ids_clause
 from app.accounts.models import Staff
@@ -84,7 +84,8 @@ def record_contact(actor, plan_id: int, data: dict) -> dict:
     return present(contact, actor.display)
 
 
-def present(contact: ContactAttempt, staff_name: str | None) -> dict:
+def present(contact, staff_name: str | None) -> dict:
+    """``contact``: a ContactAttempt, or a row of its columns."""
     return {
         "id": contact.id,
         "contacted_on": contact.contacted_on,
@@ -108,11 +109,21 @@ def _with_names(stmt):
     return stmt.add_columns(Staff.name).join(Staff, Staff.id == ContactAttempt.contacted_by_id)
 
 
-def contacts_of(resident_id: int, limit: int | None = None) -> list[dict]:
-    """A resident's contact attempts, newest first (the archive's ``contacts`` section)."""
-    stmt = _with_names(select(ContactAttempt)).where(ContactAttempt.resident_id == resident_id)
-    stmt = stmt.order_by(ContactAttempt.id.desc()).limit(limit)
-    return [present(c, name) for c, name in db.session.execute(stmt).all()]
+_C = ContactAttempt.__table__
+# built once, read as Core rows (the archive reads it on every request)
+_LATEST_CONTACTS = (
+    select(*_C.c, Staff.__table__.c.name.label("contacted_by_name"))
+    .join(Staff.__table__, Staff.__table__.c.id == _C.c.contacted_by_id)
+    .where(_C.c.resident_id == bindparam("rid"))
+    .order_by(_C.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def contacts_of(resident_id: int, limit: int) -> list[dict]:
+    """A resident's latest ``limit`` contact attempts, newest first (the archive's ``contacts``)."""
+    rows = db.session.connection().execute(_LATEST_CONTACTS, {"rid": resident_id, "limit": limit}).all()
+    return [present(row, row.contacted_by_name) for row in rows]
 
 
 def resident_contacts(actor, resident_id: int, args: dict) -> dict:

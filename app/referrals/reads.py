@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from app.access.scope import get_managed_team, get_resident, resident_clause
@@ -24,7 +24,8 @@ def _named(stmt):
     return stmt.add_columns(_TO.name).outerjoin(_TO, _TO.id == Referral.to_institution_id)
 
 
-def present(referral: Referral, to_name: str | None = None) -> dict:
+def present(referral, to_name: str | None = None) -> dict:
+    """``referral``: a Referral, or a row of its columns."""
     day = today()
     if to_name is None and referral.to_institution_id is not None:
         to_name = db.session.scalar(select(Institution.name).where(Institution.id == referral.to_institution_id))
@@ -82,9 +83,21 @@ def team_referrals(actor, args: dict) -> dict:
     return page_body([present(r, name) for r, name in rows], args["page"], args["per_page"], total)
 
 
-def referrals_of(resident_id: int, limit: int | None = None) -> list[dict]:
-    stmt = _named(select(Referral)).where(Referral.resident_id == resident_id).order_by(Referral.id.desc()).limit(limit)
-    return [present(r, name) for r, name in db.session.execute(stmt).all()]
+_R, _TO_TABLE = Referral.__table__, Institution.__table__.alias("to_institution")
+# built once, read as Core rows (the archive reads it on every request)
+_LATEST = (
+    select(*_R.c, _TO_TABLE.c.name.label("to_name"))
+    .outerjoin(_TO_TABLE, _TO_TABLE.c.id == _R.c.to_institution_id)
+    .where(_R.c.resident_id == bindparam("rid"))
+    .order_by(_R.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def referrals_of(resident_id: int, limit: int) -> list[dict]:
+    """A resident's latest ``limit`` referrals, newest first (the archive's ``referrals``)."""
+    rows = db.session.connection().execute(_LATEST, {"rid": resident_id, "limit": limit}).all()
+    return [present(row, row.to_name) for row in rows]
 
 
 def resident_referrals(actor, resident_id: int, args: dict) -> dict:
