@@ -147,17 +147,20 @@ _LATEST_PER_YEAR = select(_RANKED).where(_RANKED.c.rn == 1)
 _COMPARED = ("sbp", "dbp", "weight_kg", "bmi", "fasting_glucose")
 
 
-def three_year_comparison(resident_id: int, day, checks: int = 1, newest: list | None = None) -> list[dict]:
+def three_year_comparison(
+    resident_id: int, day, checks: int = 1, newest: list | None = None, page_size: int = 0
+) -> list[dict]:
     """The latest check of this year and of each of the two years before (the 3-year comparison of
     the elderly's and the certified disabled's yearly checks).
 
     One query (none when the resident has no ``checks``): a window function keeps the latest check
-    per calendar year. None either when ``newest`` — the resident's newest checks, in the list's
-    order (day, then id, newest first) — holds every check of those years: all ``checks``, or down
-    to one older than the three years."""
+    per calendar year. None either when ``newest`` — the first page of the resident's checks (of
+    ``page_size``), in the list's order (day, then id, newest first) — holds every check of those
+    years: the page is not full (it holds them all, as of its own read), or it reaches one older
+    than the three years."""
     first_year = day.year - 2
     since = day.replace(year=first_year, month=1, day=1)
-    if newest is not None and (len(newest) == checks or (newest and newest[-1].checked_on < since)):
+    if newest is not None and (len(newest) < page_size or (newest and newest[-1].checked_on < since)):
         rows: dict = {}
         for r in newest:  # the first of a year in the list's order is the window's row 1
             if since <= r.checked_on <= day:
@@ -200,7 +203,7 @@ def archive_view(actor, resident_id: int, args: dict) -> dict:
         # the yearly check's programmes (docs/domain.md §3): the elderly and the certified disabled
         compared = age_on(resident.birth_on, day) >= ELDERLY_AGE or resident.disabled_certified
         section["comparison"] = (
-            three_year_comparison(resident.id, day, row.n_health_checks, shown if page == 1 else None)
+            three_year_comparison(resident.id, day, row.n_health_checks, shown if page == 1 else None, per_page)
             if compared
             else None
         )

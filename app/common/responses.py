@@ -25,7 +25,7 @@ def _default(value):
 
 
 def dumps(body) -> bytes:
-    return orjson.dumps(body, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(body, default=_default, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
 
 
 def json_response(body, status: int = 200) -> Response:

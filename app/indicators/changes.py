@@ -86,26 +86,32 @@ def _sqlite(table: str, resident: str | None) -> list[str]:
     return statements
 
 
-def trigger_statements(dialect: str, tables=None) -> list[str]:
-    """The DDL of the triggers of ``tables`` (default: every tracked table)."""
+def trigger_statements(dialect: str, tracked: dict | None = None) -> list[str]:
+    """The DDL of the triggers of ``tracked`` (table → resident, as :data:`TRACKED`; default it)."""
     make = _postgresql if dialect == "postgresql" else _sqlite
-    return [statement for table in tables or TRACKED for statement in make(table, TRACKED[table])]
+    return [
+        statement
+        for table, resident in (TRACKED if tracked is None else tracked).items()
+        for statement in make(table, resident)
+    ]
 
 
 def drop_statements(dialect: str, tables=None) -> list[str]:
+    tables = list(TRACKED if tables is None else tables)
     if dialect != "postgresql":
         return [
             f"DROP TRIGGER IF EXISTS indicator_changes_{table}_{e}"
-            for table in tables or TRACKED
+            for table in tables
             for e in ("insert", "update", "delete")
         ]
-    return [f"DROP FUNCTION IF EXISTS indicator_changes_{table}() CASCADE" for table in tables or TRACKED]
+    return [f"DROP FUNCTION IF EXISTS indicator_changes_{table}() CASCADE" for table in tables]
 
 
-def create_triggers(connection, tables=None) -> None:
-    """``tables``: a migration names the tables it adds triggers to, so that a table tracked later
-    (and created by a later migration) is not touched by an earlier one."""
-    for statement in trigger_statements(connection.dialect.name, tables):
+def create_triggers(connection, tracked: dict | None = None) -> None:
+    """``tracked``: a migration passes the tables and residents of its revision (a copy of
+    :data:`TRACKED` as it was), so that a later change to the list — a table created by a later
+    migration, a changed expression — does not change what an earlier migration creates."""
+    for statement in trigger_statements(connection.dialect.name, tracked):
         connection.execute(text(statement))
 
 

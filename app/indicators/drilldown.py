@@ -58,9 +58,9 @@ def residents_page(
     ctx = requested(year, as_of)
     clause = drilldown_statement(definition, ctx, part)
     served = facts.members(definition, ctx, part)
-    tune_session(few_residents=served is not None)
 
-    def read(clause):
+    def read(clause, few_residents=False):
+        tune_session(few_residents=few_residents)
         stmt = select(Resident).where(clause, resident_clause(actor))
         if team is not None:
             stmt = stmt.where(Resident.team_id == team.id)
@@ -69,7 +69,7 @@ def residents_page(
         return paginate_in_one(stmt.order_by(Resident.id), page, per_page)
 
     if served is not None:
-        residents, total = read(Resident.id.in_(served[0]))
+        residents, total = read(Resident.id.in_(served[0]), few_residents=True)
         if facts.latest_build_id() != served[1]:  # a build committed while we read: read in full
             served = None
     if served is None:

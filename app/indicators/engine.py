@@ -35,7 +35,20 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal_column, select, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    true,
+    union_all,
+)
 
 from app.common.time import local_midnight_utc, today, years_before
 from app.errors import Invalid
@@ -404,10 +417,18 @@ def tune_session(few_residents: bool = False) -> None:
     read by its resident index, which the planner picks once random reads are priced as on SSD
     (2,000 residents on the full district: 0.67 → 0.18 s, against hash joins over whole tables)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        settings = [func.set_config("work_mem", "64MB", True), func.set_config("jit", "off", True)]
-        if few_residents:
-            settings.append(func.set_config("random_page_cost", "1.1", True))
+        # otherwise the server's own value: an earlier few-residents read in this transaction set it
+        page_cost = literal("1.1") if few_residents else _SERVER_PAGE_COST
+        settings = [
+            func.set_config("work_mem", "64MB", True),
+            func.set_config("jit", "off", True),
+            func.set_config("random_page_cost", page_cost, True),
+        ]
         db.session.execute(select(*settings))
+
+
+_PG_SETTINGS = table("pg_settings", column("name"), column("reset_val"))
+_SERVER_PAGE_COST = select(_PG_SETTINGS.c.reset_val).where(_PG_SETTINGS.c.name == "random_page_cost").scalar_subquery()
 
 
 def add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:

@@ -12,25 +12,25 @@ from sqlalchemy import Text  # JSONB(astext_type=Text()) in generated code
 
 from app.indicators import changes
 
-# the tables this revision adds triggers to (changes.TRACKED as it was here)
-TRACKED_HERE = (
-    "residents",
-    "conditions",
-    "followup_visits",
-    "followup_plans",
-    "contact_attempts",
-    "referrals",
-    "health_checks",
-    "service_records",
-    "child_checks",
-    "pregnancies",
-    "antenatal_visits",
-    "postpartum_visits",
-    "contracts",
-    "contract_deliveries",
-    "survey_responses",
-    "surveys",
-)
+# the tables this revision adds triggers to and the resident of a row, as changes.TRACKED was here
+TRACKED_HERE = {
+    "residents": "r.id",
+    "conditions": "r.resident_id",
+    "followup_visits": "r.resident_id",
+    "followup_plans": "r.resident_id",
+    "contact_attempts": "r.resident_id",
+    "referrals": "r.resident_id",
+    "health_checks": "r.resident_id",
+    "service_records": "r.resident_id",
+    "child_checks": "r.resident_id",
+    "pregnancies": "r.resident_id",
+    "antenatal_visits": "r.resident_id",
+    "postpartum_visits": "r.resident_id",
+    "contracts": "r.resident_id",
+    "contract_deliveries": "(SELECT c.resident_id FROM contracts c WHERE c.id = r.contract_id)",
+    "survey_responses": "r.resident_id",
+    "surveys": None,
+}
 
 
 # revision identifiers, used by Alembic.
