@@ -18,8 +18,9 @@ from app.common.time import age_on
 from app.errors import Invalid, NotFound
 from app.indicators import facts
 from app.indicators.catalogue import BY_KEY
-from app.indicators.engine import Context, Definition, requested, tune_session
+from app.indicators.engine import Context, Definition, requested
 from app.indicators.scope import resolve_scope
+from app.indicators.tuning import tune_session
 from app.orgs.models import subtree_ids
 from app.residents.models import Resident
 

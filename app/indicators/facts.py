@@ -44,6 +44,7 @@ from app.indicators import engine
 from app.indicators.catalogue import DEFINITIONS
 from app.indicators.engine import BITS_PER_WORD, Context, Definition, Grouping, add
 from app.indicators.models import FactBuild, FactSum, IndicatorChange, ResidentFacts
+from app.indicators.tuning import tune_session
 
 
 def build_specs(day) -> list[tuple[Context, Definition]]:
@@ -89,7 +90,7 @@ def build(specs=None) -> dict:
         current_app.logger.warning("indicator facts: %d specs exceed %d bits; counted live", len(specs), BITS_PER_WORD)
         return {"built": False, "specs": len(specs)}
     started = time.perf_counter()
-    engine.tune_session()
+    tune_session()
     db.session.execute(delete(IndicatorChange))  # first: what this build absorbs (see module docs)
     row = FactBuild(as_of=specs[0][0].as_of, layout=layout_of(specs))
     db.session.add(row)
@@ -119,10 +120,8 @@ def build(specs=None) -> dict:
 def _write_sums(build_id: int, size: int) -> None:
     f = ResidentFacts
     columns = []
-    one = literal_column("1")
-    for k in range(size):  # literal shifts: PostgreSQL's bigint >> takes an integer
-        columns.append(func.sum(f.base_bits.op(">>")(literal_column(str(k))).op("&")(one)))
-        columns.append(func.sum(f.num_bits.op(">>")(literal_column(str(k))).op("&")(one)))
+    for k in range(size):
+        columns += [func.sum(_bit(f.base_bits, k)), func.sum(_bit(f.num_bits, k))]
     rows = db.session.execute(
         select(f.institution_id, f.team_id, *columns)
         .where(f.build_id == build_id)
@@ -159,16 +158,10 @@ def count_from_facts(grouping: Grouping, specs: list[tuple[Context, Definition]]
     since, or None when the build does not serve them (another day, a spec it lacks, a change that
     may move anyone, too many changes)."""
     for _ in range(2):  # a build committed while we read: read again against it
-        latest = _latest()
-        if latest is None:
+        serving = _serving(specs)
+        if serving is None:
             return None
-        positions = {spec: k for k, spec in enumerate(latest.layout)}
-        wanted = [positions.get(spec) for spec in layout_of(specs)]
-        if not specs or None in wanted:
-            return None
-        changed = _changed()
-        if changed is None or len(changed) > current_app.config["INDICATOR_FACTS_MAX_CHANGED"]:
-            return None
+        latest, wanted, changed = serving
         found = _sums(latest.id, grouping, wanted)
         if changed:
             stored = db.session.execute(
@@ -177,7 +170,7 @@ def count_from_facts(grouping: Grouping, specs: list[tuple[Context, Definition]]
                 ).where(ResidentFacts.build_id == latest.id, _among(ResidentFacts.resident_id, changed))
             ).all()
             _fold(found, grouping, wanted, stored, -1)
-            engine.tune_session(few_residents=True)
+            tune_session(few_residents=True)
             live = db.session.execute(
                 engine.resident_bits_statement(specs, restrict=lambda column: _among(column, changed))
             ).all()
@@ -192,15 +185,12 @@ def members(definition: Definition, ctx: Context, part: str):
     it; ``missing``: in its base, not in its numerator — from the latest build and the changes since,
     as :func:`count_from_facts` counts them: (a select of resident ids, the build's id), or None when
     the build does not serve them. The caller checks the build is still the latest after reading."""
-    latest = _latest()
-    key = layout_of([(ctx, definition)])[0]
-    if latest is None or key not in latest.layout:
+    serving = _serving([(ctx, definition)])
+    if serving is None:
         return None
-    changed = _changed()
-    if changed is None or len(changed) > current_app.config["INDICATOR_FACTS_MAX_CHANGED"]:
-        return None
+    latest, (k,), changed = serving
     f = ResidentFacts
-    ids = select(f.resident_id).where(f.build_id == latest.id, _in_part(f, latest.layout.index(key), part))
+    ids = select(f.resident_id).where(f.build_id == latest.id, _in_part(f, k, part))
     if changed:
         live = engine.resident_bits_statement([(ctx, definition)], restrict=lambda c: _among(c, changed))
         live = live.subquery("live")
@@ -210,13 +200,32 @@ def members(definition: Definition, ctx: Context, part: str):
     return ids, latest.id
 
 
-def _in_part(columns, k: int, part: str):
-    def bit(column):  # a literal shift: PostgreSQL's bigint >> takes an integer
-        return column.op(">>")(literal_column(str(k))).op("&")(literal_column("1"))
+def _serving(specs):
+    """(the latest build, each spec's position in it, the residents changed since) when that build
+    serves ``specs``, else None: no build, another day or a spec it lacks, a change that may move
+    anyone, or more changed residents than ``INDICATOR_FACTS_MAX_CHANGED``."""
+    latest = _latest()
+    if latest is None or not specs:
+        return None
+    positions = {spec: k for k, spec in enumerate(latest.layout)}
+    wanted = [positions.get(spec) for spec in layout_of(specs)]
+    if None in wanted:
+        return None
+    changed = _changed()
+    if changed is None or len(changed) > current_app.config["INDICATOR_FACTS_MAX_CHANGED"]:
+        return None
+    return latest, wanted, changed
 
+
+def _bit(column, k: int):
+    """Bit ``k`` of a flags column, 0 or 1 (a literal shift: PostgreSQL's bigint >> takes an integer)."""
+    return column.op(">>")(literal_column(str(k))).op("&")(literal_column("1"))
+
+
+def _in_part(columns, k: int, part: str):
     if part == "numerator":
-        return bit(columns.num_bits) == 1
-    return and_(bit(columns.base_bits) == 1, bit(columns.num_bits) == 0)
+        return _bit(columns.num_bits, k) == 1
+    return and_(_bit(columns.base_bits, k) == 1, _bit(columns.num_bits, k) == 0)
 
 
 def _sums(build_id: int, grouping: Grouping, wanted: list[int]) -> dict:
